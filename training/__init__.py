@@ -1,0 +1,5 @@
+"""Training side of AgeGender Live: PyTorch code that produces the ONNX files in models/.
+
+Nothing under app/ imports this package; it imports app.align so that training crops faces
+exactly as the application does.
+"""

@@ -1,0 +1,116 @@
+"""facenet-pytorch's own MTCNN, as the reference our ONNX detector is held to.
+
+    python -m training.mtcnn_reference            # regenerate tests/data/mtcnn_reference.json
+
+facenet-pytorch imports torchvision for one function, batched_nms, and torchvision has no CPU-only
+build on our machines (it would pull a CUDA torch). `install_torchvision_stand_in` registers a module
+that provides exactly that function, written in torch with torchvision's documented semantics
+(greedy IoU suppression, per index), before facenet-pytorch is imported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MEDIA = ROOT.parent / "shared" / "media"
+REFERENCE_JSON = ROOT / "tests" / "data" / "mtcnn_reference.json"
+
+# The inputs of the parity test: the shared photos, and frames of the crowd video at 720p and 1080p.
+PARITY_PHOTOS = ["group.jpg", "portrait-angelina_jolie.jpg", "portrait-kate_siegel.jpg",
+                 "portrait-paul_rudd.jpg", "portrait-shea_whigham.jpg"]
+PARITY_VIDEO = "crowd-1080p.mp4"
+PARITY_FRAMES = [(0, 720), (26, 720), (52, 720), (78, 720), (104, 720), (52, 1080)]
+
+
+def parity_inputs(media_dir: Path = SHARED_MEDIA) -> dict[str, np.ndarray]:
+    """name -> RGB uint8 image, decoded and resized with OpenCV exactly as the app would."""
+    images = {}
+    for name in PARITY_PHOTOS:
+        bgr = cv2.imread(str(media_dir / name), cv2.IMREAD_COLOR)
+        images[name] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    capture = cv2.VideoCapture(str(media_dir / PARITY_VIDEO))
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        for frame_index, height in PARITY_FRAMES:
+            if frame_index == index:
+                width = round(frame.shape[1] * height / frame.shape[0])
+                resized = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+                images[f"{PARITY_VIDEO}#{frame_index}@{height}p"] = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+        index += 1
+    capture.release()
+    return images
+
+
+def install_torchvision_stand_in() -> None:
+    try:
+        import torchvision  # noqa: F401
+        return
+    except ImportError:
+        pass
+    import torch
+
+    def batched_nms(boxes, scores, idxs, iou_threshold):
+        # Compiled code, like torchvision's own, so the reference is not slowed by a Python loop.
+        if boxes.numel() == 0:
+            return torch.empty((0,), dtype=torch.int64)
+        shifted = (boxes + (idxs.to(boxes) * (boxes.max() + 1))[:, None]).double().numpy()
+        xywh = np.column_stack([shifted[:, :2], shifted[:, 2:] - shifted[:, :2]])
+        keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.float().numpy().tolist(), 0.0, float(iou_threshold))
+        return torch.as_tensor(np.asarray(keep, np.int64).reshape(-1))
+
+    package = types.ModuleType("torchvision")
+    ops = types.ModuleType("torchvision.ops")
+    boxes_module = types.ModuleType("torchvision.ops.boxes")
+    boxes_module.batched_nms = batched_nms
+    transforms = types.ModuleType("torchvision.transforms")
+    functional = types.ModuleType("torchvision.transforms.functional")
+    package.ops, ops.boxes, package.transforms, transforms.functional = ops, boxes_module, transforms, functional
+    sys.modules.update({"torchvision": package, "torchvision.ops": ops, "torchvision.ops.boxes": boxes_module,
+                        "torchvision.transforms": transforms, "torchvision.transforms.functional": functional})
+
+
+def reference_detector(min_face: int = 20):
+    """facenet-pytorch's MTCNN on CPU with its default thresholds and scale factor."""
+    install_torchvision_stand_in()
+    from facenet_pytorch import MTCNN
+    return MTCNN(keep_all=True, min_face_size=min_face, device="cpu")
+
+
+def detect_reference(detector, rgb: np.ndarray) -> list[dict]:
+    boxes, scores, landmarks = detector.detect(rgb, landmarks=True)
+    if boxes is None:
+        return []
+    return [{"box": [round(float(v), 2) for v in box], "score": round(float(score), 5),
+             "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in points]}
+            for box, score, points in zip(boxes, scores, landmarks)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--media", type=Path, default=SHARED_MEDIA)
+    parser.add_argument("--out", type=Path, default=REFERENCE_JSON)
+    args = parser.parse_args()
+    detector = reference_detector()
+    reference = {"generator": "facenet-pytorch MTCNN(min_face_size=20, thresholds=[0.6, 0.7, 0.7], factor=0.709)",
+                 "images": {}}
+    for name, rgb in parity_inputs(args.media).items():
+        faces = detect_reference(detector, rgb)
+        reference["images"][name] = {"size": [rgb.shape[1], rgb.shape[0]], "faces": faces}
+        print(f"{name}: {len(faces)} faces")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(reference, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
