@@ -2,7 +2,12 @@
 
 The exported graphs take float32 RGB pixels in 0..255, laid out NHWC as OpenCV delivers them; the
 transpose and MTCNN's (x - 127.5) / 128 normalisation live inside the graph so the detector in app/
-only resizes and casts. Softmax outputs are reduced to the face probability.
+only resizes and casts.
+
+Two exact rewrites make the graphs about 1.5x faster in ONNX Runtime on CPU, where PRelu and Softmax
+run outside its blocked-layout convolution kernels:
+- PReLU(x) = relu(x) - a * relu(-x), whose Relu and Mul stay in the fast path;
+- softmax([z0, z1])[1] = sigmoid(z1 - z0), computed by a one-channel layer with the weight difference.
 """
 from __future__ import annotations
 
@@ -12,6 +17,22 @@ from torch import nn
 
 def _to_network_input(pixels_nhwc: torch.Tensor) -> torch.Tensor:
     return (pixels_nhwc.permute(0, 3, 1, 2) - 127.5) * 0.0078125
+
+
+def prelu(x: torch.Tensor, module: nn.PReLU) -> torch.Tensor:
+    slope = module.weight.view(1, -1, *([1] * (x.dim() - 2)))
+    return torch.relu(x) - slope * torch.relu(-x)
+
+
+def face_probability(x: torch.Tensor, classifier: nn.Module) -> torch.Tensor:
+    """Softmax's face class of a two-class layer, as a sigmoid of the logit difference."""
+    weight = classifier.weight[1] - classifier.weight[0]
+    bias = classifier.bias[1] - classifier.bias[0]
+    if isinstance(classifier, nn.Conv2d):
+        logit = nn.functional.conv2d(x, weight[None], bias[None])[:, 0]
+    else:
+        logit = x @ weight + bias
+    return torch.sigmoid(logit)
 
 
 class PNet(nn.Module):
@@ -29,12 +50,10 @@ class PNet(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = _to_network_input(pixels)
-        x = self.prelu1(self.conv1(x))
-        x = self.pool1(x)
-        x = self.prelu2(self.conv2(x))
-        x = self.prelu3(self.conv3(x))
-        face_prob = torch.softmax(self.conv4_1(x), dim=1)[:, 1]
-        return face_prob, self.conv4_2(x)
+        x = self.pool1(prelu(self.conv1(x), self.prelu1))
+        x = prelu(self.conv2(x), self.prelu2)
+        x = prelu(self.conv3(x), self.prelu3)
+        return face_probability(x, self.conv4_1), self.conv4_2(x)
 
 
 class RNet(nn.Module):
@@ -55,14 +74,13 @@ class RNet(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = _to_network_input(pixels)
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu3(self.conv3(x))
+        x = self.pool1(prelu(self.conv1(x), self.prelu1))
+        x = self.pool2(prelu(self.conv2(x), self.prelu2))
+        x = prelu(self.conv3(x), self.prelu3)
         # The weights were converted from Caffe, which flattens in (W, H, C) order.
         x = x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)
-        x = self.prelu4(self.dense4(x))
-        face_prob = torch.softmax(self.dense5_1(x), dim=1)[:, 1]
-        return face_prob, self.dense5_2(x)
+        x = prelu(self.dense4(x), self.prelu4)
+        return face_probability(x, self.dense5_1), self.dense5_2(x)
 
 
 class ONet(nn.Module):
@@ -87,11 +105,10 @@ class ONet(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = _to_network_input(pixels)
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu4(self.conv4(x))
+        x = self.pool1(prelu(self.conv1(x), self.prelu1))
+        x = self.pool2(prelu(self.conv2(x), self.prelu2))
+        x = self.pool3(prelu(self.conv3(x), self.prelu3))
+        x = prelu(self.conv4(x), self.prelu4)
         x = x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)
-        x = self.prelu5(self.dense5(x))
-        face_prob = torch.softmax(self.dense6_1(x), dim=1)[:, 1]
-        return face_prob, self.dense6_2(x), self.dense6_3(x)
+        x = prelu(self.dense5(x), self.prelu5)
+        return face_probability(x, self.dense6_1), self.dense6_2(x), self.dense6_3(x)

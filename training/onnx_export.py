@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -42,7 +43,9 @@ def export_onnx(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = module.eval()
-    with torch.no_grad():
+    # The TorchScript exporter is deprecated but needs only `onnx`; the dynamo one also needs onnxscript.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             module, (example_input,), str(path),
             input_names=[input_name], output_names=list(output_names),

@@ -1,0 +1,81 @@
+"""The `agegender` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from app import __version__
+from app.errors import AgeGenderError
+
+log = logging.getLogger("agegender")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from app.runtime import PROVIDER_CHOICES
+    parser.add_argument("--min-face", type=int, default=20, help="smallest face to look for, in pixels (20)")
+    parser.add_argument("--buckets", default="default",
+                        help="age buckets: default, adience, decades, or ranges like '0-9,10-19,...,70+'")
+    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
+                        help="ONNX Runtime execution provider: auto (CUDA if available), cpu, cuda")
+    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
+    parser.add_argument("--max-faces", type=int, default=64, help="most faces classified per frame (64)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agegender", description="Age and gender from faces, in real time.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
+    process.add_argument("input", help="video file, image file, or folder of images")
+    process.add_argument("--design", choices=("multitask", "single", "both"), default="multitask")
+    process.add_argument("--out", type=Path, help="annotated video (.mp4) or, for images, an image or a folder")
+    process.add_argument("--results", type=Path, help="per-frame results: .jsonl, or .csv (one row per face)")
+    _add_model_options(process)
+    return parser
+
+
+def _build_pipeline(args, design_names: list[str]):
+    from app import buckets
+    from app.designs import load_design
+    from app.detect import DetectorSettings, MtcnnDetector
+    from app.paths import MODELS_DIR
+    from app.pipeline import Pipeline
+    from app.runtime import choose_providers
+
+    try:
+        scheme = buckets.scheme(args.buckets)
+        settings = DetectorSettings(min_face=args.min_face)
+    except ValueError as exc:
+        raise AgeGenderError(str(exc)) from exc
+    providers = choose_providers(args.provider)
+    designs = {name: load_design(name, args.models or MODELS_DIR, scheme, providers) for name in design_names}
+    detector = MtcnnDetector(settings, providers=providers)
+    return Pipeline(detector, designs, args.max_faces), scheme, detector.provider
+
+
+def _process(args) -> int:
+    from app.process import run
+    names = ["multitask", "single"] if args.design == "both" else [args.design]
+    pipeline, scheme, provider = _build_pipeline(args, names)
+    log.info("running %s on %s", " and ".join(names), provider)
+    return run(args.input, pipeline, names, args.out, args.results, list(scheme.labels), provider)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="agegender: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return {"process": _process}[args.command](args)
+    except AgeGenderError as exc:
+        print(f"agegender: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

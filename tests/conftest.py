@@ -1,0 +1,79 @@
+"""Shared fixtures. Qt runs offscreen; data from ../shared is used where present and skipped, with a
+reason, where not; age/gender networks with random weights are exported here as test fixtures."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+MEDIA = SHARED / "media"
+UTKFACE = SHARED / "datasets" / "utkface"
+CROWD_VIDEO = MEDIA / "crowd-1080p.mp4"
+GROUP_PHOTO = MEDIA / "group.jpg"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is not beside the project)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def crowd_video() -> Path:
+    return need(CROWD_VIDEO)
+
+
+@pytest.fixture(scope="session")
+def group_photo() -> Path:
+    return need(GROUP_PHOTO)
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from app.detect import MtcnnDetector
+    return MtcnnDetector()
+
+
+@pytest.fixture(scope="session")
+def random_models(tmp_path_factory) -> Path:
+    """TEST FIXTURE ONLY: multitask.onnx, age.onnx and gender.onnx with random weights, written by the
+    real export code, so the app's model contract is tested before (and apart from) trained models."""
+    torch = pytest.importorskip("torch", reason="exporting test networks needs the train extra (torch)")
+    from training.export import export_network
+    from training.train import build_model
+    folder = tmp_path_factory.mktemp("random_models")
+    torch.manual_seed(0)
+    for design, name in (("multitask", "multitask.onnx"), ("age", "age.onnx"), ("gender", "gender.onnx")):
+        export_network(build_model(design), design, folder / name, note="TEST FIXTURE: random weights")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def short_clip(tmp_path_factory, crowd_video) -> Path:
+    """The first 12 frames of the crowd video at 640x360, made at test time (never committed)."""
+    path = tmp_path_factory.mktemp("clips") / "crowd-12.avi"
+    capture = cv2.VideoCapture(str(crowd_video))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
+    for _ in range(12):
+        ok, frame = capture.read()
+        assert ok
+        writer.write(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
+    writer.release()
+    capture.release()
+    return path
+
+
+@pytest.fixture
+def copy_models(random_models, tmp_path):
+    def _copy() -> Path:
+        target = tmp_path / "models"
+        shutil.copytree(random_models, target)
+        return target
+    return _copy

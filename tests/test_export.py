@@ -1,0 +1,47 @@
+"""PyTorch and ONNX Runtime agree on the same crops, through the real export path."""
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from app.align import align_faces  # noqa: E402
+from app.designs import load_network  # noqa: E402
+from training.export import export_network  # noqa: E402
+from training.recipe import to_tensor  # noqa: E402
+from training.train import build_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def real_crops(detector, group_photo):
+    image = cv2.imread(str(group_photo))
+    return align_faces(image, detector.detect(image).landmarks, 112)
+
+
+@pytest.mark.parametrize("design", ["multitask", "multitask_g2a", "age", "gender"])
+def test_pytorch_and_onnx_runtime_agree(design, real_crops, tmp_path):
+    torch.manual_seed(1)
+    model = build_model(design).eval()
+    path = export_network(model, design, tmp_path / f"{design}.onnx")
+    network = load_network(path)
+    onnx_out = network.run(real_crops)
+    with torch.no_grad():
+        torch_out = model(to_tensor(real_crops[..., ::-1]))  # crops are BGR; the recipe is RGB
+    torch_out = torch_out if isinstance(torch_out, tuple) else (torch_out,)
+    for name, expected in zip(network.expected_outputs, torch_out):
+        np.testing.assert_allclose(onnx_out[name], expected.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_mtcnn_export_matches_the_shipped_files(tmp_path):
+    import importlib.util
+    if importlib.util.find_spec("facenet_pytorch") is None:
+        pytest.skip("facenet-pytorch (pip install --no-deps facenet-pytorch) provides the MTCNN weights")
+    from training.export_mtcnn import export_all
+    import onnxruntime as ort
+    export_all(tmp_path)
+    x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 3)).astype(np.float32)
+    from app.paths import MTCNN_DIR
+    ours = ort.InferenceSession(str(tmp_path / "onet.onnx")).run(None, {"pixels": x})
+    shipped = ort.InferenceSession(str(MTCNN_DIR / "onet.onnx")).run(None, {"pixels": x})
+    for a, b in zip(ours, shipped):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -1,0 +1,120 @@
+"""`agegender process` end to end on real footage, and what it does with bad input."""
+import csv
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from app.cli import main
+
+
+def run(*args) -> int:
+    return main(["process", *map(str, args)])
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_whole_crowd_video_gives_105_lines_and_a_playable_video(crowd_video, random_models, tmp_path, capsys):
+    results, out = tmp_path / "r.jsonl", tmp_path / "a.mp4"
+    assert run(crowd_video, "--results", results, "--out", out, "--models", random_models) == 0
+    lines = read_jsonl(results)
+    assert [line["frame"] for line in lines] == list(range(105))
+    assert sum(len(line["faces"]) for line in lines) > 105 * 3
+    assert lines[25]["time"] == pytest.approx(1.0)
+    face = next(line for line in lines if line["faces"])["faces"][0]
+    assert set(face) == {"box", "score", "landmarks", "designs"}
+    assert len(face["landmarks"]) == 5 and set(face["designs"]) == {"multitask"}
+    video = cv2.VideoCapture(str(out))
+    assert video.get(cv2.CAP_PROP_FPS) == pytest.approx(25)
+    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1920, 1080)
+    frames = 0
+    while video.read()[0]:
+        frames += 1
+    assert frames == 105
+    summary = capsys.readouterr().out
+    assert "105 frames" in summary and "CPUExecutionProvider" in summary and "detect" in summary
+
+
+def test_both_designs_to_csv(short_clip, random_models, tmp_path):
+    results = tmp_path / "r.csv"
+    assert run(short_clip, "--design", "both", "--results", results, "--models", random_models) == 0
+    rows = list(csv.DictReader(results.open()))
+    assert len(rows) >= 12
+    assert {"multitask_age", "single_age", "single_gender", "multitask_p_age_25-37", "landmark4_y"} <= set(rows[0])
+    assert {row["frame"] for row in rows} == {str(i) for i in range(12)}
+
+
+def test_folder_of_images_with_an_unreadable_one(group_photo, random_models, tmp_path, capsys):
+    folder = tmp_path / "photos ünïcode"
+    folder.mkdir()
+    shutil.copy(group_photo, folder / "a group.jpg")
+    gray = cv2.cvtColor(cv2.imread(str(group_photo)), cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(folder / "b gray.png"), gray)
+    (folder / "c broken.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
+    out = tmp_path / "annotated"
+    out.mkdir()
+    results = tmp_path / "r.jsonl"
+    assert run(folder, "--results", results, "--out", out, "--models", random_models) == 1
+    lines = read_jsonl(results)
+    assert [line["source"] for line in lines] == ["a group.jpg", "b gray.png"]
+    assert all(len(line["faces"]) == 6 for line in lines)
+    assert (out / "a group.jpg").exists()
+    assert "c broken.jpg" in capsys.readouterr().err
+
+
+def test_truncated_video_keeps_what_was_read(short_clip, random_models, tmp_path, capsys):
+    truncated = tmp_path / "truncated.avi"
+    data = short_clip.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    results = tmp_path / "r.jsonl"
+    code = run(truncated, "--results", results, "--models", random_models)
+    err = capsys.readouterr().err
+    lines = read_jsonl(results)  # every line written is complete JSON
+    if code == 2:  # the container could not be opened at all
+        assert "not a video" in err
+    else:
+        assert code == 1 and 0 < len(lines) < 12 and "truncated" in err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_bytes(b""), "empty"),
+    (lambda p: p.write_text("just some text, not media"), "not a video"),
+])
+def test_bad_input_is_one_line_and_exit_2(make, message, random_models, tmp_path, capsys):
+    path = tmp_path / "input.mp4"
+    make(path)
+    assert run(path, "--models", random_models) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_output_folder(short_clip, random_models, tmp_path, capsys):
+    assert run(short_clip, "--results", tmp_path / "nope" / "r.jsonl", "--models", random_models) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_damaged_model_is_reported(short_clip, copy_models, capsys):
+    folder = copy_models()
+    (folder / "gender.onnx").write_bytes(b"\x00" * 100)
+    assert run(short_clip, "--design", "single", "--models", folder) == 2
+    assert "gender.onnx" in capsys.readouterr().err
+
+
+def test_without_trained_models_it_says_how_to_get_them(short_clip, tmp_path, capsys):
+    assert run(short_clip, "--models", tmp_path) == 2
+    assert "training" in capsys.readouterr().err
+
+
+def test_single_image_with_alpha_channel(group_photo, random_models, tmp_path):
+    bgra = cv2.cvtColor(cv2.imread(str(group_photo)), cv2.COLOR_BGR2BGRA)
+    path = tmp_path / "alpha.png"
+    cv2.imwrite(str(path), bgra)
+    results, out = tmp_path / "r.jsonl", tmp_path / "out.png"
+    assert run(path, "--results", results, "--out", out, "--models", random_models) == 0
+    assert len(read_jsonl(results)[0]["faces"]) == 6
+    assert cv2.imread(str(out)).shape == (630, 1200, 3)

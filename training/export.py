@@ -1,0 +1,94 @@
+"""Export trained networks to ONNX with the metadata the app reads.
+
+    python -m training.export                  # runs/{multitask,age,gender}/best.pt -> models/*.onnx
+    python -m training.export --design multitask_g2a --out models/variants/multitask_g2a.onnx
+
+Each file gets a dynamic batch axis and, as JSON strings in its metadata: design, variant, input size,
+mean/std, colour order, alignment template id, age classes, gender labels, default age buckets, output
+names, schema version, training commit and (when given) test metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from app.align import TEMPLATE_ID
+from app.buckets import DEFAULT
+from app.model_info import SCHEMA_VERSION
+from training.networks import NUM_AGES
+from training.onnx_export import export_onnx, training_commit
+from training.recipe import COLOUR_ORDER, MEAN, STD
+from training.train import RUNS_DIR, build_model
+from training.utkface import ROOT
+
+INPUT_SIZE = 112
+# training design -> (design stored in the file, output names, shipped file name)
+EXPORTS = {
+    "multitask": ("multitask", ("age_logits", "gender_logit"), "multitask.onnx"),
+    "multitask_g2a": ("multitask", ("age_logits", "gender_logit"), "variants/multitask_g2a.onnx"),
+    "age": ("age", ("age_logits",), "age.onnx"),
+    "gender": ("gender", ("gender_logit",), "gender.onnx"),
+}
+
+
+class _Outputs(nn.Module):
+    """Gives every network a tuple of outputs, so one export call fits all designs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        out = self.model(x)
+        return out if isinstance(out, tuple) else (out,)
+
+
+def metadata(training_design: str, test_metrics: dict | None = None, note: str = "") -> dict:
+    design, output_names, _ = EXPORTS[training_design]
+    meta = {"schema_version": SCHEMA_VERSION, "design": design, "variant": training_design,
+            "input_size": INPUT_SIZE, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
+            "template_id": TEMPLATE_ID, "age_classes": NUM_AGES, "gender_labels": ["male", "female"],
+            "age_buckets": str(DEFAULT), "outputs": list(output_names), "training_commit": training_commit()}
+    if test_metrics is not None:
+        meta["test_metrics"] = test_metrics
+    if note:
+        meta["note"] = note
+    return meta
+
+
+def export_network(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
+                   note: str = "") -> Path:
+    _, output_names, _ = EXPORTS[training_design]
+    example = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
+    return export_onnx(_Outputs(model.eval()), example, path, input_name="crops", output_names=output_names,
+                       dynamic_axes={"crops": {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
+                       metadata=metadata(training_design, test_metrics, note))
+
+
+def load_trained(training_design: str, run_dir: Path | None = None) -> nn.Module:
+    checkpoint = torch.load((run_dir or RUNS_DIR / training_design) / "best.pt", map_location="cpu",
+                            weights_only=False)
+    model = build_model(training_design)
+    model.load_state_dict(checkpoint["model"])
+    return model.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--design", choices=list(EXPORTS), action="append",
+                        help="default: multitask, age and gender")
+    parser.add_argument("--metrics", type=Path, help="JSON of test metrics per design (from training.evaluate)")
+    args = parser.parse_args()
+    metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+    for training_design in args.design or ["multitask", "age", "gender"]:
+        path = ROOT / "models" / EXPORTS[training_design][2]
+        export_network(load_trained(training_design), training_design, path, metrics.get(training_design))
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
