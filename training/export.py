@@ -86,7 +86,8 @@ def main() -> None:
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     for training_design in args.design or ["multitask", "age", "gender"]:
         path = ROOT / "models" / EXPORTS[training_design][2]
-        export_network(load_trained(training_design), training_design, path, metrics.get(training_design))
+        reported_as = "single" if training_design in ("age", "gender") else training_design
+        export_network(load_trained(training_design), training_design, path, metrics.get(reported_as))
         print(f"wrote {path}")
 
 

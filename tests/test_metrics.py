@@ -1,0 +1,56 @@
+"""Each metric against a small example worked out by hand."""
+import numpy as np
+import pytest
+
+from app.buckets import ADIENCE, BucketScheme
+from training.metrics import age_metrics, bucket_metrics, expected_calibration_error, gender_metrics, per_class_rates
+
+
+def test_per_class_rates_by_hand():
+    # truth:     0 0 0 1 1
+    # predicted: 0 0 1 1 0   -> class 1: tp 1, fn 1, fp 1, tn 2
+    rates = per_class_rates(np.array([0, 0, 0, 1, 1]), np.array([0, 0, 1, 1, 0]), ["male", "female"])
+    female = rates["female"]
+    assert female["precision"] == pytest.approx(0.5)
+    assert female["recall"] == pytest.approx(0.5)
+    assert female["fnr"] == pytest.approx(0.5)
+    assert female["fpr"] == pytest.approx(1 / 3)
+    assert rates["male"]["recall"] == pytest.approx(2 / 3)
+
+
+def test_gender_accuracy_and_auc_by_hand():
+    metrics = gender_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]))
+    assert metrics["accuracy"] == pytest.approx(0.5)
+    assert metrics["auc"] == pytest.approx(0.75)  # 3 of the 4 (female, male) pairs are ordered right
+
+
+def test_expected_calibration_error_by_hand():
+    # Two predictions at confidence 0.9 (one right), two at 0.6 (both right):
+    # bin (0.85, 0.9]: accuracy 0.5, confidence 0.9 -> gap 0.4; bin (0.55, 0.6]: 1.0 vs 0.6 -> gap 0.4
+    ece, table = expected_calibration_error(np.array([1, 0, 1, 0]), np.array([0.9, 0.9, 0.6, 0.4]))
+    assert ece == pytest.approx(0.4)
+    assert sum(row["count"] for row in table) == 4
+
+
+def test_bucket_metrics_drop_gaps_and_measure_distance():
+    scheme = BucketScheme.parse("0-9,20-29,40+")
+    ages = np.array([5, 25, 45, 15])  # 15 is in a gap
+    distribution = np.zeros((4, 101))
+    distribution[[0, 1, 2, 3], [5, 45, 45, 15]] = 1  # right, two buckets off, right, (dropped)
+    metrics = bucket_metrics(ages, distribution, scheme)
+    assert metrics["evaluated"] == 3 and metrics["dropped_in_gaps"] == 1
+    assert metrics["accuracy"] == pytest.approx(2 / 3)
+    assert metrics["distance_mean"] == pytest.approx(1 / 3)
+    assert metrics["confusion"][1][2] == 1
+
+
+def test_mae_by_hand():
+    distribution = np.zeros((2, 101))
+    distribution[0, [20, 30]] = 0.5  # expects 25
+    distribution[1, 100] = 1  # 100+
+    assert age_metrics(np.array([27, 110]), distribution)["mae"] == pytest.approx(1.0)
+
+
+def test_adience_protocol_has_eight_classes():
+    distribution = np.full((1, 101), 1 / 101)
+    assert len(bucket_metrics(np.array([30]), distribution, ADIENCE)["confusion"]) == 8

@@ -1,0 +1,71 @@
+"""Evaluation metrics for gender and age, on numpy arrays. scikit-learn does the counting."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
+
+from app.buckets import BucketScheme
+
+
+def per_class_rates(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> dict:
+    """Precision, recall, F1, miss rate (FNR) and fall-out (FPR) of each class, one against the rest."""
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=list(range(len(labels))),
+                                                                     zero_division=0)
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
+    total = matrix.sum()
+    out = {}
+    for i, label in enumerate(labels):
+        tp = matrix[i, i]
+        fn = matrix[i].sum() - tp
+        fp = matrix[:, i].sum() - tp
+        tn = total - tp - fn - fp
+        out[str(label)] = {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                           "fnr": float(fn / (tp + fn)) if tp + fn else 0.0,
+                           "fpr": float(fp / (fp + tn)) if fp + tn else 0.0, "support": int(support[i])}
+    return out
+
+
+def expected_calibration_error(y_true: np.ndarray, p_positive: np.ndarray, bins: int = 10) -> tuple[float, list]:
+    """ECE over equal-width bins of the predicted class's confidence, and the reliability table."""
+    predicted = (p_positive > 0.5).astype(int)
+    confidence = np.where(predicted == 1, p_positive, 1 - p_positive)
+    correct = (predicted == y_true).astype(float)
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    ece, table = 0.0, []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high) if low > 0.5 else (confidence >= low) & (confidence <= high)
+        if inside.any():
+            gap = abs(correct[inside].mean() - confidence[inside].mean())
+            ece += inside.mean() * gap
+            table.append({"low": float(low), "high": float(high), "count": int(inside.sum()),
+                          "accuracy": float(correct[inside].mean()), "confidence": float(confidence[inside].mean())})
+    return float(ece), table
+
+
+def gender_metrics(genders: np.ndarray, p_female: np.ndarray, labels=("male", "female")) -> dict:
+    predicted = (p_female > 0.5).astype(int)
+    ece, reliability = expected_calibration_error(genders, p_female)
+    fpr, tpr, _ = roc_curve(genders, p_female)
+    return {"accuracy": float((predicted == genders).mean()), "per_class": per_class_rates(genders, predicted, list(labels)),
+            "auc": float(roc_auc_score(genders, p_female)), "ece": ece, "reliability": reliability,
+            "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()}}
+
+
+def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: BucketScheme) -> dict:
+    """Accuracy, per-class rates, confusion matrix and bucket distance. True ages in the scheme's gaps
+    are left out (the Adience-style protocol); predictions are the most probable bucket."""
+    truth = scheme.index(ages)
+    kept = truth >= 0
+    truth = truth[kept]
+    predicted = scheme.probabilities(age_distribution[kept]).argmax(axis=1)
+    distance = np.abs(predicted - truth)
+    return {"scheme": str(scheme), "evaluated": int(kept.sum()), "dropped_in_gaps": int((~kept).sum()),
+            "accuracy": float((predicted == truth).mean()), "distance_mean": float(distance.mean()),
+            "distance_std": float(distance.std()), "per_class": per_class_rates(truth, predicted, list(scheme.labels)),
+            "confusion": confusion_matrix(truth, predicted, labels=list(range(len(scheme.labels)))).tolist()}
+
+
+def age_metrics(ages: np.ndarray, age_distribution: np.ndarray) -> dict:
+    expected = age_distribution @ np.arange(age_distribution.shape[1])
+    errors = expected - np.minimum(ages, age_distribution.shape[1] - 1)
+    return {"mae": float(np.abs(errors).mean()), "errors": errors}
