@@ -75,6 +75,11 @@ class VideoFileSource:
         self._index += 1
         return frame
 
+    def seek(self, frame_index: int) -> None:
+        self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
+        self._index = frame_index
+        self.error = None
+
     def close(self) -> None:
         self._capture.release()
 
@@ -109,6 +114,9 @@ class ImageSource:
         if self.skipped:
             self.error = f"{len(self.skipped)} of {len(self.paths)} images could not be read and were skipped"
         return None
+
+    def seek(self, frame_index: int) -> None:
+        self._next = min(max(frame_index, 0), len(self.paths))
 
     def close(self) -> None:
         pass

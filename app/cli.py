@@ -24,8 +24,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agegender", description="Age and gender from faces, in real time.")
+    parser = argparse.ArgumentParser(prog="agegender", description="Age and gender from faces, in real time. "
+                                     "Without a command, opens the window on the default camera.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--source", help="camera index, video or image file, folder, or rtsp:// / http:// URL")
+    parser.add_argument("--design", choices=("multitask", "single", "compare"))
+    parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
+    parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
+    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
     commands = parser.add_subparsers(dest="command")
     process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
     process.add_argument("input", help="video file, image file, or folder of images")
@@ -63,14 +69,20 @@ def _process(args) -> int:
     return run(args.input, pipeline, names, args.out, args.results, list(scheme.labels), provider)
 
 
+def _window(args) -> int:
+    from app.config import load_settings
+    from app.gui.launch import run_window
+    settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk})
+    return run_window(settings, args.models)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="agegender: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        if args.command is None:
+            return _window(args)
         return {"process": _process}[args.command](args)
     except AgeGenderError as exc:
         print(f"agegender: error: {exc}", file=sys.stderr)

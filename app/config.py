@@ -1,0 +1,69 @@
+"""Settings for the window and the kiosk, from a TOML file, validated key by key."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from app.errors import AgeGenderError
+
+
+class ConfigError(AgeGenderError):
+    pass
+
+
+@dataclass
+class Settings:
+    source: str = "0"
+    design: str = "multitask"  # multitask, single or compare
+    kiosk: bool = False
+    min_face: int = 20
+    thresholds: list = field(default_factory=lambda: [0.6, 0.7, 0.7])
+    buckets: str = "default"
+    privacy: bool = False
+    landmarks: bool = False
+    smoothing: bool = True
+    provider: str = "auto"
+    max_faces: int = 64
+    label_scale: float = 1.0  # on-screen label size; the kiosk doubles it
+    kiosk_exit_keys: str = "Ctrl+Shift+Q"
+    attract_after_s: float = 3.0  # seconds without a face before the kiosk's attract screen
+    reconnect_interval_s: float = 2.0
+    compare_window_s: float = 5.0
+
+    CHOICES = {"design": ("multitask", "single", "compare"), "provider": ("auto", "cpu", "cuda")}
+
+
+def load_settings(path: Path | None, overrides: dict | None = None) -> Settings:
+    """Defaults, then the file, then command-line overrides. Unknown keys and wrong types are errors
+    that name the key."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = Settings()
+    known = {f.name: f for f in fields(Settings)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} in {path or 'the command line'}; known: {', '.join(known)}")
+        expected = type(getattr(settings, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if expected is str and isinstance(value, int) and key == "source":
+            value = str(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"setting {key!r} must be {expected.__name__}, got {value!r}")
+        if key in Settings.CHOICES and value not in Settings.CHOICES[key]:
+            raise ConfigError(f"setting {key!r} must be one of {', '.join(Settings.CHOICES[key])}, got {value!r}")
+        setattr(settings, key, value)
+    if len(settings.thresholds) != 3 or not all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in settings.thresholds):
+        raise ConfigError(f"setting 'thresholds' must be three numbers in [0, 1], got {settings.thresholds!r}")
+    if settings.min_face < 12:
+        raise ConfigError(f"setting 'min_face' must be at least 12, got {settings.min_face}")
+    return settings

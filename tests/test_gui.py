@@ -1,0 +1,162 @@
+"""The window on Qt's offscreen platform, on the real crowd video, with random-weight test models."""
+import os
+import time
+
+import cv2
+import pytest
+
+pytest.importorskip("PySide6")
+
+from app.capture import VideoFileSource, open_source  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.errors import AgeGenderError, InputError  # noqa: E402
+from app.gui.launch import build_pipeline  # noqa: E402
+from app.gui.window import MainWindow  # noqa: E402
+from app.live import FrameGrabber  # noqa: E402
+
+
+@pytest.fixture
+def make_window(qtbot, random_models):
+    windows = []
+
+    def _make(grabber_factory=FrameGrabber, **overrides):
+        settings = Settings(**overrides)
+        pipeline, provider = build_pipeline(settings, random_models)
+        window = MainWindow(settings, pipeline, provider, grabber_factory=grabber_factory)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+    yield _make
+    for window in windows:
+        window.close()
+
+
+def wait_results(qtbot, window, count, timeout=60000):
+    start = window.results_received
+    qtbot.waitUntil(lambda: window.results_received >= start + count, timeout=timeout)
+
+
+def test_window_shows_results_on_the_crowd_video(qtbot, make_window, crowd_video):
+    window = make_window()
+    received = []
+    window.open_source(str(crowd_video))
+    window.worker.result_ready.connect(lambda frame, result: received.append(result))
+    wait_results(qtbot, window, 3)
+    assert window.last_annotated.shape == (1080, 1920, 3)
+    assert any(len(r.detections) for r in received)
+    qtbot.waitUntil(lambda: "FPS" in window.status.text() and "provider CPUExecutionProvider" in window.status.text())
+
+
+def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):
+    window = make_window()
+    seen = []
+    window.loop_action.setChecked(True)
+    window.open_source(str(short_clip))
+    window.worker.result_ready.connect(lambda frame, result: seen.append(sorted(result.predictions)))
+    wait_results(qtbot, window, 2)
+    window.design_actions["single"].trigger()
+    qtbot.waitUntil(lambda: seen and seen[-1] == ["single"], timeout=30000)
+    window.design_actions["compare"].trigger()
+    qtbot.waitUntil(lambda: seen[-1] == ["multitask", "single"], timeout=30000)
+    assert window.compare_dock.isVisible()
+    qtbot.waitUntil(lambda: "Agree on gender" in window.compare_label.text() and "×" in window.compare_label.text(),
+                    timeout=30000)
+
+
+def test_recording_and_export_produce_valid_files(qtbot, make_window, short_clip, tmp_path):
+    window = make_window()
+    window.open_source(str(short_clip))
+    wait_results(qtbot, window, 1)
+    window.start_recording(tmp_path / "rec.mp4")
+    window.start_export(tmp_path / "r.jsonl")
+    wait_results(qtbot, window, 5)
+    window.save_snapshot(tmp_path / "snap.png")
+    window.close()
+    capture = cv2.VideoCapture(str(tmp_path / "rec.mp4"))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    assert frames >= 5
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) >= 5
+    assert cv2.imread(str(tmp_path / "snap.png")).shape == (360, 640, 3)
+
+
+def test_kiosk_is_full_screen_and_writes_nothing(qtbot, make_window, short_clip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    window = make_window(kiosk=True)
+    assert window.isFullScreen() and not window.menuBar().isVisible()
+    window.open_source(str(short_clip))
+    wait_results(qtbot, window, 3)
+    window._toggle_recording()  # would open a file dialog outside the kiosk
+    window._toggle_export()
+    window._ask_snapshot()
+    window.save_snapshot(tmp_path / "snap.png")
+    with pytest.raises(AgeGenderError):
+        window.start_recording(tmp_path / "rec.mp4")
+    assert not window.record_action.isEnabled()
+    assert window.recorder is None and window.exporter is None
+    assert "Nothing is recorded" in window.video.notice
+    window.close()
+    assert os.listdir(tmp_path) == []
+
+
+class FlakyCamera:
+    """A live source from a video file that stops after `frames` frames, like a camera unplugged."""
+
+    is_live = True
+
+    def __init__(self, path, frames):
+        self._file = VideoFileSource(path)
+        self.name, self.fps, self.frame_count, self.error = "flaky camera", 25.0, 0, None
+        self._left = frames
+
+    def read(self):
+        self._left -= 1
+        return self._file.read() if self._left >= 0 else None
+
+    def close(self):
+        self._file.close()
+
+
+def test_a_source_that_fails_mid_stream_reconnects(qtbot, make_window, short_clip):
+    attempts = []
+
+    def open_flaky(spec):
+        attempts.append(time.monotonic())
+        if len(attempts) in (2, 3):  # unplugged for two attempts, then back
+            raise InputError("no camera at index 0")
+        return FlakyCamera(spec, frames=4)
+
+    def grabber(spec, **kwargs):
+        return FrameGrabber(spec, open_fn=open_flaky, **{**kwargs, "reconnect_interval_s": 0.2})
+
+    window = make_window(grabber_factory=grabber, kiosk=True)
+    window.open_source(str(short_clip))
+    qtbot.waitUntil(lambda: "reconnecting" in window.video.message, timeout=30000)
+    qtbot.waitUntil(lambda: len(attempts) >= 4, timeout=30000)
+    wait_results(qtbot, window, 2)
+    qtbot.waitUntil(lambda: "reconnecting" not in window.video.message, timeout=10000)
+
+
+def test_closing_stops_every_thread_within_a_second(qtbot, make_window, short_clip):
+    window = make_window()
+    window.open_source(str(short_clip))
+    wait_results(qtbot, window, 1)
+    grabber, worker = window.grabber, window.worker
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 1.5
+    assert not grabber.is_alive() and worker.isFinished()
+
+
+def test_missing_camera_leaves_the_window_open_and_says_so(qtbot, make_window):
+    window = make_window()
+    window.open_source("7")
+    qtbot.waitUntil(lambda: "no camera at index 7" in window.video.message, timeout=10000)
+    assert window.isVisible()
+
+
+def test_open_source_picks_the_kind():
+    with pytest.raises(InputError, match="no camera"):
+        open_source("9")
