@@ -28,32 +28,57 @@ def blur_faces(image: np.ndarray, boxes: np.ndarray) -> None:
         image[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
 
 
-def _label_block(image, x: int, y: int, lines: list[tuple[str, float]], colour, scale: float,
-                 confidence: float | None) -> int:
-    """Draw lines of (text, relative size) on a dark panel from (x, y) downwards; returns the bottom y."""
+Line = list[tuple[str, float]]  # text segments on one baseline, each with its size relative to `scale`
+
+
+def _measure(lines: list[Line], scale: float, thickness: int, pad: int, bar: int) -> tuple[int, int, list]:
+    rows = []
+    for segments in lines:
+        sizes = [cv2.getTextSize(text, FONT, scale * rel, thickness)[0] for text, rel in segments]
+        rows.append((sum(w for w, _ in sizes) + pad * (len(sizes) - 1), max(h for _, h in sizes)))
+    width = max(w for w, _ in rows) + 2 * pad
+    height = sum(h + pad for _, h in rows) + pad + (bar + pad if bar else 0)
+    return width, height, rows
+
+
+def _free_spot(x: int, y: int, width: int, height: int, taken: list, image_shape, above: int) -> tuple[int, int]:
+    """Below the face if free, else above it, else further down: labels never cover each other."""
+    max_x, max_y = max(0, image_shape[1] - width), max(0, image_shape[0] - height)
+
+    def clear(px, py):
+        return all(px + width <= a or px >= c or py + height <= b or py >= d for a, b, c, d in taken)
+    candidates = [(x, y), (x, above - height)] + [(x, y + k * height // 2) for k in range(1, 12)]
+    for cx, cy in candidates:
+        cx, cy = int(np.clip(cx, 0, max_x)), int(np.clip(cy, 0, max_y))
+        if clear(cx, cy):
+            return cx, cy
+    return int(np.clip(x, 0, max_x)), int(np.clip(y, 0, max_y))
+
+
+def _label_block(image, x: int, y: int, above: int, lines: list[Line], colour, scale: float,
+                 confidence: float | None, taken: list) -> None:
     thickness = max(1, round(scale * 1.6))
-    sizes = [cv2.getTextSize(text, FONT, scale * rel, thickness)[0] for text, rel in lines]
     pad = max(2, round(4 * scale))
-    bar_height = max(3, round(6 * scale)) if confidence is not None else 0
-    width = max(w for w, _ in sizes) + 2 * pad
-    height = sum(h + pad for _, h in sizes) + pad + (bar_height + pad if bar_height else 0)
-    x = int(np.clip(x, 0, max(0, image.shape[1] - width)))
-    y = int(np.clip(y, 0, max(0, image.shape[0] - height)))
+    bar = max(3, round(6 * scale)) if confidence is not None else 0
+    width, height, rows = _measure(lines, scale, thickness, pad, bar)
+    x, y = _free_spot(x, y, width, height, taken, image.shape, above)
+    taken.append((x, y, x + width, y + height))
     panel = image[y:y + height, x:x + width]
     panel[:] = (panel * 0.35).astype(np.uint8)
     cursor = y + pad
-    for (text, rel), (_, h) in zip(lines, sizes):
-        cursor += h
-        cv2.putText(image, text, (x + pad, cursor), FONT, scale * rel, (255, 255, 255), thickness, cv2.LINE_AA)
+    for segments, (_, row_height) in zip(lines, rows):
+        cursor += row_height
+        left = x + pad
+        for text, rel in segments:
+            cv2.putText(image, text, (left, cursor), FONT, scale * rel, (255, 255, 255),
+                        max(1, round(thickness * rel)), cv2.LINE_AA)
+            left += cv2.getTextSize(text, FONT, scale * rel, thickness)[0][0] + pad
         cursor += pad
-    if bar_height:
+    if bar:
         bar_width = width - 2 * pad
-        cv2.rectangle(image, (x + pad, cursor), (x + pad + bar_width, cursor + bar_height), (90, 90, 90), -1)
-        cv2.rectangle(image, (x + pad, cursor), (x + pad + int(bar_width * confidence), cursor + bar_height),
-                      colour, -1)
-        cursor += bar_height + pad
+        cv2.rectangle(image, (x + pad, cursor), (x + pad + bar_width, cursor + bar), (90, 90, 90), -1)
+        cv2.rectangle(image, (x + pad, cursor), (x + pad + int(bar_width * confidence), cursor + bar), colour, -1)
     cv2.rectangle(image, (x, y), (x + width - 1, y + height - 1), colour, max(1, thickness // 2))
-    return y + height
 
 
 def annotate(image: np.ndarray, result: FrameResult, designs: list[str] | None = None, *,
@@ -66,22 +91,23 @@ def annotate(image: np.ndarray, result: FrameResult, designs: list[str] | None =
     shown = [d for d in (designs or list(result.predictions)) if d in result.predictions]
     scale = text_scale or max(0.45, image.shape[0] / 1080 * 0.9)
     tagged = len(shown) > 1
-    for i in range(len(detections)):
+    taken: list = [tuple(int(v) for v in box) for box in detections.boxes]  # labels keep off faces too
+    for i in np.argsort(detections.boxes[:, 1]):
         x1, y1, x2, y2 = (int(round(v)) for v in detections.boxes[i])
         box_colour = DESIGN_COLOURS.get(shown[0], (0, 255, 0)) if len(shown) == 1 else (255, 255, 255)
         cv2.rectangle(out, (x1, y1), (x2, y2), box_colour, max(1, round(scale * 2)))
         if landmarks:
             for px, py in detections.landmarks[i]:
                 cv2.circle(out, (int(px), int(py)), max(1, round(scale * 2)), (0, 255, 0), -1)
-        y = y2 + 2
         for name in shown:
             prediction = result.predictions[name]
             p_female = float(prediction.p_female[i])
             gender = prediction.gender_labels[int(p_female > 0.5)]
             confidence = max(p_female, 1 - p_female)
             bucket = prediction.scheme.labels[int(prediction.bucket_probs[i].argmax())]
-            tag = f"{DESIGN_TAGS.get(name, name)} " if tagged else ""
-            lines = [(f"{tag}{bucket}  ({prediction.expected_age[i]:.0f} y)", 1.0),
-                     (f"{gender} {confidence:.0%}", 0.8)]
-            y = _label_block(out, x1, y, lines, DESIGN_COLOURS.get(name, (0, 255, 0)), scale, confidence) + 2
+            first: Line = ([(DESIGN_TAGS.get(name, name), 0.6)] if tagged else []) + \
+                [(bucket, 1.0), (f"~{prediction.expected_age[i]:.0f} y", 0.6)]
+            lines = [first, [(f"{gender} {confidence:.0%}", 0.75)]]
+            _label_block(out, x1, y2 + 2, y1 - 2, lines, DESIGN_COLOURS.get(name, (0, 255, 0)), scale, confidence,
+                         taken)
     return out

@@ -51,6 +51,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status, 1)
         self.compare_label = QLabel()
         self.compare_label.setTextFormat(Qt.TextFormat.RichText)
+        self.compare_label.setWordWrap(True)
+        self.compare_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.compare_label.setMinimumWidth(300)
+        self.compare_label.setContentsMargins(8, 8, 8, 8)
         self.compare_dock = QDockWidget("Compare", self)
         self.compare_dock.setWidget(self.compare_label)
         self.compare_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
@@ -115,7 +119,7 @@ class MainWindow(QMainWindow):
         self.statusBar().hide()
         self.compare_dock.setVisible(False)
         self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-        self.settings.label_scale *= 2
+        self.settings.label_scale *= 2.5  # readable from two metres on a 1080p screen
         self.video.notice = PRIVACY_NOTICE
         for action in (self.record_action, self.snapshot_action, self.export_action):
             action.setEnabled(False)  # menus are hidden, but their shortcuts would still fire
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
 
     def show(self) -> None:
         if self.settings.kiosk:
+            self.setGeometry(self.screen().geometry())  # also without a window manager to honour full screen
             self.showFullScreen()
         else:
             super().show()
