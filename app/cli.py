@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--design", choices=("multitask", "single", "both"), default="multitask")
     process.add_argument("--out", type=Path, help="annotated video (.mp4) or, for images, an image or a folder")
     process.add_argument("--results", type=Path, help="per-frame results: .jsonl, or .csv (one row per face)")
+    process.add_argument("--track", action="store_true",
+                         help="follow faces across frames: a track id per face and labels smoothed per track")
+    process.add_argument("--detect-every", type=int, default=1, metavar="N",
+                         help="full detection every N frames, tracked faces refined between (1; N > 1 implies --track)")
     _add_model_options(process)
     return parser
 
@@ -49,6 +53,7 @@ def _build_pipeline(args, design_names: list[str]):
     from app.paths import MODELS_DIR
     from app.pipeline import Pipeline
     from app.runtime import choose_providers
+    from app.track import Tracker
 
     try:
         scheme = buckets.scheme(args.buckets)
@@ -58,7 +63,12 @@ def _build_pipeline(args, design_names: list[str]):
     providers = choose_providers(args.provider)
     designs = {name: load_design(name, args.models or MODELS_DIR, scheme, providers) for name in design_names}
     detector = MtcnnDetector(settings, providers=providers)
-    return Pipeline(detector, designs, args.max_faces), scheme, detector.provider
+    detect_every = getattr(args, "detect_every", 1)
+    if detect_every < 1:
+        raise AgeGenderError(f"--detect-every must be at least 1, got {detect_every}")
+    tracker = Tracker() if getattr(args, "track", False) or detect_every > 1 else None
+    pipeline = Pipeline(detector, designs, args.max_faces, tracker=tracker, detect_every=detect_every)
+    return pipeline, scheme, detector.provider
 
 
 def _process(args) -> int:

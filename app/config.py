@@ -22,7 +22,8 @@ class Settings:
     buckets: str = "default"
     privacy: bool = False
     landmarks: bool = False
-    smoothing: bool = True
+    smoothing: bool = True  # per-track moving average of the labels
+    detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
     provider: str = "auto"
     max_faces: int = 64
     label_scale: float = 1.0  # on-screen label size; the kiosk doubles it
@@ -64,6 +65,8 @@ def load_settings(path: Path | None, overrides: dict | None = None) -> Settings:
         setattr(settings, key, value)
     if len(settings.thresholds) != 3 or not all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in settings.thresholds):
         raise ConfigError(f"setting 'thresholds' must be three numbers in [0, 1], got {settings.thresholds!r}")
+    if settings.detect_every < 1:
+        raise ConfigError(f"setting 'detect_every' must be at least 1, got {settings.detect_every}")
     if settings.min_face < 12:
         raise ConfigError(f"setting 'min_face' must be at least 12, got {settings.min_face}")
     return settings

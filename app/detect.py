@@ -137,6 +137,15 @@ class MtcnnDetector:
             return Detections()
         return self._output(sums, boxes)
 
+    def detect_near(self, image_bgr: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Tracking mode: faces near known boxes, by R-Net and O-Net on squares around each box (a few
+        shifts and sizes), without the P-Net pyramid. New faces elsewhere are not looked for."""
+        if not len(boxes):
+            return Detections()
+        sums = cv2.integral(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        refined = self._refine(sums, region_candidates(boxes))
+        return self._output(sums, refined) if len(refined) else Detections()
+
     def _propose(self, sums: np.ndarray) -> np.ndarray:
         """Stage 1: P-Net over the pyramid; returns squared candidate boxes with scores (N, 5)."""
         height, width = sums.shape[0] - 1, sums.shape[1] - 1
@@ -191,6 +200,20 @@ class MtcnnDetector:
         pick = nms_min(boxes[:, :4], boxes[:, 4], 0.7)
         return Detections(boxes[pick, :4].astype(np.float32), boxes[pick, 4].astype(np.float32),
                           landmarks[pick].astype(np.float32))
+
+
+def region_candidates(boxes: np.ndarray) -> np.ndarray:
+    """Squares around each box at 3 sizes and 5 positions, as stage-2 candidates (N * 15, 5)."""
+    squared = square(np.column_stack([boxes[:, :4], np.ones(len(boxes))]))
+    centre = (squared[:, :2] + squared[:, 2:4]) / 2
+    side = squared[:, 2] - squared[:, 0]
+    out = []
+    for size in (0.9, 1.0, 1.15):
+        for dx, dy in ((0, 0), (-0.1, 0), (0.1, 0), (0, -0.1), (0, 0.1)):
+            c = centre + np.column_stack([dx * side, dy * side])
+            half = (size * side / 2)[:, None]
+            out.append(np.column_stack([c - half, c + half, np.ones(len(boxes))]))
+    return np.concatenate(out).astype(np.float32)
 
 
 def crop_patches(sums: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

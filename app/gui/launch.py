@@ -17,6 +17,7 @@ def build_pipeline(settings: Settings, models_dir=None):
     from app.paths import MODELS_DIR
     from app.pipeline import Pipeline
     from app.runtime import choose_providers
+    from app.track import Tracker
 
     providers = choose_providers(settings.provider)
     scheme = buckets.scheme(settings.buckets)
@@ -29,7 +30,9 @@ def build_pipeline(settings: Settings, models_dir=None):
     if not designs:
         raise ModelError(problems[0])
     detector = MtcnnDetector(DetectorSettings(settings.min_face, tuple(settings.thresholds)), providers=providers)
-    return Pipeline(detector, designs, settings.max_faces), detector.provider
+    pipeline = Pipeline(detector, designs, settings.max_faces, tracker=Tracker(), detect_every=settings.detect_every,
+                        smoothing=settings.smoothing)
+    return pipeline, detector.provider
 
 
 def run_window(settings: Settings, models_dir=None) -> int:

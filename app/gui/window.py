@@ -138,6 +138,8 @@ class MainWindow(QMainWindow):
     # --- sources ---
     def open_source(self, spec: str) -> None:
         self._stop_threads()
+        if self.pipeline.tracker is not None:
+            self.pipeline.tracker.reset()
         self.video.message = f"Opening {mask_credentials(spec)}…"
         self.grabber = self._grabber_factory(spec, reconnect_interval_s=self.settings.reconnect_interval_s,
                                              loop=self.loop_action.isChecked(), on_status=self._on_status)

@@ -1,0 +1,68 @@
+"""Tracking mode on the crowd video: stable ids, and a face entering mid-video found within N frames."""
+import numpy as np
+import pytest
+
+from app.capture import Frame
+from app.designs import load_design
+from app.pipeline import Pipeline
+from app.track import Tracker, iou_matrix
+from benchmarks.frames import read_frames
+
+DETECT_EVERY = 5
+
+
+@pytest.fixture(scope="module")
+def frames_720p(crowd_video):
+    return read_frames(crowd_video, 720, limit=30)
+
+
+def run(pipeline, frames):
+    return [pipeline.process(Frame(image, i, i / 25)) for i, image in enumerate(frames)]
+
+
+def test_ids_are_stable_across_the_crowd_video(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)},
+                        tracker=Tracker(), detect_every=DETECT_EVERY)
+    results = run(pipeline, frames_720p)
+    assert sum(not r.full_detection for r in results) == 24
+    assert np.mean([len(r.detections) for r in results]) >= 4
+    # Follow each face of frame 10 through frames 10-29 by its id: its box must move smoothly.
+    for track_id in results[10].track_ids:
+        boxes = [r.detections.boxes[list(r.track_ids).index(track_id)] for r in results[10:]
+                 if track_id in r.track_ids]
+        assert len(boxes) >= 15
+        steps = [iou_matrix(a[None], b[None])[0, 0] for a, b in zip(boxes, boxes[1:])]
+        assert min(steps) > 0.3
+    ids_seen = {int(i) for r in results for i in r.track_ids}
+    assert len(ids_seen) <= 2 * max(len(r.detections) for r in results)
+
+
+def test_a_face_that_enters_mid_video_is_found_within_n_frames(detector, random_models, frames_720p):
+    enters_at = 7
+    # A face that moves little over the next frames, so one box stands for it throughout.
+    at_entry = detector.detect(frames_720p[enters_at]).boxes
+    later = detector.detect(frames_720p[enters_at + DETECT_EVERY]).boxes
+    target = at_entry[np.argmax(iou_matrix(at_entry, later).max(axis=1))]
+    x1, y1, x2, y2 = target.astype(int)
+    frames = []
+    for i, image in enumerate(frames_720p[:20]):
+        image = image.copy()
+        if i < enters_at:  # hide the face until it 'enters'
+            image[max(y1 - 40, 0):y2 + 40, max(x1 - 40, 0):x2 + 40] = 128
+        frames.append(image)
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)},
+                        tracker=Tracker(), detect_every=DETECT_EVERY)
+    results = run(pipeline, frames)
+
+    def found(r):
+        return len(r.detections) and iou_matrix(r.detections.boxes, target[None]).max() > 0.3
+    assert not any(found(r) for r in results[:enters_at])
+    first_seen = next(i for i, r in enumerate(results) if found(r))
+    assert enters_at <= first_seen < enters_at + DETECT_EVERY
+    assert all(found(r) for r in results[first_seen:first_seen + 5])
+
+
+def test_track_ids_in_the_results(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker())
+    record = pipeline.process(Frame(frames_720p[0], 0, 0.0)).to_dict()
+    assert all(isinstance(face["track"], int) for face in record["faces"])
