@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--detect-every", type=int, default=1, metavar="N",
                          help="full detection every N frames, tracked faces refined between (1; N > 1 implies --track)")
     _add_model_options(process)
+    bench = commands.add_parser("bench", help="speed, recall and flicker against reference implementations")
+    bench.add_argument("--json", help="also write the figures to this JSON file")
+    bench.add_argument("--media", default=None, help="the shared media folder or the crowd video (../shared/media)")
+    bench.add_argument("--models", type=Path)
+    bench.add_argument("--quick", action="store_true", help="few frames: checks the benchmark runs, figures are rough")
     return parser
 
 
@@ -79,6 +84,14 @@ def _process(args) -> int:
     return run(args.input, pipeline, names, args.out, args.results, list(scheme.labels), provider)
 
 
+def _bench(args) -> int:
+    # benchmarks/ may load facenet-pytorch (torch) as the reference; the app's own modules never do.
+    from benchmarks.frames import DEFAULT_MEDIA
+    from benchmarks.run import main as bench_main
+    args.media = args.media or DEFAULT_MEDIA
+    return bench_main(args)
+
+
 def _window(args) -> int:
     from app.config import load_settings
     from app.gui.launch import run_window
@@ -93,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             return _window(args)
-        return {"process": _process}[args.command](args)
+        return {"process": _process, "bench": _bench}[args.command](args)
     except AgeGenderError as exc:
         print(f"agegender: error: {exc}", file=sys.stderr)
         return 2

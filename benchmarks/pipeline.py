@@ -1,0 +1,74 @@
+"""Classifier speed per batch, end-to-end FPS with and without tracking mode, and label flicker with
+and without per-track smoothing, on the shared crowd video."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from app.align import align_faces
+from app.capture import Frame
+from app.pipeline import Pipeline
+from app.timing import StageTimes
+from app.track import Tracker
+
+
+def classifier_ms(designs: dict, crops: np.ndarray, sizes=(1, 4, 8, 16), repeats: int = 20) -> dict:
+    out = {}
+    for name, design in designs.items():
+        out[name] = {}
+        for size in sizes:
+            batch = np.resize(crops, (size,) + crops.shape[1:])  # repeats real crops up to the batch size
+            design.predict(batch)
+            started = time.perf_counter()
+            for _ in range(repeats):
+                design.predict(batch)
+            out[name][str(size)] = round((time.perf_counter() - started) * 1000 / repeats, 2)
+    if {"multitask", "single"} <= set(out):
+        out["single_over_multitask"] = {s: round(out["single"][s] / out["multitask"][s], 2) for s in out["multitask"]}
+    return out
+
+
+def real_crops(detector, frames: list[np.ndarray], size: int, wanted: int = 16) -> np.ndarray:
+    crops = []
+    for image in frames:
+        crops.extend(align_faces(image, detector.detect(image).landmarks, size))
+        if len(crops) >= wanted:
+            break
+    return np.stack(crops[:wanted])
+
+
+def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: int, fps: float) -> dict:
+    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
+    times = StageTimes()
+    started = time.perf_counter()
+    for i, image in enumerate(frames):
+        times.add_all(pipeline.process(Frame(image, i, i / fps)).timings)
+    elapsed = time.perf_counter() - started
+    return {"detect_every": detect_every, "fps": round(len(frames) / elapsed, 2),
+            "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
+
+
+def flicker(detector, design, frames: list[np.ndarray], fps: float) -> dict:
+    """Age-bucket changes per track-second, raw per-frame labels against the app's smoothing, on the
+    same detections and track ids (detection on every frame)."""
+    pipeline = Pipeline(detector, {"multitask": design}, tracker=Tracker(), smoothing=False)
+    smoother = Tracker()
+    last = {"raw": {}, "smoothed": {}}
+    changes = {"raw": 0, "smoothed": 0}
+    frames_seen = 0
+    for i, image in enumerate(frames):
+        result = pipeline.process(Frame(image, i, i / fps))
+        ids = smoother.update(result.detections.boxes, result.detections.landmarks)
+        raw = result.predictions["multitask"]
+        labels = {"raw": raw.bucket_labels, "smoothed": smoother.smooth(ids, "multitask", raw).bucket_labels}
+        frames_seen += len(ids)
+        for kind in changes:
+            for track_id, label in zip(ids, labels[kind]):
+                previous = last[kind].get(int(track_id))
+                changes[kind] += previous is not None and previous != label
+                last[kind][int(track_id)] = label
+    track_seconds = frames_seen / fps
+    per_second = {k: round(v / track_seconds, 3) for k, v in changes.items()}
+    return {"track_seconds": round(track_seconds, 1), "changes_per_track_second": per_second,
+            "reduction": round(per_second["raw"] / per_second["smoothed"], 2) if per_second["smoothed"] else None}
