@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from training.augment import augment
-from training.crops import load_cache
+from training.crops import CACHE_DIR, load_cache
 from training.networks import MultiTaskNet, SingleTaskNet, load_pretrained
 from training.recipe import age_loss, expected_age, gender_loss, to_tensor
 from training.utkface import ROOT, parse_name, read_split
@@ -43,6 +43,7 @@ class Config:
     seed: int = 0
     max_minutes: float = 60.0
     limit: int = 0  # use only this many training and validation images (smoke runs)
+    max_steps: int = 0  # stop after this many optimizer steps (to give designs identical training)
     checkpoint_minutes: float = 5.0
 
 
@@ -109,11 +110,11 @@ def learning_rate(cfg: Config, step: int, total_steps: int) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train(cfg: Config, run_dir: Path) -> dict:
+def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    crops, index = load_cache()
+    crops, index = load_cache(cache_dir=cache_dir)
     split = read_split()
     names = {part: split[part][: cfg.limit] if cfg.limit else split[part] for part in ("train", "val")}
     train_data, val_data = Data(names["train"], crops, index), Data(names["val"], crops, index)
@@ -165,12 +166,15 @@ def train(cfg: Config, run_dir: Path) -> dict:
             state["global_step"] += 1
             state["step_in_epoch"] = step + 1
             state["minutes"] += (time.monotonic() - started) / 60
-            bar.set_postfix(loss=f"{float(loss):.3f}", min=f"{state['minutes']:.1f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", min=f"{state['minutes']:.1f}")
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 save(last)
                 last_save = time.monotonic()
             if state["minutes"] >= cfg.max_minutes:
                 state["stopped"] = f"time budget of {cfg.max_minutes} min reached"
+                break
+            if cfg.max_steps and state["global_step"] >= cfg.max_steps:
+                state["stopped"] = f"step budget of {cfg.max_steps} steps reached"
                 break
         bar.close()
         metrics = evaluate(model, val_data)
@@ -201,8 +205,8 @@ def main() -> None:
     parser.add_argument("--init", help="pretrained MobileFaceNet state dict (../shared/pretrained/mobilefacenet/"
                                        "mobilefacenet.pt); without it the trunk trains from scratch")
     defaults = Config(design="multitask")
-    for name in ("epochs", "batch", "patience", "seed", "limit"):
-        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
+    for name in ("epochs", "batch", "patience", "seed", "limit", "max_steps"):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=getattr(defaults, name))
     for name in ("lr", "max_minutes"):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=getattr(defaults, name))
     parser.add_argument("--run-dir", type=Path, help="default: runs/DESIGN")
@@ -211,7 +215,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config(design=args.design, init=args.init, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                 patience=args.patience, seed=args.seed, max_minutes=args.max_minutes, limit=args.limit)
+                 patience=args.patience, seed=args.seed, max_minutes=args.max_minutes, limit=args.limit,
+                 max_steps=args.max_steps)
     train(cfg, args.run_dir or RUNS_DIR / args.design)
 
 

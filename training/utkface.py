@@ -95,7 +95,8 @@ def stratum(sample: Sample) -> str:
 
 
 def make_split(samples: list[Sample], seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """80/10/10, stratified by age band and gender."""
+    """80/10/10, stratified by age band and gender; the same whatever order the samples come in."""
+    samples = sorted(samples, key=lambda s: s.name)
     names = [s.name for s in samples]
     strata = [stratum(s) for s in samples]
     train, rest, _, rest_strata = train_test_split(names, strata, test_size=0.2, random_state=seed, stratify=strata)
