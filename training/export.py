@@ -47,12 +47,13 @@ class _Outputs(nn.Module):
         return out if isinstance(out, tuple) else (out,)
 
 
-def metadata(training_design: str, test_metrics: dict | None = None, note: str = "") -> dict:
+def metadata(training_design: str, test_metrics: dict | None = None, note: str = "",
+             commit: str | None = None) -> dict:
     design, output_names, _ = EXPORTS[training_design]
     meta = {"schema_version": SCHEMA_VERSION, "design": design, "variant": training_design,
             "input_size": INPUT_SIZE, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
             "template_id": TEMPLATE_ID, "age_classes": NUM_AGES, "gender_labels": ["male", "female"],
-            "age_buckets": str(DEFAULT), "outputs": list(output_names), "training_commit": training_commit()}
+            "age_buckets": str(DEFAULT), "outputs": list(output_names), "training_commit": commit or training_commit()}
     if test_metrics is not None:
         meta["test_metrics"] = test_metrics
     if note:
@@ -61,20 +62,21 @@ def metadata(training_design: str, test_metrics: dict | None = None, note: str =
 
 
 def export_network(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
-                   note: str = "") -> Path:
+                   note: str = "", commit: str | None = None) -> Path:
     _, output_names, _ = EXPORTS[training_design]
     example = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
     return export_onnx(_Outputs(model.eval()), example, path, input_name="crops", output_names=output_names,
                        dynamic_axes={"crops": {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
-                       metadata=metadata(training_design, test_metrics, note))
+                       metadata=metadata(training_design, test_metrics, note, commit))
 
 
-def load_trained(training_design: str, run_dir: Path | None = None) -> nn.Module:
+def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None]:
+    """The best checkpoint of a run, and the commit of the code that trained it."""
     checkpoint = torch.load((run_dir or RUNS_DIR / training_design) / "best.pt", map_location="cpu",
                             weights_only=False)
     model = build_model(training_design)
     model.load_state_dict(checkpoint["model"])
-    return model.eval()
+    return model.eval(), checkpoint.get("training_commit")
 
 
 def main() -> None:
@@ -87,7 +89,8 @@ def main() -> None:
     for training_design in args.design or ["multitask", "age", "gender"]:
         path = ROOT / "models" / EXPORTS[training_design][2]
         reported_as = "single" if training_design in ("age", "gender") else training_design
-        export_network(load_trained(training_design), training_design, path, metrics.get(reported_as))
+        model, commit = load_trained(training_design)
+        export_network(model, training_design, path, metrics.get(reported_as), commit=commit)
         print(f"wrote {path}")
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from training.augment import augment
 from training.crops import CACHE_DIR, load_cache
 from training.networks import MultiTaskNet, SingleTaskNet, load_pretrained
+from training.onnx_export import training_commit
 from training.recipe import age_loss, expected_age, gender_loss, to_tensor
 from training.utkface import ROOT, parse_name, read_split
 
@@ -127,7 +128,8 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
     steps_per_epoch = len(train_data) // cfg.batch
     total_steps = steps_per_epoch * cfg.epochs
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "minutes": 0.0, "best_val_loss": float("inf"),
-             "epochs_without_improvement": 0, "history": [], "config": asdict(cfg), "stopped": None}
+             "epochs_without_improvement": 0, "history": [], "config": asdict(cfg), "stopped": None,
+             "training_commit": training_commit()}
 
     last = run_dir / "last.pt"
     if last.exists():
@@ -184,7 +186,8 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
         if metrics["loss"] < state["best_val_loss"]:
             state["best_val_loss"] = metrics["loss"]
             state["epochs_without_improvement"] = 0
-            torch.save({"model": model.state_dict(), "design": cfg.design, "metrics": metrics}, run_dir / "best.pt")
+            torch.save({"model": model.state_dict(), "design": cfg.design, "metrics": metrics,
+                        "training_commit": state.get("training_commit", "unknown")}, run_dir / "best.pt")
         else:
             state["epochs_without_improvement"] += 1
             if state["epochs_without_improvement"] >= cfg.patience:
