@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         self.results_received += 1
         self.times.add_all(result.timings)
         now = time.monotonic()
+        self.times.add("capture-to-display", (now - frame.captured_at) * 1000)
         self._frame_times = [t for t in self._frame_times if now - t < 2.0] + [now]
         if len(result.detections):
             self._last_face_at = now
