@@ -9,6 +9,7 @@ Each ONNX file names its own design in its metadata; NETWORKS maps that name to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +37,12 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.p_female)
 
-    @property
+    # Cached: drawing and the results schema read them once per face.
+    @cached_property
     def expected_age(self) -> np.ndarray:
         return self.age_distribution @ np.arange(self.age_distribution.shape[1], dtype=np.float32)
 
-    @property
+    @cached_property
     def bucket_probs(self) -> np.ndarray:
         return self.scheme.probabilities(self.age_distribution)
 

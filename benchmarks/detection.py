@@ -13,17 +13,8 @@ import cv2
 import numpy as np
 
 from app.detect import DetectorSettings, MtcnnDetector
+from app.track import iou_matrix
 from benchmarks.frames import DEFAULT_MEDIA, crowd_video, read_frames
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between boxes a (N, 4) and b (M, 4)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:4] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:4] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
 def recall(found: list[np.ndarray], reference: list[np.ndarray], threshold: float = 0.5) -> float:
@@ -31,7 +22,7 @@ def recall(found: list[np.ndarray], reference: list[np.ndarray], threshold: floa
     for ours, theirs in zip(found, reference):
         total += len(theirs)
         if len(theirs) and len(ours):
-            hits += int((box_iou(theirs, ours).max(axis=1) >= threshold).sum())
+            hits += int((iou_matrix(theirs, ours).max(axis=1) >= threshold).sum())
     return hits / total if total else 1.0
 
 
