@@ -1,8 +1,10 @@
 """`agegender process`: every frame of a video, an image or a folder of images, to result files."""
 from __future__ import annotations
 
+import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -71,6 +73,18 @@ def run(input_spec: str, pipeline, design_names: list[str], out: Path | None, re
         source.close()
 
 
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM ends the run like Ctrl-C, so the video and result files are closed and stay valid."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _loop(source, pipeline, design_names, results_out, video_out, provider) -> int:
     times = StageTimes()
     frames = faces = 0
@@ -78,20 +92,21 @@ def _loop(source, pipeline, design_names, results_out, video_out, provider) -> i
     interrupted = False
     bar = tqdm(total=source.frame_count or None, unit="frame", desc=source.name, dynamic_ncols=True)
     try:
-        while (frame := source.read()) is not None:
-            result = pipeline.process(frame, design_names)
-            times.add_all(result.timings)
-            frames += 1
-            faces += len(result.detections)
-            if results_out:
-                results_out.write(result.to_dict())
-            if video_out is not None:
-                image = annotate(frame.image, result, design_names)
-                if isinstance(video_out, AnnotatedImages):
-                    video_out.write(image, frame.source)
-                else:
-                    video_out.write(image)
-            bar.update(1)
+        with sigterm_as_interrupt():
+            while (frame := source.read()) is not None:
+                result = pipeline.process(frame, design_names)
+                times.add_all(result.timings)
+                frames += 1
+                faces += len(result.detections)
+                if results_out:
+                    results_out.write(result.to_dict())
+                if video_out is not None:
+                    image = annotate(frame.image, result, design_names)
+                    if isinstance(video_out, AnnotatedImages):
+                        video_out.write(image, frame.source)
+                    else:
+                        video_out.write(image)
+                bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
     finally:

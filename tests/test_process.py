@@ -118,3 +118,34 @@ def test_single_image_with_alpha_channel(group_photo, random_models, tmp_path):
     assert run(path, "--results", results, "--out", out, "--models", random_models) == 0
     assert len(read_jsonl(results)[0]["faces"]) == 6
     assert cv2.imread(str(out)).shape == (630, 1200, 3)
+
+
+def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    results, out = tmp_path / "r.jsonl", tmp_path / "a.mp4"
+    env = {**os.environ, "PYTHONPATH": str(tests_root())}
+    child = subprocess.Popen([sys.executable, "-m", "app", "process", str(crowd_video), "--results", str(results),
+                              "--out", str(out), "--models", str(random_models)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err.decode()[-500:]
+    lines = read_jsonl(results)
+    assert 3 <= len(lines) < 105
+    video = cv2.VideoCapture(str(out))
+    frames = 0
+    while video.read()[0]:
+        frames += 1
+    assert frames >= 3  # the MP4 index was written: the video plays
+
+
+def tests_root():
+    from tests.conftest import ROOT
+    return ROOT
