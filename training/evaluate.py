@@ -77,6 +77,20 @@ def design_size(training_designs: list[str]) -> dict:
     return {"parameters": int(params), "macs": macs, "flops": 2 * macs}
 
 
+def peer_predictions(path: Path, names: list[str], ages: np.ndarray) -> tuple[str, Predictions]:
+    """The peer's point estimates as Predictions: a narrow Gaussian (sigma 2 years, the width of our own
+    training targets) around its predicted age, so that an estimate in a gap of a bucket scheme counts
+    for the nearest buckets rather than for none."""
+    data = json.loads(Path(path).read_text())
+    rows = [data["predictions"][n] for n in names]
+    estimates = np.array([min(float(r["age"]), MAX_AGE) for r in rows], np.float32)
+    grid = np.arange(MAX_AGE + 1, dtype=np.float32)
+    distribution = np.exp(-0.5 * ((grid[None] - estimates[:, None]) / 2.0) ** 2)
+    distribution /= distribution.sum(axis=1, keepdims=True)
+    p_female = np.array([r["p_female"] for r in rows], np.float32)
+    return f"peer: {data['package']}", Predictions(distribution, p_female, DEFAULT, ("male", "female"))
+
+
 def breakdown(values: np.ndarray, groups: np.ndarray, names) -> dict:
     return {str(name): {"n": int((groups == i).sum()), "value": float(values[groups == i].mean())}
             for i, name in enumerate(names) if (groups == i).any()}
@@ -112,6 +126,7 @@ def main() -> None:
                         help="further multi-task ONNX files to report (e.g. the gender-to-age variant)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N test images")
+    parser.add_argument("--peer", type=Path, help="the peer package's predictions (training/peer.py)")
     args = parser.parse_args()
     from training.report import write_report
 
@@ -131,6 +146,10 @@ def main() -> None:
         results[name]["ms_per_batch"] = milliseconds_per_batch(design, crops)
         results[name]["size"] = design_size(["age", "gender"] if name == "single" else
                                             [design.network.info.variant or "multitask"])
+        print(f"{name}: " + json.dumps(summary(results[name])))
+    if args.peer:
+        name, peer = peer_predictions(args.peer, read_split()["test"][: args.limit or None], ages)
+        results[name] = evaluate_design(peer, ages, genders, races)
         print(f"{name}: " + json.dumps(summary(results[name])))
     if "multitask" in predictions and "single" in predictions:
         a, b = predictions["multitask"], predictions["single"]
