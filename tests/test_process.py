@@ -127,7 +127,8 @@ def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_pa
     import sys
     import time
     results, out = tmp_path / "r.jsonl", tmp_path / "a.mp4"
-    env = {**os.environ, "PYTHONPATH": str(tests_root())}
+    from tests.conftest import ROOT
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-m", "app", "process", str(crowd_video), "--results", str(results),
                               "--out", str(out), "--models", str(random_models)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -145,7 +146,3 @@ def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_pa
         frames += 1
     assert frames >= 3  # the MP4 index was written: the video plays
 
-
-def tests_root():
-    from tests.conftest import ROOT
-    return ROOT
