@@ -13,7 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from sklearn.model_selection import train_test_split
 
 from app.buckets import DEFAULT

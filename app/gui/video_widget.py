@@ -23,7 +23,7 @@ class VideoWidget(QWidget):
         self._image = QImage(data.data, width, height, data.strides[0], QImage.Format.Format_BGR888).copy()
         self.update()
 
-    def frame_scale(self, frame_height: int) -> float:
+    def frame_scale(self) -> float:
         """Screen pixels per frame pixel at the current size."""
         if not self._image:
             return 1.0
@@ -32,7 +32,7 @@ class VideoWidget(QWidget):
     def video_rect(self) -> QRect:
         if not self._image:
             return QRect()
-        scale = min(self.width() / self._image.width(), self.height() / self._image.height())
+        scale = self.frame_scale()
         w, h = int(self._image.width() * scale), int(self._image.height() * scale)
         return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QSlider)
 
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         if len(result.detections):
             self._last_face_at = now
         self.compare.add(result)
-        text_scale = 0.6 * self.settings.label_scale / max(self.video.frame_scale(frame.image.shape[0]), 0.05)
+        text_scale = 0.6 * self.settings.label_scale / max(self.video.frame_scale(), 0.05)
         annotated = annotate(frame.image, result, [d for d in self._designs_to_run() if d in result.predictions],
                              landmarks=self.settings.landmarks, privacy=self.settings.privacy,
                              text_scale=min(max(text_scale, 0.35), 4.0))
