@@ -72,6 +72,22 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def _comparison(results: dict) -> list[str]:
+    """The research question in two sentences, from the numbers: what sharing the trunk costs or gains."""
+    if not {"multitask", "single"} <= set(results):
+        return []
+    mt, st = results["multitask"], results["single"]
+    lines = ["", f"**The comparison.** With the same trunk, recipe and number of training steps, the multi-task "
+                 f"network reaches {_pct(mt['gender']['accuracy'])} gender accuracy and {mt['mae']:.2f} years MAE "
+                 f"against the pair's {_pct(st['gender']['accuracy'])} and {st['mae']:.2f} years "
+                 f"(8 buckets: {_pct(mt['adience']['accuracy'])} against {_pct(st['adience']['accuracy'])})."]
+    if mt.get("ms_per_batch") and st.get("ms_per_batch") and mt.get("size") and st.get("size"):
+        lines[-1] += (f" It does so with {mt['size']['parameters'] / st['size']['parameters']:.2f}× the pair's "
+                      f"parameters and {mt['ms_per_batch']['8'] / st['ms_per_batch']['8']:.2f}× its time per "
+                      "batch of 8 crops.")
+    return lines
+
+
 def write_report(results: dict, out: Path, n_test: int) -> Path:
     out = Path(out)
     _plots(results, out)
@@ -94,6 +110,7 @@ def write_report(results: dict, out: Path, n_test: int) -> Path:
                      f"{r['decades']['distance_mean']:.2f} | {cost} |")
     for reference in REFERENCES:
         lines.append(f"| {reference[0]} | {reference[1]} | {reference[2]} | {reference[3]} | {reference[4]} | | | | | |")
+    lines += _comparison(results)
     if "agreement" in results:
         a = results["agreement"]
         lines += ["", f"The two designs agree on gender for {_pct(a['gender'])} of test faces and on the default age "
