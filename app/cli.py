@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
     parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
+    parser.add_argument("--record", type=Path, help="record the annotated video (.mp4 or .avi) from the start")
+    parser.add_argument("--results", type=Path, help="export results as JSONL from the start")
     commands = parser.add_subparsers(dest="command")
     process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
     process.add_argument("input", help="video file, image file, or folder of images")
@@ -48,55 +50,83 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--media", default=None, help="the shared media folder or the crowd video (../shared/media)")
     bench.add_argument("--models", type=Path)
     bench.add_argument("--quick", action="store_true", help="few frames: checks the benchmark runs, figures are rough")
+    soak = commands.add_parser("soak", help="run the kiosk's pipeline on a looped video; report memory, latency, "
+                               "threads over time and check none of them grows")
+    soak.add_argument("video", type=Path, help="the video to loop (for example ../shared/media/crowd-1080p.mp4)")
+    soak.add_argument("--minutes", type=float, default=30.0, help="how long to run (30)")
+    soak.add_argument("--interval", type=float, default=60.0, help="seconds between reports (60)")
+    soak.add_argument("--warmup", type=float, default=None,
+                      help="seconds before memory and latency are taken as the baseline (10%% of the run)")
+    soak.add_argument("--height", type=int, default=720, help="frames scaled to this height, 0 to keep (720)")
+    soak.add_argument("--detect-every", type=int, default=5, metavar="N", help="tracking mode as in the kiosk (5)")
+    soak.add_argument("--json", type=Path, help="also write the samples and the verdict to this JSON file")
+    _add_model_options(soak)
     return parser
 
 
-def _build_pipeline(args, design_names: list[str]):
-    from app import buckets
-    from app.designs import load_design
-    from app.detect import DetectorSettings, MtcnnDetector
-    from app.paths import MODELS_DIR
-    from app.pipeline import Pipeline
-    from app.runtime import choose_providers
-    from app.track import Tracker
-
-    try:
-        scheme = buckets.scheme(args.buckets)
-        settings = DetectorSettings(min_face=args.min_face)
-    except ValueError as exc:
-        raise AgeGenderError(str(exc)) from exc
-    providers = choose_providers(args.provider)
-    designs = {name: load_design(name, args.models or MODELS_DIR, scheme, providers) for name in design_names}
-    detector = MtcnnDetector(settings, providers=providers)
-    detect_every = getattr(args, "detect_every", 1)
-    if detect_every < 1:
-        raise AgeGenderError(f"--detect-every must be at least 1, got {detect_every}")
-    tracker = Tracker() if getattr(args, "track", False) or detect_every > 1 else None
-    pipeline = Pipeline(detector, designs, args.max_faces, tracker=tracker, detect_every=detect_every)
-    return pipeline, scheme, detector.provider
+def _process_settings(args):
+    from app.config import Settings
+    return Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider, max_faces=args.max_faces,
+                    detect_every=args.detect_every)
 
 
 def _process(args) -> int:
     from app.process import run
+    from app.assemble import build_pipeline
     names = ["multitask", "single"] if args.design == "both" else [args.design]
-    pipeline, scheme, provider = _build_pipeline(args, names)
+    pipeline, scheme, provider = build_pipeline(_process_settings(args), args.models, names, all_required=True,
+                                                track=args.track)
     log.info("running %s on %s", " and ".join(names), provider)
     return run(args.input, pipeline, names, args.out, args.results, list(scheme.labels), provider)
 
 
 def _bench(args) -> int:
     # benchmarks/ may load facenet-pytorch (torch) as the reference; the app's own modules never do.
-    from benchmarks.frames import DEFAULT_MEDIA
-    from benchmarks.run import main as bench_main
+    try:
+        from benchmarks.frames import DEFAULT_MEDIA
+        from benchmarks.run import main as bench_main
+    except ImportError as exc:
+        raise AgeGenderError("the benchmark needs a source checkout with the train extra installed "
+                             f"(pip install -e '.[train]'); this installation lacks it ({exc.name})") from None
     args.media = args.media or DEFAULT_MEDIA
     return bench_main(args)
+
+
+def _soak(args) -> int:
+    from app.assemble import build_pipeline
+    from app.capture import open_source
+    from app.soak import soak, verdict, write_report
+    open_source(str(args.video)).close()  # a clear error now rather than from the capture thread
+    if args.interval <= 0 or args.minutes <= 0:
+        raise AgeGenderError("--minutes and --interval must be positive")
+    pipeline, _, provider = build_pipeline(_process_settings(args), args.models, ["multitask"], all_required=True)
+    duration = args.minutes * 60
+    warmup = duration * 0.1 if args.warmup is None else args.warmup
+    log.info("soak: %s looped for %g min on %s, tracking mode every %d frames, warm-up %.0f s", args.video.name,
+             args.minutes, provider, args.detect_every, warmup)
+    try:
+        samples = soak(pipeline, args.video, duration, args.interval, args.height)
+    except KeyboardInterrupt:
+        return 130
+    result = verdict(samples, warmup)
+    if args.json:
+        write_report(args.json, samples, result, {"video": args.video.name, "minutes": args.minutes,
+                                                  "height": args.height, "detect_every": args.detect_every,
+                                                  "provider": provider, "warmup_s": warmup})
+    for problem in result["problems"]:
+        print(f"agegender: soak: {problem}", file=sys.stderr)
+    if result["ok"]:
+        log.info("soak passed: memory %+.1f%% after warm-up (peak %.0f MB), p99 x%.2f, threads %s, files %s",
+                 100 * result["memory_growth"], result["peak_rss_mb"], result["p99_ratio"], result["threads"],
+                 result["open_files"])
+    return 0 if result["ok"] else 1
 
 
 def _window(args) -> int:
     from app.config import load_settings
     from app.gui.launch import run_window
     settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk})
-    return run_window(settings, args.models)
+    return run_window(settings, args.models, args.record, args.results)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             return _window(args)
-        return {"process": _process, "bench": _bench}[args.command](args)
+        return {"process": _process, "bench": _bench, "soak": _soak}[args.command](args)
     except AgeGenderError as exc:
         print(f"agegender: error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ pytest.importorskip("PySide6")
 from app.capture import VideoFileSource, open_source  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.errors import AgeGenderError, InputError  # noqa: E402
-from app.gui.launch import build_pipeline  # noqa: E402
+from app.assemble import build_pipeline  # noqa: E402
 from app.gui.window import MainWindow  # noqa: E402
 from app.live import FrameGrabber  # noqa: E402
 
@@ -21,7 +21,7 @@ def make_window(qtbot, random_models):
 
     def _make(grabber_factory=FrameGrabber, **overrides):
         settings = Settings(**overrides)
-        pipeline, provider = build_pipeline(settings, random_models)
+        pipeline, _, provider = build_pipeline(settings, random_models)
         window = MainWindow(settings, pipeline, provider, grabber_factory=grabber_factory)
         qtbot.addWidget(window)
         window.show()

@@ -4,51 +4,34 @@ from __future__ import annotations
 import signal
 import sys
 
+from app.assemble import build_pipeline
 from app.config import Settings
 from app.errors import AgeGenderError
 
 
-def build_pipeline(settings: Settings, models_dir=None):
-    """Both designs where their files exist; at least one must. Returns (pipeline, provider)."""
-    from app import buckets
-    from app.designs import load_design
-    from app.detect import DetectorSettings, MtcnnDetector
-    from app.errors import ModelError
-    from app.paths import MODELS_DIR
-    from app.pipeline import Pipeline
-    from app.runtime import choose_providers
-    from app.track import Tracker
-
-    providers = choose_providers(settings.provider)
-    scheme = buckets.scheme(settings.buckets)
-    designs, problems = {}, []
-    for name in ("multitask", "single"):
-        try:
-            designs[name] = load_design(name, models_dir or MODELS_DIR, scheme, providers)
-        except ModelError as exc:
-            problems.append(str(exc))
-    if not designs:
-        raise ModelError(problems[0])
-    detector = MtcnnDetector(DetectorSettings(settings.min_face, tuple(settings.thresholds)), providers=providers)
-    pipeline = Pipeline(detector, designs, settings.max_faces, tracker=Tracker(), detect_every=settings.detect_every,
-                        smoothing=settings.smoothing)
-    return pipeline, detector.provider
-
-
-def run_window(settings: Settings, models_dir=None) -> int:
+def run_window(settings: Settings, models_dir=None, record=None, results=None) -> int:
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.gui.window import MainWindow
+    from app.paths import ASSETS_DIR
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("AgeGender Live")
+    app.setDesktopFileName("agegender")  # matches packaging/agegender.desktop, for the dock and task bar
+    app.setWindowIcon(QIcon(str(ASSETS_DIR / "icon-256.png")))
     try:
-        pipeline, provider = build_pipeline(settings, models_dir)
+        pipeline, _, provider = build_pipeline(settings, models_dir)
     except AgeGenderError as exc:
         print(f"agegender: error: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "AgeGender Live", str(exc))
         return 2
     window = MainWindow(settings, pipeline, provider)
+    try:
+        window.write_from_start(record, results)
+    except AgeGenderError as exc:
+        print(f"agegender: error: {exc}", file=sys.stderr)
+        return 2
     window.show()
     window.open_source(settings.source)
     # Ctrl-C and SIGTERM close the window (and so finalise recordings) instead of killing the process.
