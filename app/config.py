@@ -30,6 +30,7 @@ class Settings:
     kiosk_exit_keys: str = "Ctrl+Shift+Q"
     attract_after_s: float = 3.0  # seconds without a face before the kiosk's attract screen
     reconnect_interval_s: float = 2.0
+    watchdog_s: float = 10.0  # no frame processed for this long while the source runs: restart the capture
     compare_window_s: float = 5.0
 
     CHOICES = {"design": ("multitask", "single", "compare"), "provider": ("auto", "cpu", "cuda")}

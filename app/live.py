@@ -20,9 +20,9 @@ class _LiveCapture:
     is_live = True
     frame_count = 0
 
-    def __init__(self, target, name: str) -> None:
+    def __init__(self, target, name: str, *args) -> None:
         self.name = name
-        self._capture = cv2.VideoCapture(target)
+        self._capture = cv2.VideoCapture(target, *args)
         if not self._capture.isOpened():
             self._capture.release()
             raise InputError(self._failure_message())
@@ -56,11 +56,47 @@ class CameraSource(_LiveCapture):
 
 
 class StreamSource(_LiveCapture):
+    # Without these a stream that stalls (server alive, no data) blocks read() for ever.
+    TIMEOUTS_MS = (cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000)
+
     def __init__(self, url: str) -> None:
-        super().__init__(url, mask_credentials(url))
+        super().__init__(url, mask_credentials(url), cv2.CAP_FFMPEG, list(self.TIMEOUTS_MS))
 
     def _failure_message(self) -> str:
         return f"cannot open the stream {self.name} (check the address and that the server is running)"
+
+
+class PacedReplay:
+    """A video file behaving like a camera: frames in real time at `fps` (the file's own by default),
+    looped, stamped when read, optionally scaled to `height` as a camera of that size would deliver them."""
+
+    is_live = True
+    frame_count = 0
+    error = None
+
+    def __init__(self, path, fps: float | None = None, height: int = 0) -> None:
+        from app.capture import VideoFileSource
+        self._file, self.height = VideoFileSource(path), height
+        self.fps, self.name = fps or self._file.fps, f"{self._file.name} (replayed live)"
+        self._next_due = time.monotonic()
+
+    def read(self) -> Frame:
+        delay = self._next_due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._next_due = max(self._next_due + 1.0 / self.fps, time.monotonic() - 1.0)
+        frame = self._file.read()
+        if frame is None:  # loop, like a camera that never ends
+            self._file.seek(0)
+            frame = self._file.read()
+        if self.height and frame.image.shape[0] != self.height:
+            width = round(frame.image.shape[1] * self.height / frame.image.shape[0])
+            frame.image = cv2.resize(frame.image, (width, self.height), interpolation=cv2.INTER_AREA)
+        frame.captured_at = time.monotonic()
+        return frame
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def list_cameras(limit: int = 4) -> list[int]:
@@ -114,6 +150,10 @@ class FrameGrabber(threading.Thread):
             self._seek_to = max(0, int(frame_index))
             self.ended = False
             self._condition.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def take(self, timeout: float = 0.1) -> Frame | None:
         """The frame waiting in the slot, or None after `timeout` seconds."""

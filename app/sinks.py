@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -12,10 +13,19 @@ import numpy as np
 from app.errors import OutputError
 
 
+def check_folder(path: Path) -> None:
+    """OutputError, naming the way out, when `path` cannot be created in its folder."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {folder} does not exist; create it or choose another")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: the folder {folder} is read-only for you; choose another")
+
+
 def _open_for_writing(path: Path, newline: str | None = None):
     path = Path(path)
-    if not path.parent.exists():
-        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if not path.is_char_device():  # /dev/stdout and the like need no folder check
+        check_folder(path)
     try:
         return open(path, "w", encoding="utf-8", newline=newline)
     except OSError as exc:
@@ -30,6 +40,13 @@ def _write(handle, text: str, path: Path) -> None:
         raise OutputError(f"writing {path} failed: {exc.strerror} (is the disk full?)") from exc
 
 
+def _close(handle) -> None:
+    try:
+        handle.close()
+    except OSError:
+        pass  # the write that failed has already been reported; what was flushed before it stays valid
+
+
 class JsonlWriter:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -39,7 +56,7 @@ class JsonlWriter:
         _write(self._handle, json.dumps(record, ensure_ascii=False) + "\n", self.path)
 
     def close(self) -> None:
-        self._handle.close()
+        _close(self._handle)
 
 
 class CsvWriter:
@@ -74,7 +91,7 @@ class CsvWriter:
             raise OutputError(f"writing {self.path} failed: {exc.strerror} (is the disk full?)") from exc
 
     def close(self) -> None:
-        self._handle.close()
+        _close(self._handle)
 
 
 def results_writer(path: Path, designs: list[str], bucket_labels: list[str]):
@@ -91,8 +108,7 @@ class VideoWriter:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        if not self.path.parent.exists():
-            raise OutputError(f"cannot write {self.path}: the folder {self.path.parent} does not exist")
+        check_folder(self.path)
         if self.path.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi"):
             raise OutputError(f"annotated video {self.path} must end in .mp4, .mov or .avi")
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))

@@ -2,6 +2,7 @@
 inference. Kiosk mode: full screen, frameless, no menus, no cursor, nothing written to disk."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from app.gui.settings_dialog import SettingsDialog
 from app.gui.video_widget import VideoWidget
 from app.gui.worker import InferenceWorker
 from app.live import FrameGrabber, list_cameras
-from app.sinks import JsonlWriter, VideoWriter
+from app.sinks import JsonlWriter, VideoWriter, check_folder
 from app.timing import StageTimes
+from app.watchdog import Watchdog
 
 DESIGN_TITLES = {"multitask": "Multi-task", "single": "Single-task pair", "compare": "Compare"}
 PRIVACY_NOTICE = "Nothing is recorded or stored. Age and gender are estimates, and often wrong."
@@ -43,6 +45,9 @@ class MainWindow(QMainWindow):
         self.results_received = 0
         self._last_face_at = time.monotonic()
         self._frame_times: list[float] = []
+        self.watchdog = Watchdog(settings.watchdog_s)
+        self.source_spec: str | None = None
+        self._record_from_start: Path | None = None  # asked for on the command line; opened at the first frame
 
         self.setWindowTitle("AgeGender Live")
         self.video = VideoWidget()
@@ -138,6 +143,8 @@ class MainWindow(QMainWindow):
     # --- sources ---
     def open_source(self, spec: str) -> None:
         self._stop_threads()
+        self.source_spec = spec
+        self.watchdog.beat()
         if self.pipeline.tracker is not None:
             self.pipeline.tracker.reset()
         self.video.message = f"Opening {mask_credentials(spec)}…"
@@ -195,6 +202,7 @@ class MainWindow(QMainWindow):
     # --- results ---
     def _on_result(self, frame, result) -> None:
         self.results_received += 1
+        self.watchdog.beat()
         self.times.add_all(result.timings)
         now = time.monotonic()
         self.times.add("capture-to-display", (now - frame.captured_at) * 1000)
@@ -211,6 +219,9 @@ class MainWindow(QMainWindow):
         if self.settings.kiosk:
             return  # the kiosk writes nothing
         try:
+            if self._record_from_start is not None:
+                path, self._record_from_start = self._record_from_start, None
+                self.start_recording(path)
             if self.recorder:
                 self.recorder.write(annotated)
             if self.exporter:
@@ -221,6 +232,10 @@ class MainWindow(QMainWindow):
 
     def _tick(self) -> None:
         state, message = getattr(self, "_source_state", ("", ""))
+        expecting = state == "running" and self.grabber is not None and not self.grabber.paused
+        if self.watchdog.check(expecting):
+            self._restart_capture()
+            return
         if state == "lost":
             self.video.message = f"Camera lost — reconnecting…\n{message}" if self.settings.kiosk else message
         elif state == "ended":
@@ -255,7 +270,23 @@ class MainWindow(QMainWindow):
                 f"Cost, pair / multi-task: {ratio}<br>Agree on gender: {pct(s.gender_agreement)}<br>"
                 f"Agree on age bucket: {pct(s.bucket_agreement)}")
 
+    def _restart_capture(self) -> None:
+        note = f"No frame processed for {self.watchdog.timeout_s:.0f} s: capture restarted"
+        print(f"agegender: {note} ({mask_credentials(self.source_spec or '')})", file=sys.stderr)
+        self.statusBar().showMessage(note, 10000)
+        self.open_source(self.source_spec)
+
     # --- outputs (never in kiosk mode) ---
+    def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
+        """Record and/or export from the first frame on (asked for on the command line)."""
+        if self.settings.kiosk and (video or results):
+            raise AgeGenderError("the kiosk writes nothing: --record and --results cannot be used with --kiosk")
+        if results is not None:
+            self.start_export(Path(results))
+        if video is not None:
+            check_folder(Path(video))
+            self._record_from_start = Path(video)  # opened at the first frame, when its size is known
+
     def start_recording(self, path: Path) -> None:
         if self.settings.kiosk:
             raise AgeGenderError("the kiosk records nothing")
