@@ -74,49 +74,13 @@ def flicker(detector, design, frames: list[np.ndarray], fps: float) -> dict:
             "reduction": round(per_second["raw"] / per_second["smoothed"], 2) if per_second["smoothed"] else None}
 
 
-class PacedReplay:
-    """The crowd video as if it came from a camera: frames at 25 FPS in real time, stamped when read."""
-
-    is_live = True
-    frame_count = 0
-    error = None
-
-    def __init__(self, path, fps: float = 25.0) -> None:
-        from app.capture import VideoFileSource
-        self._file, self.fps, self.name = VideoFileSource(path), fps, "paced replay"
-        self._next_due = time.monotonic()
-
-    def read(self):
-        delay = self._next_due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self._next_due += 1.0 / self.fps
-        frame = self._file.read()
-        if frame is None:  # loop, like a camera that never ends
-            self._file.seek(0)
-            frame = self._file.read()
-        frame.captured_at = time.monotonic()
-        return frame
-
-    def close(self) -> None:
-        self._file.close()
-
-
 def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_every: int = 5,
                  height: int = 720) -> dict:
     """Capture-to-result latency through the app's capture thread (newest frame wins) and pipeline.
     Frames are downscaled to `height` on the capture side, as a 720p camera would deliver them."""
-    import cv2
-    from app.live import FrameGrabber
+    from app.live import FrameGrabber, PacedReplay
 
-    class Replay720(PacedReplay):
-        def read(self):
-            frame = super().read()
-            width = round(frame.image.shape[1] * height / frame.image.shape[0])
-            frame.image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
-            return frame
-
-    grabber = FrameGrabber(str(video), open_fn=lambda spec: Replay720(spec))
+    grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, fps=25.0, height=height))
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
     grabber.start()
     latencies, last_index, skipped = [], None, 0
