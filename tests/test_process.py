@@ -1,4 +1,4 @@
-"""`agegender process` end to end on real footage, and what it does with bad input."""
+"""`agegender process` end to end on real footage (bad input: tests/test_bad_input.py)."""
 import csv
 import json
 import shutil
@@ -63,60 +63,6 @@ def test_folder_of_images_with_an_unreadable_one(group_photo, random_models, tmp
     assert all(len(line["faces"]) == 6 for line in lines)
     assert (out / "a group.jpg").exists()
     assert "c broken.jpg" in capsys.readouterr().err
-
-
-def test_truncated_video_keeps_what_was_read(short_clip, random_models, tmp_path, capsys):
-    truncated = tmp_path / "truncated.avi"
-    data = short_clip.read_bytes()
-    truncated.write_bytes(data[: len(data) // 2])
-    results = tmp_path / "r.jsonl"
-    code = run(truncated, "--results", results, "--models", random_models)
-    err = capsys.readouterr().err
-    lines = read_jsonl(results)  # every line written is complete JSON
-    if code == 2:  # the container could not be opened at all
-        assert "not a video" in err
-    else:
-        assert code == 1 and 0 < len(lines) < 12 and "truncated" in err
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "does not exist"),
-    (lambda p: p.write_bytes(b""), "empty"),
-    (lambda p: p.write_text("just some text, not media"), "not a video"),
-])
-def test_bad_input_is_one_line_and_exit_2(make, message, random_models, tmp_path, capsys):
-    path = tmp_path / "input.mp4"
-    make(path)
-    assert run(path, "--models", random_models) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
-
-
-def test_missing_output_folder(short_clip, random_models, tmp_path, capsys):
-    assert run(short_clip, "--results", tmp_path / "nope" / "r.jsonl", "--models", random_models) == 2
-    assert "does not exist" in capsys.readouterr().err
-
-
-def test_damaged_model_is_reported(short_clip, copy_models, capsys):
-    folder = copy_models()
-    (folder / "gender.onnx").write_bytes(b"\x00" * 100)
-    assert run(short_clip, "--design", "single", "--models", folder) == 2
-    assert "gender.onnx" in capsys.readouterr().err
-
-
-def test_without_trained_models_it_says_how_to_get_them(short_clip, tmp_path, capsys):
-    assert run(short_clip, "--models", tmp_path) == 2
-    assert "training" in capsys.readouterr().err
-
-
-def test_single_image_with_alpha_channel(group_photo, random_models, tmp_path):
-    bgra = cv2.cvtColor(cv2.imread(str(group_photo)), cv2.COLOR_BGR2BGRA)
-    path = tmp_path / "alpha.png"
-    cv2.imwrite(str(path), bgra)
-    results, out = tmp_path / "r.jsonl", tmp_path / "out.png"
-    assert run(path, "--results", results, "--out", out, "--models", random_models) == 0
-    assert len(read_jsonl(results)[0]["faces"]) == 6
-    assert cv2.imread(str(out)).shape == (630, 1200, 3)
 
 
 def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_path):
