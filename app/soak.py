@@ -59,8 +59,12 @@ def verdict(samples: list[Sample], warmup_s: float, check_latency: bool = True) 
             "threads": [base.threads, last.threads], "open_files": [base.open_files, last.open_files]}
 
 
+def _print_now(line: str) -> None:
+    print(line, flush=True)  # also when redirected to a log file
+
+
 def soak(pipeline, video: Path, duration_s: float, interval_s: float, height: int = 720,
-         report=print) -> list[Sample]:
+         report=_print_now) -> list[Sample]:
     process = psutil.Process()
     # Like a camera: real-time frames, the newest one wins, so latency is what a kiosk visitor sees.
     grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, height=height))
