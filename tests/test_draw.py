@@ -49,3 +49,12 @@ def test_privacy_mode_pixelates_faces(group_result):
     plain = annotate(image, result)[y1 + 5:y2 - 5, x1 + 5:x2 - 5]
     private = annotate(image, result, privacy=True)[y1 + 5:y2 - 5, x1 + 5:x2 - 5]
     assert len(np.unique(private.reshape(-1, 3), axis=0)) < len(np.unique(plain.reshape(-1, 3), axis=0)) / 4
+
+
+def test_a_crowded_label_moves_beside_or_covers_the_least():
+    from app.draw import _free_spot
+    shape = (400, 400, 3)
+    column = [(0, 0, 100, 400)]  # everything at x 0-100 is taken, top to bottom
+    assert _free_spot(0, 50, 80, 30, column, shape, above=40) == (80, 50)  # beside, not on top
+    taken = [(0, 0, 400, 400), (0, 0, 200, 400)]  # nowhere is free; the left half is covered twice
+    assert _free_spot(100, 50, 80, 30, taken, shape, above=40)[0] == 180  # the candidate reaching furthest right
