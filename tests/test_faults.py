@@ -165,3 +165,14 @@ def test_signal_finalises_the_window_recording_and_results(signum, short_clip, r
     while capture.read()[0]:
         frames += 1
     assert frames >= 3  # the MP4 was finalised: it plays
+
+
+def test_a_video_truncated_mid_stream_is_reported_in_the_window(qtbot, make_window, short_clip, tmp_path):
+    truncated = tmp_path / "truncated.avi"
+    data = short_clip.read_bytes()
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    window = make_window()
+    window.open_source(str(truncated))
+    qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended, timeout=60000)
+    qtbot.waitUntil(lambda: "truncated" in window.statusBar().currentMessage(), timeout=5000)
+    assert window.results_received >= 3 and window.isVisible()
