@@ -77,3 +77,30 @@ def copy_models(random_models, tmp_path):
         shutil.copytree(random_models, target)
         return target
     return _copy
+
+
+@pytest.fixture
+def make_window(qtbot, random_models):
+    """Opens MainWindow(s) on the random-weight models; closes them after the test."""
+    from app.assemble import build_pipeline
+    from app.config import Settings
+    from app.gui.window import MainWindow
+    from app.live import FrameGrabber
+    windows = []
+
+    def _make(grabber_factory=FrameGrabber, **overrides):
+        settings = Settings(**overrides)
+        pipeline, _, provider = build_pipeline(settings, random_models)
+        window = MainWindow(settings, pipeline, provider, grabber_factory=grabber_factory)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+    yield _make
+    for window in windows:
+        window.close()
+
+
+def wait_results(qtbot, window, count, timeout=60000):
+    start = window.results_received
+    qtbot.waitUntil(lambda: window.results_received >= start + count, timeout=timeout)

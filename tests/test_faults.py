@@ -14,36 +14,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.assemble import build_pipeline  # noqa: E402
 from app.capture import VideoFileSource  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.gui.window import MainWindow  # noqa: E402
 from app.live import FrameGrabber  # noqa: E402
 from app.watchdog import Watchdog  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from tests.conftest import ROOT, wait_results  # noqa: E402
 from tests.mjpeg_server import MjpegServer, encoded_frames, free_port  # noqa: E402
-
-
-@pytest.fixture
-def make_window(qtbot, random_models):
-    windows = []
-
-    def _make(grabber_factory=FrameGrabber, **overrides):
-        settings = Settings(**overrides)
-        pipeline, _, provider = build_pipeline(settings, random_models)
-        window = MainWindow(settings, pipeline, provider, grabber_factory=grabber_factory)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-    yield _make
-    for window in windows:
-        window.close()
-
-
-def wait_results(qtbot, window, count, timeout=60000):
-    start = window.results_received
-    qtbot.waitUntil(lambda: window.results_received >= start + count, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
