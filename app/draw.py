@@ -46,21 +46,20 @@ def _free_spot(x: int, y: int, width: int, height: int, taken: list, image_shape
     each other. In a crowd where nothing is free, the place that covers the least."""
     max_x, max_y = max(0, image_shape[1] - width), max(0, image_shape[0] - height)
 
+    def clear(px, py):  # stops at the first face or label in the way
+        return all(px + width <= a or px >= c or py + height <= b or py >= d for a, b, c, d in taken)
+
     def overlap(px, py):
         return sum(max(0, min(px + width, c) - max(px, a)) * max(0, min(py + height, d) - max(py, b))
                    for a, b, c, d in taken)
     steps = [k * height // 2 for k in range(1, 12)]
     candidates = [(x, y), (x, above - height)] + [(x, y + s) for s in steps] + [(x, above - height - s) for s in steps]
     candidates += [(x + dx, cy) for dx in (width, -width) for _, cy in candidates[:4]]
-    best, best_overlap = None, None
-    for cx, cy in candidates:
-        cx, cy = int(np.clip(cx, 0, max_x)), int(np.clip(cy, 0, max_y))
-        covered = overlap(cx, cy)
-        if covered == 0:
-            return cx, cy
-        if best_overlap is None or covered < best_overlap:
-            best, best_overlap = (cx, cy), covered
-    return best
+    spots = [(min(max(int(cx), 0), max_x), min(max(int(cy), 0), max_y)) for cx, cy in candidates]
+    for spot in spots:
+        if clear(*spot):
+            return spot
+    return min(spots, key=lambda spot: overlap(*spot))
 
 
 def _label_block(image, x: int, y: int, above: int, lines: list[Line], colour, scale: float,
