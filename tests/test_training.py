@@ -57,10 +57,11 @@ def test_smoke_training_exports_a_model_the_app_runs(tmp_path):
 
     split = read_split()
     names = split["train"][:256] + split["val"][:256]  # --limit takes that many of each
-    build_cache(sorted(names), UTKFACE, cache_dir=tmp_path / "cache")
-    state = train(Config(design="multitask", epochs=1, batch=32, limit=256, warmup_steps=2),
+    build_cache(sorted(names), UTKFACE, "utkface", cache_dir=tmp_path / "cache")
+    state = train(Config(design="multitask", epochs=1, batch=32, limit=256, warmup_steps=2, sources=("utkface",)),
                   tmp_path / "run", cache_dir=tmp_path / "cache")
     assert state["stopped"] == "all epochs done" and len(state["history"]) == 1
+    assert set(state["history"][0]["by_source"]) == {"utkface"} and state["train_curve"]
     model = build_model("multitask")
     model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"])
     models = tmp_path / "models"

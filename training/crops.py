@@ -1,15 +1,17 @@
-"""Aligned face crops of UTKFace, made by the app's own detector and aligner, cached as uint8 arrays.
+"""Aligned face crops of every labelled source, made by the app's own detector and aligner, cached as uint8.
 
-    python -m training.crops             # writes cache/utkface_112.npy and cache/utkface_112.json
+    python -m training.crops [--source utkface|aaf]   # writes cache/SOURCE_112.npy and cache/SOURCE_112.json
 
 Each image goes through app.detect.MtcnnDetector and app.align, the code path of the running app.
-Where no face is found, the crop uses fixed landmarks: the mean of those found in the other images
-(UTKFace chips are roughly aligned, so the mean is a sound stand-in); the count is reported.
+Where no face is found, the crop uses fixed landmarks: the mean of those found in the other images of
+the source (both sources' photos are roughly aligned, so the mean is a sound stand-in); the count is
+reported. The cache lives in cache/ beside the project, or in $AGEGENDER_CACHE.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -18,31 +20,32 @@ from tqdm import tqdm
 
 from app.align import TEMPLATE_ID, align_face
 from app.detect import DetectorSettings, MtcnnDetector
-from training.utkface import ROOT, UTKFACE_DIR, read_split
+from training.sources import FOLDERS, SOURCES, split_of
+from training.utkface import ROOT
 
-CACHE_DIR = ROOT / "cache"
+CACHE_DIR = Path(os.environ.get("AGEGENDER_CACHE") or ROOT / "cache")
 CROP_SIZE = 112
 
 
-def cache_paths(size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[Path, Path]:
-    return cache_dir / f"utkface_{size}.npy", cache_dir / f"utkface_{size}.json"
+def cache_paths(source: str = "utkface", size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[Path, Path]:
+    return cache_dir / f"{source}_{size}.npy", cache_dir / f"{source}_{size}.json"
 
 
 def central_face(landmarks: np.ndarray, scores: np.ndarray, shape: tuple[int, ...]) -> int:
-    """The face nearest the chip's centre (UTKFace chips are centred on their subject)."""
+    """The face nearest the photo's centre (both sources centre each photo on its subject)."""
     centre = np.array([shape[1] / 2, shape[0] / 2])
     distance = np.linalg.norm(landmarks.mean(axis=1) - centre, axis=1)
     return int(np.argmin(distance - 20 * scores))
 
 
-def build_cache(names: list[str], data_dir: Path = UTKFACE_DIR, size: int = CROP_SIZE,
+def build_cache(names: list[str], data_dir: Path, source: str = "utkface", size: int = CROP_SIZE,
                 cache_dir: Path = CACHE_DIR) -> dict:
     detector = MtcnnDetector(DetectorSettings(min_face=40))
     crops = np.zeros((len(names), size, size, 3), np.uint8)
     landmarks = np.zeros((len(names), 5, 2), np.float32)
     found = np.zeros(len(names), bool)
     images = {}
-    for i, name in enumerate(tqdm(names, desc="detect + align", unit="img")):
+    for i, name in enumerate(tqdm(names, desc=f"{source}: detect + align", unit="img")):
         bgr = cv2.imread(str(Path(data_dir) / name), cv2.IMREAD_COLOR)
         if bgr is None:
             raise SystemExit(f"cannot read {name} in {data_dir}")
@@ -56,7 +59,7 @@ def build_cache(names: list[str], data_dir: Path = UTKFACE_DIR, size: int = CROP
     fallback = landmarks[found].mean(axis=0) if found.any() else None
     for i, bgr in images.items():
         crops[i] = cv2.cvtColor(align_face(bgr, fallback, size), cv2.COLOR_BGR2RGB)
-    crops_path, index_path = cache_paths(size, cache_dir)
+    crops_path, index_path = cache_paths(source, size, cache_dir)
     crops_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(crops_path, crops)
     index = {"names": names, "detected": found.tolist(), "size": size, "colour_order": "RGB",
@@ -66,10 +69,10 @@ def build_cache(names: list[str], data_dir: Path = UTKFACE_DIR, size: int = CROP
     return index
 
 
-def load_cache(size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, dict]:
-    crops_path, index_path = cache_paths(size, cache_dir)
+def load_cache(source: str = "utkface", size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, dict]:
+    crops_path, index_path = cache_paths(source, size, cache_dir)
     if not crops_path.exists():
-        raise SystemExit(f"no crop cache at {crops_path}: run python -m training.crops first")
+        raise SystemExit(f"no crop cache at {crops_path}: run python -m training.crops --source {source} first")
     index = json.loads(index_path.read_text())
     if index["template_id"] != TEMPLATE_ID:
         raise SystemExit(f"{crops_path} was made with template {index['template_id']}, not {TEMPLATE_ID}: rebuild it")
@@ -78,13 +81,15 @@ def load_cache(size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[np.n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=UTKFACE_DIR)
+    parser.add_argument("--source", choices=SOURCES, action="append",
+                        help="build this source's cache (repeatable; default: every source)")
+    parser.add_argument("--data", type=Path, help="the source's image folder (default: its folder in ../shared)")
     args = parser.parse_args()
-    split = read_split()
-    names = sorted(name for part in split.values() for name in part)
-    index = build_cache(names, args.data)
-    print(f"{len(names)} crops; no face found in {index['no_face_found']} "
-          f"({100 * index['no_face_found'] / len(names):.2f}%), fixed crop used there")
+    for source in args.source or SOURCES:
+        names = sorted(name for part in split_of(source).values() for name in part)
+        index = build_cache(names, args.data or FOLDERS[source], source)
+        print(f"{source}: {len(names)} crops; no face found in {index['no_face_found']} "
+              f"({100 * index['no_face_found'] / len(names):.2f}%), fixed crop used there")
 
 
 if __name__ == "__main__":

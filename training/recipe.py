@@ -34,10 +34,12 @@ def expected_age(age_logits: torch.Tensor) -> torch.Tensor:
     return (torch.softmax(age_logits, dim=1) * torch.arange(NUM_AGES, dtype=age_logits.dtype)).sum(dim=1)
 
 
-def age_loss(age_logits: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
-    distribution = F.kl_div(F.log_softmax(age_logits, dim=1), soft_age_targets(ages), reduction="batchmean")
-    return distribution + L1_WEIGHT * (expected_age(age_logits) - ages.float()).abs().mean()
+def age_loss(age_logits: torch.Tensor, ages: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """KL divergence to the soft target plus the weighted absolute error; reduction "mean" or "none"."""
+    distribution = F.kl_div(F.log_softmax(age_logits, dim=1), soft_age_targets(ages), reduction="none").sum(dim=1)
+    per_face = distribution + L1_WEIGHT * (expected_age(age_logits) - ages.float()).abs()
+    return per_face if reduction == "none" else per_face.mean()
 
 
-def gender_loss(gender_logit: torch.Tensor, genders: torch.Tensor) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(gender_logit, genders.float())
+def gender_loss(gender_logit: torch.Tensor, genders: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(gender_logit, genders.float(), reduction=reduction)

@@ -1,16 +1,20 @@
-"""Train one network on the cached UTKFace crops, with checkpoints, resume and early stopping.
+"""Train the networks of both designs on the cached crops of every source, with checkpoints and resume.
 
-    python -m training.train --design multitask --init ../shared/pretrained/mobilefacenet/mobilefacenet.pt
+    python -m training.train --all --init ../shared/pretrained/mobilefacenet/mobilefacenet.pt
+    python -m training.train --design multitask --init ...      # one network
 
-Designs: multitask (one trunk, two heads), multitask_g2a (the age head also sees P(female)),
-age and gender (the two networks of the single-task pair). Runs go to runs/DESIGN/; running the same
-command again resumes from runs/DESIGN/last.pt. Without --init the trunk starts from random weights.
+Designs: multitask (one trunk, two heads), and age and gender (the two networks of the single-task
+pair). Every network gets the same recipe and the same number of optimizer steps (--max-steps), so
+the comparison is fair. Runs go to runs/DESIGN/ (or $AGEGENDER_RUNS/DESIGN/); a checkpoint is written
+every few minutes, and running the same command again resumes whatever is unfinished from its
+last.pt. Without --init the trunk trains from random weights.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -25,34 +29,36 @@ from training.crops import CACHE_DIR, load_cache
 from training.networks import MultiTaskNet, SingleTaskNet, load_pretrained
 from training.onnx_export import training_commit
 from training.recipe import age_loss, expected_age, gender_loss, to_tensor
-from training.utkface import ROOT, parse_name, read_split
+from training.sources import SOURCES, label_of, split_of
+from training.utkface import ROOT
 
-DESIGNS = ("multitask", "multitask_g2a", "age", "gender")
-RUNS_DIR = ROOT / "runs"
+DESIGNS = ("multitask", "age", "gender")
+RUNS_DIR = Path(os.environ.get("AGEGENDER_RUNS") or ROOT / "runs")
+# The budget the shipped networks were trained with: about 24 epochs of both sources at batch 64.
+DEFAULT_STEPS = 8000
 
 
 @dataclass
 class Config:
     design: str
     init: str | None = None
-    epochs: int = 12
+    epochs: int = 100
     batch: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    warmup_steps: int = 200
-    patience: int = 3
+    warmup_steps: int = 300
+    patience: int = 6
     seed: int = 0
-    max_minutes: float = 60.0
-    limit: int = 0  # use only this many training and validation images (smoke runs)
-    max_steps: int = 0  # stop after this many optimizer steps (to give designs identical training)
-    checkpoint_minutes: float = 5.0
+    max_minutes: float = 180.0
+    limit: int = 0  # use only this many training and validation images per source (smoke runs)
+    max_steps: int = DEFAULT_STEPS  # stop after this many optimizer steps (identical training for every design)
+    checkpoint_minutes: float = 4.0
+    sources: tuple[str, ...] = SOURCES
 
 
 def build_model(design: str) -> torch.nn.Module:
     if design == "multitask":
         return MultiTaskNet()
-    if design == "multitask_g2a":
-        return MultiTaskNet(gender_to_age=True)
     return SingleTaskNet(design)
 
 
@@ -74,34 +80,58 @@ def loss_of(age_logits, gender_logit, ages, genders) -> torch.Tensor:
 
 
 class Data:
-    """Crops and labels of one split, held in memory as uint8."""
+    """Crops and labels of one split of one or more sources, held in memory as uint8."""
 
-    def __init__(self, names: list[str], crops: np.ndarray, index: dict) -> None:
-        position = {name: i for i, name in enumerate(index["names"])}
-        rows = np.array([position[n] for n in names])
-        self.crops = np.ascontiguousarray(crops[rows])
-        samples = [parse_name(n) for n in names]
-        self.ages = torch.tensor([s.age for s in samples])
-        self.genders = torch.tensor([s.gender for s in samples])
+    def __init__(self, part: str, sources: tuple[str, ...], limit: int = 0, cache_dir: Path = CACHE_DIR) -> None:
+        crops, ages, genders, origin = [], [], [], []
+        for source in sources:
+            cached, index = load_cache(source, cache_dir=cache_dir)
+            names = split_of(source)[part][: limit or None]
+            position = {name: i for i, name in enumerate(index["names"])}
+            crops.append(cached[np.array([position[n] for n in names])])
+            labels = [label_of(source, n) for n in names]
+            ages += [s.age for s in labels]
+            genders += [s.gender for s in labels]
+            origin += [source] * len(names)
+        self.crops = np.ascontiguousarray(np.concatenate(crops))
+        self.ages = torch.tensor(ages)
+        self.genders = torch.tensor(genders)
+        self.sources = np.array(origin)
 
     def __len__(self) -> int:
         return len(self.ages)
 
 
 def evaluate(model: torch.nn.Module, data: Data, batch: int = 256) -> dict:
+    """Loss, MAE and gender accuracy over the whole split and for each source in it."""
     model.eval()
-    total, age_error, gender_right = 0.0, 0.0, 0
+    losses, errors, right = [], [], []
     with torch.no_grad():
         for start in range(0, len(data), batch):
             sl = slice(start, start + batch)
             age_logits, gender_logit = outputs(model, to_tensor(data.crops[sl]))
-            total += float(loss_of(age_logits, gender_logit, data.ages[sl], data.genders[sl])) * len(data.ages[sl])
+            ages, genders = data.ages[sl], data.genders[sl]
+            loss = torch.zeros(len(ages))
             if age_logits is not None:
-                age_error += float((expected_age(age_logits) - data.ages[sl].float()).abs().sum())
+                loss += age_loss(age_logits, ages, reduction="none")
+                errors.append((expected_age(age_logits) - ages.float()).abs())
             if gender_logit is not None:
-                gender_right += int(((gender_logit > 0).long() == data.genders[sl]).sum())
-    n = len(data)
-    return {"loss": total / n, "mae": age_error / n, "gender_acc": gender_right / n}
+                loss += gender_loss(gender_logit, genders, reduction="none")
+                right.append(((gender_logit > 0).long() == genders).float())
+            losses.append(loss)
+
+    def summary(mask: np.ndarray) -> dict:
+        keep = torch.from_numpy(mask)
+        out = {"loss": float(torch.cat(losses)[keep].mean())}
+        if errors:
+            out["mae"] = float(torch.cat(errors)[keep].mean())
+        if right:
+            out["gender_acc"] = float(torch.cat(right)[keep].mean())
+        return out
+
+    metrics = summary(np.ones(len(data), bool))
+    metrics["by_source"] = {str(source): summary(data.sources == source) for source in np.unique(data.sources)}
+    return metrics
 
 
 def learning_rate(cfg: Config, step: int, total_steps: int) -> float:
@@ -115,10 +145,8 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    crops, index = load_cache(cache_dir=cache_dir)
-    split = read_split()
-    names = {part: split[part][: cfg.limit] if cfg.limit else split[part] for part in ("train", "val")}
-    train_data, val_data = Data(names["train"], crops, index), Data(names["val"], crops, index)
+    train_data = Data("train", cfg.sources, cfg.limit, cache_dir)
+    val_data = Data("val", cfg.sources, cfg.limit, cache_dir)
 
     model = build_model(cfg.design)
     if cfg.init:
@@ -126,9 +154,10 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train_data) // cfg.batch
-    total_steps = steps_per_epoch * cfg.epochs
+    total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_steps or math.inf)
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "minutes": 0.0, "best_val_loss": float("inf"),
-             "epochs_without_improvement": 0, "history": [], "config": asdict(cfg), "stopped": None,
+             "epochs_without_improvement": 0, "history": [], "train_curve": [], "config": asdict(cfg),
+             "stopped": None,
              "training_commit": training_commit()}
 
     last = run_dir / "last.pt"
@@ -141,22 +170,26 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
               f"({state['minutes']:.1f} min done)")
 
     def save(path: Path) -> None:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, path)
+        # written beside and renamed into place: a kill during the save leaves the previous checkpoint intact
+        partial = path.with_suffix(".partial")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, partial)
+        os.replace(partial, path)
 
     last_save = time.monotonic()
+    running_loss = None  # the training loss, smoothed, for the learning curve
     while state["stopped"] is None:
         epoch = state["epoch"]
         if epoch >= cfg.epochs:
             state["stopped"] = "all epochs done"
             break
         order = np.random.default_rng(cfg.seed * 1000 + epoch).permutation(len(train_data))
-        aug_rng = np.random.default_rng(cfg.seed * 1000 + epoch + 7)
         model.train()
         bar = tqdm(range(state["step_in_epoch"], steps_per_epoch), desc=f"{cfg.design} epoch {epoch + 1}/{cfg.epochs}",
                    unit="batch", dynamic_ncols=True)
         for step in bar:
             started = time.monotonic()
             rows = order[step * cfg.batch:(step + 1) * cfg.batch]
+            aug_rng = np.random.default_rng([cfg.seed, epoch, step])  # per step: a resumed run draws the same
             batch = np.stack([augment(train_data.crops[r], aug_rng) for r in rows])
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, state["global_step"], total_steps)
@@ -169,6 +202,9 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
             state["step_in_epoch"] = step + 1
             state["minutes"] += (time.monotonic() - started) / 60
             bar.set_postfix(loss=f"{loss.item():.3f}", min=f"{state['minutes']:.1f}")
+            running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
+            if state["global_step"] % 20 == 0 or step == steps_per_epoch - 1:
+                state["train_curve"].append([state["global_step"], round(running_loss, 4)])
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 save(last)
                 last_save = time.monotonic()
@@ -190,7 +226,7 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
                         "training_commit": state.get("training_commit", "unknown")}, run_dir / "best.pt")
         else:
             state["epochs_without_improvement"] += 1
-            if state["epochs_without_improvement"] >= cfg.patience:
+            if cfg.patience and state["epochs_without_improvement"] >= cfg.patience:
                 state["stopped"] = f"early stop: no validation improvement in {cfg.patience} epochs"
         if state["stopped"] is None:
             state["epoch"] += 1
@@ -204,7 +240,9 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--design", choices=DESIGNS, required=True)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--design", choices=DESIGNS)
+    which.add_argument("--all", action="store_true", help="every design in turn, resuming any that is unfinished")
     parser.add_argument("--init", help="pretrained MobileFaceNet state dict (../shared/pretrained/mobilefacenet/"
                                        "mobilefacenet.pt); without it the trunk trains from scratch")
     defaults = Config(design="multitask")
@@ -212,15 +250,18 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=getattr(defaults, name))
     for name in ("lr", "max_minutes"):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=getattr(defaults, name))
-    parser.add_argument("--run-dir", type=Path, help="default: runs/DESIGN")
+    parser.add_argument("--source", choices=SOURCES, action="append", help="train on this source only "
+                        "(repeatable; default: every source)")
+    parser.add_argument("--run-dir", type=Path, help="default: runs/DESIGN (one design only)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config(design=args.design, init=args.init, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                 patience=args.patience, seed=args.seed, max_minutes=args.max_minutes, limit=args.limit,
-                 max_steps=args.max_steps)
-    train(cfg, args.run_dir or RUNS_DIR / args.design)
+    for design in DESIGNS if args.all else (args.design,):
+        cfg = Config(design=design, init=args.init, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                     patience=args.patience, seed=args.seed, max_minutes=args.max_minutes, limit=args.limit,
+                     max_steps=args.max_steps, sources=tuple(args.source or SOURCES))
+        train(cfg, args.run_dir if args.run_dir and not args.all else RUNS_DIR / design)
 
 
 if __name__ == "__main__":

@@ -103,14 +103,14 @@ def make_split(samples: list[Sample], seed: int = SPLIT_SEED) -> dict[str, list[
     return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
 
 
-def write_split(split: dict[str, list[str]], folder: Path = SPLITS_DIR) -> None:
+def write_split(split: dict[str, list[str]], folder: Path = SPLITS_DIR, prefix: str = "utkface") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for part, names in split.items():
-        (folder / f"utkface_{part}.txt").write_text("\n".join(names) + "\n")
+        (folder / f"{prefix}_{part}.txt").write_text("\n".join(names) + "\n")
 
 
-def read_split(folder: Path = SPLITS_DIR) -> dict[str, list[str]]:
-    return {part: (folder / f"utkface_{part}.txt").read_text().split() for part in SPLIT_NAMES}
+def read_split(folder: Path = SPLITS_DIR, prefix: str = "utkface") -> dict[str, list[str]]:
+    return {part: (folder / f"{prefix}_{part}.txt").read_text().split() for part in SPLIT_NAMES}
 
 
 def main() -> None:
