@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 MEDIA = SHARED / "media"
 UTKFACE = SHARED / "datasets" / "utkface"
+AAF = SHARED / "datasets" / "aaf"
 CROWD_VIDEO = MEDIA / "crowd-1080p.mp4"
 GROUP_PHOTO = MEDIA / "group.jpg"
 
