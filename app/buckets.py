@@ -54,6 +54,14 @@ class BucketScheme:
         mass = age_distribution @ self.membership(age_distribution.shape[1])
         return mass / np.maximum(mass.sum(axis=1, keepdims=True), 1e-12)
 
+    def nearest(self, ages: np.ndarray) -> np.ndarray:
+        """Index of the bucket holding each age in whole years; in a gap of the scheme, the closest bucket."""
+        ages = np.asarray(ages, np.float64)
+        low = np.array([r[0] for r in self.ranges], np.float64)
+        high = np.array([r[1] for r in self.ranges], np.float64)
+        distance = np.maximum(low - ages[..., None], 0) + np.maximum(ages[..., None] - high, 0)
+        return distance.argmin(axis=-1)
+
     def index(self, ages: np.ndarray) -> np.ndarray:
         """Bucket index of each true age, -1 where the age falls in a gap of the scheme."""
         ages = np.asarray(ages)

@@ -25,14 +25,25 @@ MISSING_MODELS_HELP = ("The trained models are made by this project's training/ 
                        "python -m training.train and python -m training.export write them to models/.")
 
 
+@dataclass(frozen=True)
+class GenderRule:
+    """When a gender answer is given as sure. The threshold on max(p, 1 - p) of the calibrated P(female) is
+    chosen on validation faces so that answers clearing it are right at least 97% of the time there; below
+    min_age (by the age estimate) gender is never given as sure: every model is close to chance on children."""
+
+    threshold: float = 0.9  # for a network exported without a calibrated threshold of its own
+    min_age: float = 12.0
+
+
 @dataclass
 class Predictions:
     """Per-face outputs of one design, as parallel arrays."""
 
     age_distribution: np.ndarray  # (N, ages), sums to 1
-    p_female: np.ndarray  # (N,)
+    p_female: np.ndarray  # (N,), calibrated
     scheme: BucketScheme
     gender_labels: tuple[str, str]
+    gender_rule: GenderRule = GenderRule()
 
     def __len__(self) -> int:
         return len(self.p_female)
@@ -46,22 +57,46 @@ class Predictions:
     def bucket_probs(self) -> np.ndarray:
         return self.scheme.probabilities(self.age_distribution)
 
+    @cached_property
+    def age_years(self) -> np.ndarray:
+        """The age estimate in whole years: what "~NN y" shows and what picks the bucket."""
+        return np.rint(self.expected_age).astype(np.int64)
+
+    @cached_property
+    def bucket_index(self) -> np.ndarray:
+        """The bucket that holds each face's age estimate, so the bucket and "~NN y" never disagree."""
+        return self.scheme.nearest(self.age_years)
+
     @property
     def bucket_labels(self) -> list[str]:
-        return [self.scheme.labels[i] for i in self.bucket_probs.argmax(axis=1)]
+        return [self.scheme.labels[i] for i in self.bucket_index]
+
+    @cached_property
+    def is_female(self) -> np.ndarray:
+        return self.p_female > 0.5
 
     @property
     def genders(self) -> list[str]:
-        return [self.gender_labels[int(p > 0.5)] for p in self.p_female]
+        return [self.gender_labels[int(f)] for f in self.is_female]
+
+    @cached_property
+    def gender_confidence(self) -> np.ndarray:
+        return np.maximum(self.p_female, 1 - self.p_female)
+
+    @cached_property
+    def gender_confident(self) -> np.ndarray:
+        rule = self.gender_rule
+        return (self.gender_confidence >= rule.threshold) & (self.expected_age >= rule.min_age)
 
     def face(self, i: int) -> dict:
         """The JSON form of face i (the `designs` entry of the results schema)."""
         probs = self.bucket_probs[i]
         return {"age": round(float(self.expected_age[i]), 2),
-                "age_bucket": self.scheme.labels[int(probs.argmax())],
+                "age_bucket": self.scheme.labels[int(self.bucket_index[i])],
                 "age_bucket_probs": {label: round(float(p), 4) for label, p in zip(self.scheme.labels, probs)},
-                "gender": self.gender_labels[int(self.p_female[i] > 0.5)],
-                "p_female": round(float(self.p_female[i]), 4)}
+                "gender": self.gender_labels[int(self.is_female[i])],
+                "p_female": round(float(self.p_female[i]), 4),
+                "gender_confident": bool(self.gender_confident[i])}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -71,6 +106,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def p_female(gender_network: "Network", gender_logit: np.ndarray) -> np.ndarray:
+    """Calibrated P(female): the logit scaled by the temperature fitted on validation faces."""
+    return sigmoid(gender_logit / gender_network.info.gender_temperature)
+
+
+def gender_rule(gender_network: "Network") -> GenderRule:
+    threshold = gender_network.info.gender_threshold
+    return GenderRule() if threshold is None else GenderRule(threshold=threshold)
 
 
 class Network:
@@ -148,6 +193,7 @@ class MultiTaskDesign:
         self.network = _expect(load_network(path, providers), MultiTaskNetwork)
         self.networks = [self.network]
         self.scheme = scheme or BucketScheme.parse(self.network.info.age_buckets)
+        self.gender_rule = gender_rule(self.network)
 
     @property
     def input_size(self) -> int:
@@ -155,8 +201,8 @@ class MultiTaskDesign:
 
     def predict(self, crops_bgr: np.ndarray) -> Predictions:
         out = self.network.run(crops_bgr)
-        return Predictions(softmax(out["age_logits"]), sigmoid(out["gender_logit"]), self.scheme,
-                           self.network.info.gender_labels)
+        return Predictions(softmax(out["age_logits"]), p_female(self.network, out["gender_logit"]), self.scheme,
+                           self.network.info.gender_labels, self.gender_rule)
 
 
 class SingleTaskPairDesign:
@@ -171,6 +217,7 @@ class SingleTaskPairDesign:
             raise ModelError(f"{age_path.name} and {gender_path.name} take different crop sizes; export them alike")
         self.networks = [self.age, self.gender]
         self.scheme = scheme or BucketScheme.parse(self.age.info.age_buckets)
+        self.gender_rule = gender_rule(self.gender)
 
     @property
     def input_size(self) -> int:
@@ -179,7 +226,8 @@ class SingleTaskPairDesign:
     def predict(self, crops_bgr: np.ndarray) -> Predictions:
         age_logits = self.age.run(crops_bgr)["age_logits"]
         gender_logit = self.gender.run(crops_bgr)["gender_logit"]
-        return Predictions(softmax(age_logits), sigmoid(gender_logit), self.scheme, self.gender.info.gender_labels)
+        return Predictions(softmax(age_logits), p_female(self.gender, gender_logit), self.scheme,
+                           self.gender.info.gender_labels, self.gender_rule)
 
 
 def load_design(name: str, models_dir: Path = MODELS_DIR, scheme: BucketScheme | None = None,

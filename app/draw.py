@@ -8,6 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from app.designs import Predictions
 from app.pipeline import FrameResult
 
 # BGR colours, one per design, so compare mode tells them apart.
@@ -88,6 +89,13 @@ def _label_block(image, x: int, y: int, above: int, lines: list[Line], colour, s
     cv2.rectangle(image, (x, y), (x + width - 1, y + height - 1), colour, max(1, thickness // 2))
 
 
+def gender_line(prediction: Predictions, i: int) -> Line:
+    """"female 93%" for a sure answer; otherwise "?" with the model's lean in small print, so an unsure
+    answer never looks like a confident one."""
+    answer = f"{prediction.gender_labels[int(prediction.is_female[i])]} {prediction.gender_confidence[i]:.0%}"
+    return [(answer, 0.75)] if prediction.gender_confident[i] else [("?", 0.75), (answer, 0.5)]
+
+
 def annotate(image: np.ndarray, result: FrameResult, designs: list[str] | None = None, *,
              landmarks: bool = False, privacy: bool = False, text_scale: float | None = None) -> np.ndarray:
     """A copy of `image` with every face of `result` drawn; designs picks which predictions to show."""
@@ -108,13 +116,10 @@ def annotate(image: np.ndarray, result: FrameResult, designs: list[str] | None =
                 cv2.circle(out, (int(px), int(py)), max(1, round(scale * 2)), (0, 255, 0), -1)
         for name in shown:
             prediction = result.predictions[name]
-            p_female = float(prediction.p_female[i])
-            gender = prediction.gender_labels[int(p_female > 0.5)]
-            confidence = max(p_female, 1 - p_female)
-            bucket = prediction.scheme.labels[int(prediction.bucket_probs[i].argmax())]
+            confidence = float(prediction.gender_confidence[i])
             first: Line = ([(DESIGN_TAGS.get(name, name), 0.6)] if tagged else []) + \
-                [(bucket, 1.0), (f"~{prediction.expected_age[i]:.0f} y", 0.6)]
-            lines = [first, [(f"{gender} {confidence:.0%}", 0.75)]]
+                [(prediction.scheme.labels[prediction.bucket_index[i]], 1.0), (f"~{prediction.age_years[i]} y", 0.6)]
+            lines = [first, gender_line(prediction, i)]
             _label_block(out, x1, y2 + 2, y1 - 2, lines, DESIGN_COLOURS.get(name, (0, 255, 0)), scale, confidence,
                          taken)
     return out

@@ -28,6 +28,8 @@ class ModelInfo:
     variant: str = ""
     training_commit: str = "unknown"
     test_metrics: dict | None = None
+    gender_temperature: float = 1.0  # P(female) = sigmoid(logit / T), calibrated on validation faces
+    gender_threshold: float | None = None  # confidence that answers clear to count as sure (see designs.GenderRule)
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any], path: Path | str) -> "ModelInfo":
@@ -48,4 +50,6 @@ class ModelInfo:
                    age_classes=int(meta["age_classes"]), gender_labels=tuple(meta["gender_labels"]),
                    age_buckets=meta["age_buckets"], outputs=tuple(meta["outputs"]),
                    variant=meta.get("variant", ""), training_commit=meta.get("training_commit", "unknown"),
-                   test_metrics=meta.get("test_metrics"))
+                   test_metrics=meta.get("test_metrics"),
+                   gender_temperature=float(meta.get("gender_temperature", 1.0)),
+                   gender_threshold=None if meta.get("gender_threshold") is None else float(meta["gender_threshold"]))

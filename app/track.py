@@ -102,4 +102,4 @@ class Tracker:
                 age[i] = (1 - a) * track.age[design] + a * age[i]
                 p_female[i] = (1 - a) * track.p_female[design] + a * p_female[i]
             track.age[design], track.p_female[design] = age[i], p_female[i]
-        return Predictions(age, p_female, raw.scheme, raw.gender_labels)
+        return Predictions(age, p_female, raw.scheme, raw.gender_labels, raw.gender_rule)

@@ -32,8 +32,9 @@ def test_both_designs_answer_the_same_call(name, random_models, crops):
     assert predictions.bucket_probs.shape == (5, 8)
     assert all(label in design.scheme.labels for label in predictions.bucket_labels)
     face = predictions.face(0)
-    assert set(face) == {"age", "age_bucket", "age_bucket_probs", "gender", "p_female"}
-    assert face["gender"] in ("male", "female")
+    assert set(face) == {"age", "age_bucket", "age_bucket_probs", "gender", "p_female", "gender_confident"}
+    assert face["gender"] == ("female" if face["p_female"] > 0.5 else "male")
+    assert face["gender_confident"] == (max(face["p_female"], 1 - face["p_female"]) >= 0.9 and face["age"] >= 12)
 
 
 def test_one_batched_call_equals_one_call_per_face(random_models, crops):

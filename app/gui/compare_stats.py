@@ -28,8 +28,8 @@ class CompareStats:
             return
         a, b = result.predictions["multitask"], result.predictions["single"]
         faces = len(a)
-        gender_same = int(((a.p_female > 0.5) == (b.p_female > 0.5)).sum())
-        bucket_same = int((a.bucket_probs.argmax(1) == b.bucket_probs.argmax(1)).sum()) if faces else 0
+        gender_same = int((a.is_female == b.is_female).sum())
+        bucket_same = int((a.bucket_index == b.bucket_index).sum())
         self._entries.append((self._clock(), faces, result.timings.get("classify:multitask", 0.0),
                               result.timings.get("classify:single", 0.0), gender_same, bucket_same))
         self._trim()
