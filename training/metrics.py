@@ -53,11 +53,13 @@ def gender_metrics(genders: np.ndarray, p_female: np.ndarray, labels=("male", "f
 
 def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: BucketScheme) -> dict:
     """Accuracy, per-class rates, confusion matrix and bucket distance. True ages in the scheme's gaps
-    are left out (the Adience-style protocol); predictions are the most probable bucket."""
+    are left out (the Adience-style protocol); each prediction is the bucket the app shows: the one holding
+    the age estimate in whole years."""
     truth = scheme.index(ages)
     kept = truth >= 0
     truth = truth[kept]
-    predicted = scheme.probabilities(age_distribution[kept]).argmax(axis=1)
+    expected = age_distribution[kept] @ np.arange(age_distribution.shape[1])
+    predicted = scheme.nearest(np.rint(expected))
     distance = np.abs(predicted - truth)
     return {"scheme": str(scheme), "evaluated": int(kept.sum()), "dropped_in_gaps": int((~kept).sum()),
             "accuracy": float((predicted == truth).mean()), "distance_mean": float(distance.mean()),

@@ -1,0 +1,136 @@
+"""Calibrate each shipped network's P(female) and choose the confidence at which its gender counts as sure.
+
+    python -m training.calibrate [--models models] [--out docs/evaluation]
+
+On the validation crops of every source (never the test split): a temperature T is fitted so that
+sigmoid(logit / T) is calibrated (least negative log-likelihood), then the threshold is the lowest
+confidence max(p, 1 - p) at which the answers the app gives as sure (confidence at or above it, and an
+estimated age of at least GenderRule.min_age) are right at least TARGET_ACCURACY of the time. Both are
+written into the ONNX file's metadata (gender_temperature, gender_threshold), which the app reads; the
+coverage/accuracy curve goes to OUT/abstention.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from app.designs import GenderRule, load_network, sigmoid, softmax
+from training.crops import load_cache
+from training.sources import SOURCES, label_of, split_of
+from training.utkface import ROOT
+
+TARGET_ACCURACY = 0.97
+ADULT_AGE = 18  # coverage is reported over faces whose true age is at least this
+GENDER_NETWORKS = {"multitask": ("multitask.onnx", "multitask.onnx"), "single": ("age.onnx", "gender.onnx")}
+
+
+def validation_faces(part: str = "val") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """BGR crops, true ages, genders and source names of one split of every source."""
+    crops, ages, genders, sources = [], [], [], []
+    for source in SOURCES:
+        cached, index = load_cache(source)
+        names = split_of(source)[part]
+        position = {name: i for i, name in enumerate(index["names"])}
+        crops.append(cached[np.array([position[n] for n in names])][..., ::-1])
+        labels = [label_of(source, n) for n in names]
+        ages += [s.age for s in labels]
+        genders += [s.gender for s in labels]
+        sources += [source] * len(names)
+    return np.ascontiguousarray(np.concatenate(crops)), np.array(ages), np.array(genders), np.array(sources)
+
+
+def fit_temperature(logits: np.ndarray, genders: np.ndarray) -> float:
+    """The T in [0.25, 8] (a fine log grid) that minimises the negative log-likelihood of sigmoid(logit / T)."""
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 400))
+    p = np.clip(sigmoid(logits[None] / grid[:, None]), 1e-7, 1 - 1e-7)
+    nll = -(genders * np.log(p) + (1 - genders) * np.log(1 - p)).mean(axis=1)
+    return float(grid[nll.argmin()])
+
+
+def abstention_curve(p_female: np.ndarray, genders: np.ndarray, predicted_age: np.ndarray, true_age: np.ndarray,
+                     min_age: float) -> list[dict]:
+    """For each candidate threshold: accuracy of the answers given as sure, and the share of adult faces covered."""
+    confidence = np.maximum(p_female, 1 - p_female)
+    right = (p_female > 0.5) == (genders == 1)
+    adult = true_age >= ADULT_AGE
+    curve = []
+    for threshold in np.round(np.arange(0.5, 1.0, 0.005), 3):
+        sure = (confidence >= threshold) & (predicted_age >= min_age)
+        curve.append({"threshold": float(threshold), "accuracy": float(right[sure].mean()) if sure.any() else 1.0,
+                      "coverage_all": float(sure.mean()), "coverage_adults": float(sure[adult].mean())})
+    return curve
+
+
+def choose_threshold(curve: list[dict], target: float = TARGET_ACCURACY) -> dict:
+    """The lowest threshold whose sure answers, and those of every higher threshold, reach the target."""
+    for i, point in enumerate(curve):
+        if all(p["accuracy"] >= target for p in curve[i:]):
+            return point
+    return curve[-1]
+
+
+def write_gender_calibration(path: Path, temperature: float, threshold: float) -> None:
+    model = onnx.load(str(path))
+    meta = {p.key: p for p in model.metadata_props}
+    for key, value in (("gender_temperature", temperature), ("gender_threshold", threshold)):
+        if key in meta:
+            meta[key].value = json.dumps(value)
+        else:
+            model.metadata_props.add(key=key, value=json.dumps(value))
+    partial = path.with_suffix(".partial")
+    onnx.save(model, str(partial))
+    os.replace(partial, path)
+
+
+def calibrate(models: Path, faces=None, write: bool = True) -> dict:
+    crops, ages, genders, sources = faces or validation_faces()
+    report = {}
+    for design, (age_file, gender_file) in GENDER_NETWORKS.items():
+        gender_network = load_network(models / gender_file)
+        age_network = gender_network if age_file == gender_file else load_network(models / age_file)
+        logits, predicted_age = [], []
+        for start in range(0, len(crops), 128):
+            batch = crops[start:start + 128]
+            logits.append(gender_network.run(batch)["gender_logit"])
+            distribution = softmax(age_network.run(batch)["age_logits"])
+            predicted_age.append(distribution @ np.arange(distribution.shape[1]))
+        logits, predicted_age = np.concatenate(logits), np.concatenate(predicted_age)
+        temperature = fit_temperature(logits, genders)
+        p_female = sigmoid(logits / temperature)
+        curve = abstention_curve(p_female, genders, predicted_age, ages, GenderRule.min_age)
+        chosen = choose_threshold(curve)
+        per_source = {}
+        for source in np.unique(sources):
+            keep = sources == source
+            per_source[str(source)] = next(
+                p for p in abstention_curve(p_female[keep], genders[keep], predicted_age[keep], ages[keep],
+                                            GenderRule.min_age) if p["threshold"] == chosen["threshold"])
+        report[design] = {"temperature": temperature, "threshold": chosen["threshold"], "at_threshold": chosen,
+                          "by_source": per_source, "curve": curve, "validation_faces": int(len(crops))}
+        if write:
+            write_gender_calibration(models / gender_file, temperature, chosen["threshold"])
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation")
+    args = parser.parse_args()
+    report = calibrate(args.models)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "abstention.json").write_text(json.dumps(report, indent=1))
+    for design, r in report.items():
+        at = r["at_threshold"]
+        print(f"{design}: T = {r['temperature']:.3f}, threshold {r['threshold']:.3f}: sure answers "
+              f"{at['accuracy']:.1%} right, covering {at['coverage_adults']:.1%} of adults "
+              f"({at['coverage_all']:.1%} of all validation faces)")
+
+
+if __name__ == "__main__":
+    main()
