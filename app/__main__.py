@@ -1,5 +1,8 @@
 import sys
 
-from app.cli import main
+from app.interrupts import stop_at_once_on_signal
 
-sys.exit(main())
+with stop_at_once_on_signal():  # Ctrl-C while the imports below run: one line, exit 130
+    from app.cli import main
+    code = main()
+sys.exit(code)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from app import buckets
+from app.config import check_settings
 from app.designs import load_design
 from app.detect import DetectorSettings, MtcnnDetector
 from app.errors import AgeGenderError, ModelError
@@ -26,8 +27,7 @@ def build_pipeline(settings, models_dir: Path | None = None, designs=("multitask
         detector_settings = DetectorSettings(settings.min_face, tuple(settings.thresholds))
     except ValueError as exc:
         raise AgeGenderError(str(exc)) from exc
-    if settings.detect_every < 1:
-        raise AgeGenderError(f"detect_every must be at least 1, got {settings.detect_every}")
+    check_settings(settings, "settings")
     providers = choose_providers(settings.provider)
     loaded, problems = {}, []
     for name in designs:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app import __version__
 from app.errors import AgeGenderError
+from app.interrupts import EXIT_INTERRUPTED, signals_raise_interrupt, stop_at_once_on_signal
 
 log = logging.getLogger("agegender")
 
@@ -20,7 +21,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
                         help="ONNX Runtime execution provider: auto (CUDA if available), cpu, cuda")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
-    parser.add_argument("--max-faces", type=int, default=64, help="most faces classified per frame (64)")
+    parser.add_argument("--max-faces", type=int, default=64, help="most faces classified per frame (64, at least 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--track", action="store_true",
                          help="follow faces across frames: a track id per face and labels smoothed per track")
     process.add_argument("--detect-every", type=int, default=1, metavar="N",
-                         help="full detection every N frames, tracked faces refined between (1; N > 1 implies --track)")
+                         help="full detection every N frames, tracked faces refined between (1; N > 1 implies "
+                              "--track); videos only: images are always processed one by one")
+    process.add_argument("--max-image-megapixels", type=float, default=None, metavar="MP",
+                         help="refuse images whose header declares more pixels than this, before decoding (100)")
     _add_model_options(process)
     bench = commands.add_parser("bench", help="speed, recall and flicker against reference implementations")
     bench.add_argument("--json", help="also write the figures to this JSON file")
@@ -64,20 +68,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise AgeGenderError(message)
+
+
 def _process_settings(args):
-    from app.config import Settings
-    return Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider, max_faces=args.max_faces,
-                    detect_every=args.detect_every)
+    from app.config import Settings, check_settings
+    settings = Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider,
+                        max_faces=args.max_faces, detect_every=args.detect_every)
+    if getattr(args, "max_image_megapixels", None) is not None:
+        settings.max_image_megapixels = args.max_image_megapixels
+    check_settings(settings, "the command line")
+    return settings
 
 
 def _process(args) -> int:
-    from app.process import run
     from app.assemble import build_pipeline
+    from app.process import check_outputs, is_stills, open_input, run
+    settings = _process_settings(args)
     names = ["multitask", "single"] if args.design == "both" else [args.design]
-    pipeline, scheme, provider = build_pipeline(_process_settings(args), args.models, names, all_required=True,
-                                                track=args.track)
-    log.info("running %s on %s", " and ".join(names), provider)
-    return run(args.input, pipeline, names, args.out, args.results, list(scheme.labels), provider)
+    source = open_input(args.input, settings.max_image_megapixels)
+    try:
+        check_outputs(args.input, source, args.out, args.results)
+        track = args.track or args.detect_every > 1
+        if track and is_stills(source):
+            log.warning("--track and --detect-every are for videos; images are processed one by one, "
+                        "independently of each other")
+            track, settings.detect_every = False, 1
+        pipeline, scheme, provider = build_pipeline(settings, args.models, names, all_required=True, track=track)
+        log.info("running %s on %s", " and ".join(names), provider)
+        return run(source, pipeline, names, args.out, args.results, list(scheme.labels), provider)
+    finally:
+        source.close()
 
 
 def _bench(args) -> int:
@@ -94,25 +117,35 @@ def _bench(args) -> int:
 
 def _soak(args) -> int:
     from app.assemble import build_pipeline
-    from app.capture import open_source
+    from app.capture import VideoFileSource, local_inputs, open_source
+    from app.output_safety import check_folder, refuse_outputs_over_inputs
     from app.soak import soak, verdict, write_report
-    open_source(str(args.video)).close()  # a clear error now rather than from the capture thread
-    if args.interval <= 0 or args.minutes <= 0:
-        raise AgeGenderError("--minutes and --interval must be positive")
+    _require(args.minutes > 0 and args.interval > 0, "--minutes and --interval must be positive")
+    _require(args.height >= 0, f"--height must be 0 (keep the size) or more, got {args.height}")
+    _require(args.warmup is None or args.warmup >= 0, f"--warmup must be 0 or more, got {args.warmup}")
+    source = open_source(str(args.video))  # a clear error now rather than from the capture thread
+    source.close()
+    _require(isinstance(source, VideoFileSource), f"{args.video} is not a video file; the soak loops a video file")
+    if args.json is not None:  # checked now: the figures of a long run must not be lost at its end
+        refuse_outputs_over_inputs({"--json": args.json}, local_inputs(str(args.video)))
+        check_folder(args.json)
     pipeline, _, provider = build_pipeline(_process_settings(args), args.models, ["multitask"], all_required=True)
     duration = args.minutes * 60
     warmup = duration * 0.1 if args.warmup is None else args.warmup
     log.info("soak: %s looped for %g min on %s, tracking mode every %d frames, warm-up %.0f s", args.video.name,
              args.minutes, provider, args.detect_every, warmup)
-    try:
-        samples = soak(pipeline, args.video, duration, args.interval, args.height)
-    except KeyboardInterrupt:
-        return 130
+    with signals_raise_interrupt():
+        samples, interrupted = soak(pipeline, args.video, duration, args.interval, args.height)
     result = verdict(samples, warmup)
     if args.json:
         write_report(args.json, samples, result, {"video": args.video.name, "minutes": args.minutes,
                                                   "height": args.height, "detect_every": args.detect_every,
-                                                  "provider": provider, "warmup_s": warmup})
+                                                  "provider": provider, "warmup_s": warmup,
+                                                  "interrupted": interrupted})
+    if interrupted:
+        print(f"agegender: soak interrupted after {len(samples)} reports"
+              + (f"; they are in {args.json}" if args.json else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
     for problem in result["problems"]:
         print(f"agegender: soak: {problem}", file=sys.stderr)
     if result["ok"]:
@@ -130,16 +163,19 @@ def _window(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="agegender: %(message)s")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command is None:
-            return _window(args)
-        return {"process": _process, "bench": _bench, "soak": _soak}[args.command](args)
-    except AgeGenderError as exc:
-        print(f"agegender: error: {exc}", file=sys.stderr)
-        return 2
+    with stop_at_once_on_signal():  # until a command opens its outputs, see app/interrupts.py
+        logging.basicConfig(level=logging.INFO, format="agegender: %(message)s")
+        args = build_parser().parse_args(argv)  # imports ONNX Runtime, for its provider names
+        try:
+            if args.command is None:
+                return _window(args)
+            return {"process": _process, "bench": _bench, "soak": _soak}[args.command](args)
+        except AgeGenderError as exc:
+            print(f"agegender: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("agegender: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

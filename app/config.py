@@ -26,6 +26,7 @@ class Settings:
     detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
     provider: str = "auto"
     max_faces: int = 64
+    max_image_megapixels: float = 100.0  # larger images are refused from their header, before decoding
     label_scale: float = 1.0  # on-screen label size; the kiosk doubles it
     kiosk_exit_keys: str = "Ctrl+Shift+Q"
     attract_after_s: float = 3.0  # seconds without a face before the kiosk's attract screen
@@ -64,10 +65,19 @@ def load_settings(path: Path | None, overrides: dict | None = None) -> Settings:
         if key in Settings.CHOICES and value not in Settings.CHOICES[key]:
             raise ConfigError(f"setting {key!r} must be one of {', '.join(Settings.CHOICES[key])}, got {value!r}")
         setattr(settings, key, value)
-    if len(settings.thresholds) != 3 or not all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in settings.thresholds):
-        raise ConfigError(f"setting 'thresholds' must be three numbers in [0, 1], got {settings.thresholds!r}")
-    if settings.detect_every < 1:
-        raise ConfigError(f"setting 'detect_every' must be at least 1, got {settings.detect_every}")
-    if settings.min_face < 12:
-        raise ConfigError(f"setting 'min_face' must be at least 12, got {settings.min_face}")
+    check_settings(settings, str(path) if path else "the command line")
     return settings
+
+
+def check_settings(settings: Settings, where: str) -> None:
+    """The ranges that types alone do not enforce."""
+    def must(condition: bool, key: str, rule: str) -> None:
+        if not condition:
+            raise ConfigError(f"setting {key!r} ({where}) must be {rule}, got {getattr(settings, key)!r}")
+    thresholds = settings.thresholds
+    must(len(thresholds) == 3 and all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in thresholds),
+         "thresholds", "three numbers in [0, 1]")
+    must(settings.detect_every >= 1, "detect_every", "at least 1")
+    must(settings.min_face >= 12, "min_face", "at least 12")
+    must(settings.max_faces >= 1, "max_faces", "at least 1")
+    must(settings.max_image_megapixels > 0, "max_image_megapixels", "more than 0")

@@ -15,3 +15,7 @@ class InputError(AgeGenderError):
 
 class OutputError(AgeGenderError):
     """An output file cannot be written."""
+
+
+class UnreadableFileError(InputError):
+    """A file that exists but cannot be used (empty, damaged, too large): trying again will not help."""

@@ -6,14 +6,15 @@ reopened every few seconds; the grabber reports 'lost' and 'running' so the wind
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Callable
 
 import cv2
 
-from app.capture import Frame, mask_credentials, open_source
-from app.errors import InputError
+from app.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, Frame, mask_credentials, open_source
+from app.errors import InputError, UnreadableFileError
 
 
 class _LiveCapture:
@@ -112,10 +113,12 @@ def list_cameras(limit: int = 4) -> list[int]:
 class FrameGrabber(threading.Thread):
     """Reads a source on its own thread; take() hands the consumer the newest (live) or next (file) frame."""
 
-    def __init__(self, spec: str, open_fn: Callable = open_source, reconnect_interval_s: float = 2.0,
-                 loop: bool = False, on_status: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, spec: str, open_fn: Callable | None = None, reconnect_interval_s: float = 2.0,
+                 loop: bool = False, on_status: Callable[[str, str], None] | None = None,
+                 max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:
         super().__init__(daemon=True, name="capture")
-        self.spec, self._open = spec, open_fn
+        self.spec = spec
+        self._open = open_fn or functools.partial(open_source, max_image_megapixels=max_image_megapixels)
         self.reconnect_interval_s = reconnect_interval_s
         self.loop = loop
         self._on_status = on_status or (lambda state, message: None)
@@ -175,6 +178,9 @@ class FrameGrabber(threading.Thread):
                 self.source = self._open(self.spec)
                 self._status("running", self.source.name)
                 return True
+            except UnreadableFileError as exc:  # retrying will not mend it
+                self._status("failed", str(exc))
+                return False
             except InputError as exc:
                 self._status("lost", str(exc))
                 self._stopping.wait(self.reconnect_interval_s)
@@ -202,7 +208,11 @@ class FrameGrabber(threading.Thread):
                 break
             if seek_to is not None and hasattr(self.source, "seek"):
                 self.source.seek(seek_to)
-            frame = self.source.read()
+            try:
+                frame = self.source.read()
+            except InputError as exc:  # a single image that cannot be read or decoded (too large, damaged)
+                self._status("failed", str(exc))
+                break
             if frame is None:
                 if not self.source.is_live:
                     if self.loop and hasattr(self.source, "seek"):

@@ -49,7 +49,8 @@ class FrameResult:
 class Pipeline:
     """With a tracker, faces keep ids and their predictions are smoothed per track (if `smoothing`);
     with detect_every > 1 as well, the full detector runs on every N-th frame only and the frames
-    between refine the tracked faces (tracking mode)."""
+    between refine the tracked faces (tracking mode). Stills (images) never touch the tracker: each is
+    detected in full and labelled on its own, whatever came before."""
 
     def __init__(self, detector: MtcnnDetector, designs: dict, max_faces: int = DEFAULT_MAX_FACES,
                  tracker: Tracker | None = None, detect_every: int = 1, smoothing: bool = True) -> None:
@@ -60,7 +61,7 @@ class Pipeline:
         self._since_full = 0
 
     def _detect(self, frame: Frame) -> tuple[Detections, bool]:
-        tracking = self.tracker is not None and self.detect_every > 1 and self.tracker.tracks
+        tracking = not frame.is_still and self.tracker is not None and self.detect_every > 1 and self.tracker.tracks
         if tracking and self._since_full < self.detect_every - 1:
             self._since_full += 1
             return self.detector.detect_near(frame.image, self.tracker.predicted_boxes()), False
@@ -89,7 +90,7 @@ class Pipeline:
             with timed(timings, f"classify:{name}"):
                 predictions[name] = design.predict(crops)
         track_ids = None
-        if self.tracker is not None:
+        if self.tracker is not None and not frame.is_still:
             with timed(timings, "track"):
                 track_ids = self.tracker.update(detections.boxes, detections.landmarks)
                 if self.smoothing:

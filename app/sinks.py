@@ -1,79 +1,91 @@
-"""Outputs: per-frame JSONL, per-face CSV, and the annotated video. Each writes as it goes and
-flushes, so whatever was written before an error or an interrupt stays valid."""
+"""Outputs: per-frame JSONL, per-face CSV, and the annotated video. Each writes to a temporary file
+beside its target as it goes (flushed frame by frame) and is renamed into place by close(); close(keep=False)
+throws it away and leaves the earlier file untouched (see app/output_safety.py)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app.errors import OutputError
+from app.output_safety import AtomicFile
+
+RESULTS_SUFFIXES = (".jsonl", ".csv")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def check_folder(path: Path) -> None:
-    """OutputError, naming the way out, when `path` cannot be created in its folder."""
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: the folder {folder} does not exist; create it or choose another")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {path}: the folder {folder} is read-only for you; choose another")
+def check_results_path(path: Path) -> None:
+    if Path(path).suffix.lower() not in RESULTS_SUFFIXES:
+        raise OutputError(f"results file {path} must end in .jsonl or .csv")
 
 
-def _open_for_writing(path: Path, newline: str | None = None):
-    path = Path(path)
-    if not path.is_char_device():  # /dev/stdout and the like need no folder check
-        check_folder(path)
-    try:
-        return open(path, "w", encoding="utf-8", newline=newline)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+def check_video_path(path: Path) -> None:
+    if Path(path).suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(f"annotated video {path} must end in .mp4, .mov or .avi")
 
 
-def _write(handle, text: str, path: Path) -> None:
-    try:
-        handle.write(text)
-        handle.flush()
-    except OSError as exc:
-        raise OutputError(f"writing {path} failed: {exc.strerror} (is the disk full?)") from exc
+def spreadsheet_safe(value):
+    """Text a spreadsheet would run as a formula, made inert by a leading quote; other values as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
-def _close(handle) -> None:
-    try:
-        handle.close()
-    except OSError:
-        pass  # the write that failed has already been reported; what was flushed before it stays valid
-
-
-class JsonlWriter:
-    def __init__(self, path: Path) -> None:
+class _TextOutput:
+    def __init__(self, path: Path, newline: str | None = None) -> None:
         self.path = Path(path)
-        self._handle = _open_for_writing(self.path)
+        self._file = AtomicFile(self.path)
+        try:
+            self._handle = open(self._file.path, "w", encoding="utf-8", newline=newline)
+        except OSError as exc:
+            self._file.discard()
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
 
+    def _write(self, text: str) -> None:
+        try:
+            self._handle.write(text)
+            self._handle.flush()
+        except OSError as exc:
+            raise OutputError(f"writing {self.path} failed: {exc.strerror} (is the disk full?)") from exc
+
+    def close(self, keep: bool = True) -> None:
+        try:
+            self._handle.close()
+        except OSError:
+            keep = False  # the write that failed has already been reported
+        self._file.close(keep)
+
+
+class JsonlWriter(_TextOutput):
     def write(self, record: dict) -> None:
-        _write(self._handle, json.dumps(record, ensure_ascii=False) + "\n", self.path)
-
-    def close(self) -> None:
-        _close(self._handle)
+        self._write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-class CsvWriter:
-    """One row per face: the JSONL fields flattened, one column group per design."""
+class CsvWriter(_TextOutput):
+    """One row per face: the JSONL fields flattened, one column group per design (empty where a frame
+    did not run that design, as in the window when the design changes)."""
 
     def __init__(self, path: Path, designs: list[str], bucket_labels: list[str]) -> None:
-        self.path = Path(path)
+        super().__init__(path, newline="")
         self._designs = designs
-        self._handle = _open_for_writing(self.path, newline="")
-        self._writer = csv.writer(self._handle)
+        self._per_design = 4 + len(bucket_labels)
         header = ["source", "frame", "time", "face", "x1", "y1", "x2", "y2", "score"]
         header += [f"landmark{i}_{axis}" for i in range(5) for axis in "xy"]
         for name in designs:
             header += [f"{name}_age", f"{name}_age_bucket", f"{name}_gender", f"{name}_p_female"]
             header += [f"{name}_p_age_{label}" for label in bucket_labels]
-        self._writer.writerow(header)
-        self._handle.flush()
+        self._write_rows([header])
+
+    def _write_rows(self, rows: list[list]) -> None:
+        text = io.StringIO()  # one checked write per frame
+        csv.writer(text).writerows([[spreadsheet_safe(value) for value in row] for row in rows])
+        self._write(text.getvalue())
 
     def write(self, record: dict) -> None:
         rows = []
@@ -81,26 +93,20 @@ class CsvWriter:
             row = [record.get("source", ""), record["frame"], record["time"], index, *face["box"], face["score"]]
             row += [value for point in face["landmarks"] for value in point]
             for name in self._designs:
-                d = face["designs"][name]
-                row += [d["age"], d["age_bucket"], d["gender"], d["p_female"], *d["age_bucket_probs"].values()]
+                d = face["designs"].get(name)
+                if d is None:
+                    row += [""] * self._per_design
+                else:
+                    row += [d["age"], d["age_bucket"], d["gender"], d["p_female"], *d["age_bucket_probs"].values()]
             rows.append(row)
-        try:
-            self._writer.writerows(rows)
-            self._handle.flush()
-        except OSError as exc:
-            raise OutputError(f"writing {self.path} failed: {exc.strerror} (is the disk full?)") from exc
-
-    def close(self) -> None:
-        _close(self._handle)
+        self._write_rows(rows)
 
 
 def results_writer(path: Path, designs: list[str], bucket_labels: list[str]):
-    suffix = Path(path).suffix.lower()
-    if suffix == ".jsonl":
-        return JsonlWriter(path)
-    if suffix == ".csv":
+    check_results_path(path)
+    if Path(path).suffix.lower() == ".csv":
         return CsvWriter(path, designs, bucket_labels)
-    raise OutputError(f"results file {path} must end in .jsonl or .csv")
+    return JsonlWriter(path)
 
 
 class VideoWriter:
@@ -108,13 +114,13 @@ class VideoWriter:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        check_folder(self.path)
-        if self.path.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi"):
-            raise OutputError(f"annotated video {self.path} must end in .mp4, .mov or .avi")
+        check_video_path(self.path)
+        self._file = AtomicFile(self.path)
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
         self.size = size
-        self._writer = cv2.VideoWriter(str(self.path), fourcc, fps, size)
+        self._writer = cv2.VideoWriter(str(self._file.path), fourcc, fps, size)
         if not self._writer.isOpened():
+            self._file.discard()
             raise OutputError(f"cannot write video {self.path} (read-only folder, full disk or no encoder)")
         self.frames = 0
 
@@ -124,5 +130,6 @@ class VideoWriter:
         self._writer.write(image)
         self.frames += 1
 
-    def close(self) -> None:
+    def close(self, keep: bool = True) -> None:
         self._writer.release()
+        self._file.close(keep)

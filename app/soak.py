@@ -12,6 +12,7 @@ import numpy as np
 import psutil
 
 from app.live import FrameGrabber, PacedReplay
+from app.output_safety import write_bytes_atomically
 
 MAX_MEMORY_GROWTH = 0.05  # after warm-up
 MAX_P99_GROWTH = 1.5  # last interval's p99 against the first one after warm-up
@@ -64,13 +65,16 @@ def _print_now(line: str) -> None:
 
 
 def soak(pipeline, video: Path, duration_s: float, interval_s: float, height: int = 720,
-         report=_print_now) -> list[Sample]:
+         report=_print_now) -> tuple[list[Sample], bool]:
+    """The samples, and whether Ctrl-C (or SIGTERM, where it raises KeyboardInterrupt) cut the run short:
+    the samples taken until then are kept either way."""
     process = psutil.Process()
     # Like a camera: real-time frames, the newest one wins, so latency is what a kiosk visitor sees.
     grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, height=height))
     grabber.start()
     samples: list[Sample] = []
     latencies: list[float] = []
+    interrupted = False
     started = time.monotonic()
     next_sample = started + interval_s
     report(f"{'time':>7} {'frames':>6} {'fps':>5} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'threads':>7} "
@@ -97,12 +101,14 @@ def soak(pipeline, video: Path, duration_s: float, interval_s: float, height: in
                        f"{sample.sockets:>7}")
                 latencies = []
                 next_sample += interval_s
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         grabber.stop()
         grabber.join(2.0)
-    return samples
+    return samples, interrupted
 
 
 def write_report(path: Path, samples: list[Sample], result: dict, settings: dict) -> None:
-    Path(path).write_text(json.dumps({"settings": settings, "samples": [asdict(s) for s in samples],
-                                      "verdict": result}, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps({"settings": settings, "samples": [asdict(s) for s in samples], "verdict": result}, indent=1)
+    write_bytes_atomically(Path(path), (text + "\n").encode("utf-8"))

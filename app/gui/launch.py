@@ -7,6 +7,7 @@ import sys
 from app.assemble import build_pipeline
 from app.config import Settings
 from app.errors import AgeGenderError
+from app.interrupts import EXIT_INTERRUPTED, SIGNALS
 
 
 def run_window(settings: Settings, models_dir=None, record=None, results=None) -> int:
@@ -27,14 +28,28 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
         QMessageBox.critical(None, "AgeGender Live", str(exc))
         return 2
     window = MainWindow(settings, pipeline, provider)
+    # From here on Ctrl-C and SIGTERM close the window, which finalises its outputs, instead of stopping
+    # the process at once. Qt's event loop lets Python run the handler: the window's ticker wakes it.
+    interrupted = []
+
+    def close_window(signum, frame):
+        interrupted.append(signum)
+        window.close()
+    previous = {signum: signal.signal(signum, close_window) for signum in SIGNALS}
     try:
-        window.write_from_start(record, results)
-    except AgeGenderError as exc:
-        print(f"agegender: error: {exc}", file=sys.stderr)
-        return 2
-    window.show()
-    window.open_source(settings.source)
-    # Ctrl-C and SIGTERM close the window (and so finalise recordings) instead of killing the process.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: window.close())
-    return app.exec()
+        try:
+            window.write_from_start(record, results)
+        except AgeGenderError as exc:
+            print(f"agegender: error: {exc}", file=sys.stderr)
+            window.close()
+            return 2
+        window.show()
+        window.open_source(settings.source)
+        code = app.exec() if not interrupted else 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if interrupted:
+        print("agegender: interrupted; the window closed and its outputs were saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code

@@ -12,7 +12,8 @@ from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QSlider)
 
-from app.capture import mask_credentials
+from app import buckets
+from app.capture import local_inputs, mask_credentials
 from app.config import Settings
 from app.draw import annotate
 from app.errors import AgeGenderError
@@ -21,7 +22,8 @@ from app.gui.settings_dialog import SettingsDialog
 from app.gui.video_widget import VideoWidget
 from app.gui.worker import InferenceWorker
 from app.live import FrameGrabber, list_cameras
-from app.sinks import JsonlWriter, VideoWriter, check_folder
+from app.output_safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
+from app.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from app.timing import StageTimes
 from app.watchdog import Watchdog
 
@@ -40,7 +42,7 @@ class MainWindow(QMainWindow):
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
         self.recorder: VideoWriter | None = None
-        self.exporter: JsonlWriter | None = None
+        self.exporter = None  # JsonlWriter or CsvWriter
         self.last_annotated = None
         self.results_received = 0
         self._last_face_at = time.monotonic()
@@ -113,7 +115,7 @@ class MainWindow(QMainWindow):
         self.record_action = output.addAction("&Record video…", self._toggle_recording, QKeySequence("Ctrl+R"))
         self.record_action.setCheckable(True)
         self.snapshot_action = output.addAction("&Snapshot…", self._ask_snapshot, QKeySequence("Ctrl+S"))
-        self.export_action = output.addAction("&Export results (JSONL)…", self._toggle_export, QKeySequence("Ctrl+E"))
+        self.export_action = output.addAction("&Export results (JSONL or CSV)…", self._toggle_export, QKeySequence("Ctrl+E"))
         self.export_action.setCheckable(True)
 
         view = bar.addMenu("&View")
@@ -149,7 +151,8 @@ class MainWindow(QMainWindow):
             self.pipeline.tracker.reset()
         self.video.message = f"Opening {mask_credentials(spec)}…"
         self.grabber = self._grabber_factory(spec, reconnect_interval_s=self.settings.reconnect_interval_s,
-                                             loop=self.loop_action.isChecked(), on_status=self._on_status)
+                                             loop=self.loop_action.isChecked(), on_status=self._on_status,
+                                             max_image_megapixels=self.settings.max_image_megapixels)
         self.worker = InferenceWorker(self.pipeline, self.grabber, self._designs_to_run)
         self.worker.result_ready.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
         self.worker.failed.connect(lambda message: self.statusBar().showMessage(message, 5000))
@@ -227,8 +230,9 @@ class MainWindow(QMainWindow):
             if self.exporter:
                 self.exporter.write(result.to_dict())
         except AgeGenderError as exc:
-            self._stop_outputs()
-            QMessageBox.warning(self, "Output stopped", str(exc))
+            self._stop_outputs(keep=False)
+            QMessageBox.warning(self, "Output stopped", f"{exc}\nNothing was saved; an earlier file of that name "
+                                                        "is as it was.")
 
     def _tick(self) -> None:
         state, message = getattr(self, "_source_state", ("", ""))
@@ -236,7 +240,9 @@ class MainWindow(QMainWindow):
         if self.watchdog.check(expecting):
             self._restart_capture()
             return
-        if state == "lost":
+        if state == "failed":  # a file that cannot be read: said once, not retried
+            self.video.message = message
+        elif state == "lost":
             self.video.message = f"Camera lost — reconnecting…\n{message}" if self.settings.kiosk else message
         elif state == "ended":
             self.video.message = ""
@@ -278,33 +284,53 @@ class MainWindow(QMainWindow):
 
     # --- outputs (never in kiosk mode) ---
     def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
-        """Record and/or export from the first frame on (asked for on the command line)."""
+        """Record and/or export from the first frame on (asked for on the command line). Both are
+        checked before either is opened."""
         if self.settings.kiosk and (video or results):
             raise AgeGenderError("the kiosk writes nothing: --record and --results cannot be used with --kiosk")
+        refuse_outputs_over_inputs({"--record": video, "--results": results}, local_inputs(self.settings.source))
+        if video is not None:
+            check_video_path(video)
+            check_folder(Path(video))
         if results is not None:
+            check_results_path(results)
             self.start_export(Path(results))
         if video is not None:
-            check_folder(Path(video))
             self._record_from_start = Path(video)  # opened at the first frame, when its size is known
+
+    def _refuse_over_source(self, what: str, path: Path) -> None:
+        refuse_outputs_over_inputs({what: path}, local_inputs(self.source_spec or self.settings.source))
 
     def start_recording(self, path: Path) -> None:
         if self.settings.kiosk:
             raise AgeGenderError("the kiosk records nothing")
+        self._refuse_over_source("the recording", path)
         fps = self.grabber.source.fps if self.grabber and self.grabber.source else 25.0
         height, width = self.last_annotated.shape[:2] if self.last_annotated is not None else (720, 1280)
         self.recorder = VideoWriter(Path(path), fps, (width, height))
         self.record_action.setChecked(True)
 
     def start_export(self, path: Path) -> None:
+        """Results as JSONL or CSV (by the suffix, as `agegender process`), a column group per design."""
         if self.settings.kiosk:
             raise AgeGenderError("the kiosk stores nothing")
-        self.exporter = JsonlWriter(Path(path))
+        self._refuse_over_source("the results file", path)
+        labels = list(buckets.scheme(self.settings.buckets).labels)
+        self.exporter = results_writer(Path(path), list(self.pipeline.designs), labels)
         self.export_action.setChecked(True)
 
     def save_snapshot(self, path: Path) -> None:
-        if self.last_annotated is not None and not self.settings.kiosk:
-            if not cv2.imwrite(str(path), self.last_annotated):
-                raise AgeGenderError(f"cannot write the snapshot to {path}")
+        if self.last_annotated is None or self.settings.kiosk:
+            return
+        path = Path(path)
+        self._refuse_over_source("the snapshot", path)
+        try:
+            ok, encoded = cv2.imencode(path.suffix or ".png", self.last_annotated)
+        except cv2.error:
+            ok = False
+        if not ok:
+            raise AgeGenderError(f"cannot write the snapshot to {path}: give a .png or .jpg name")
+        write_bytes_atomically(path, encoded.tobytes())
 
     def _toggle_recording(self) -> None:
         if self.settings.kiosk:
@@ -321,7 +347,8 @@ class MainWindow(QMainWindow):
         if self.exporter:
             self._stop_outputs(video=False, results=True)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results to", "results.jsonl", "JSON lines (*.jsonl)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export results to", "results.jsonl",
+                                              "JSON lines (*.jsonl);;CSV, one row per face (*.csv)")
         self._guarded(lambda: self.start_export(Path(path)) if path else self.export_action.setChecked(False))
 
     def _ask_snapshot(self) -> None:
@@ -339,15 +366,24 @@ class MainWindow(QMainWindow):
             self.export_action.setChecked(self.exporter is not None)
             QMessageBox.warning(self, "Cannot write", str(exc))
 
-    def _stop_outputs(self, video: bool = True, results: bool = True) -> None:
+    def _stop_outputs(self, video: bool = True, results: bool = True, keep: bool = True) -> None:
+        """Finalises (renames into place) the recording and/or the export; keep=False throws them away."""
         if video and self.recorder:
-            self.recorder.close()
-            self.recorder = None
+            recorder, self.recorder = self.recorder, None
             self.record_action.setChecked(False)
+            self._finalise(recorder, keep)
         if results and self.exporter:
-            self.exporter.close()
-            self.exporter = None
+            exporter, self.exporter = self.exporter, None
             self.export_action.setChecked(False)
+            self._finalise(exporter, keep)
+
+    def _finalise(self, writer, keep: bool) -> None:
+        # Also called while closing (after Ctrl-C or SIGTERM), where a dialog would hold up the exit.
+        try:
+            writer.close(keep)
+        except AgeGenderError as exc:
+            print(f"agegender: error: {exc}", file=sys.stderr)
+            self.statusBar().showMessage(str(exc), 10000)
 
     def _show_settings(self) -> None:
         SettingsDialog(self.settings, self.pipeline, self).exec()
