@@ -105,3 +105,14 @@ def make_window(qtbot, random_models):
 def wait_results(qtbot, window, count, timeout=60000):
     start = window.results_received
     qtbot.waitUntil(lambda: window.results_received >= start + count, timeout=timeout)
+
+
+def lines_written_so_far(target: Path) -> int:
+    """Lines in an output still being written: it grows in a temporary file beside its target
+    (`.<name>.<random>.part<suffix>`, see app/output_safety.py) until it is renamed into place."""
+    for part in target.parent.glob(f".{target.stem}.*.part{target.suffix}"):
+        try:
+            return len(part.read_text(encoding="utf-8").splitlines())
+        except FileNotFoundError:  # renamed into place meanwhile
+            pass
+    return len(target.read_text(encoding="utf-8").splitlines()) if target.exists() else 0

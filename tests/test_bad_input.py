@@ -1,9 +1,18 @@
 """What `agegender process` does with bad input: one clear line, the program alive where it can be,
 and every line written before a failure still valid. One test (or more) per row of the README's
 table 'Bad input'."""
+import csv
+import hashlib
 import json
 import os
 import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,6 +20,8 @@ import onnxruntime as ort
 import pytest
 
 from app.cli import main
+from app.errors import AgeGenderError
+from tests.conftest import ROOT, wait_results
 
 
 def run(*args) -> int:
@@ -209,3 +220,268 @@ def test_malformed_config_file_names_the_problem(tmp_path, capsys):
     bad.write_text('kiosk = "yes"\n')
     assert main(["--config", str(bad)]) == 2
     assert "'kiosk' must be bool" in one_line_error(capsys)
+
+
+# --- outputs never touch inputs; validate first, then write whole ---
+
+def digest(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def leftovers(folder) -> list:
+    """Temporary files of outputs that were never renamed into place."""
+    return sorted(p.name for p in Path(folder).rglob(".*.part*"))
+
+
+@pytest.fixture
+def inputs(short_clip, group_photo, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(short_clip, folder / "clip.avi")
+    shutil.copy(group_photo, folder / "group.jpg")
+    return folder
+
+
+@pytest.mark.parametrize("input_name, option, output", [
+    ("clip.avi", "--out", "clip.avi"),                 # the source video itself
+    ("clip.avi", "--out", "sub/../clip.avi"),          # by way of '..'
+    ("clip.avi", "--out", "hard-link.avi"),            # a hard link to it
+    ("group.jpg", "--out", "group.jpg"),               # the photo itself
+    ("group.jpg", "--results", "link.jsonl"),          # a symbolic link to it
+    (".", "--out", "."),                               # a folder output that is the input folder
+])
+def test_an_output_that_is_the_input_is_refused_and_the_input_keeps_its_bytes(
+        inputs, input_name, option, output, random_models, capsys):
+    (inputs / "sub").mkdir()
+    os.link(inputs / "clip.avi", inputs / "hard-link.avi")
+    (inputs / "link.jsonl").symlink_to(inputs / "group.jpg")
+    before = {p.name: digest(p) for p in inputs.iterdir() if p.is_file()}
+    source = inputs / input_name if input_name != "." else inputs
+    assert run(source, option, inputs / output, "--models", random_models) == 2
+    line = one_line_error(capsys)
+    assert f"{option} {inputs / output}" in line and "is the input" in line
+    assert {p.name: digest(p) for p in inputs.iterdir() if p.is_file()} == before
+    assert leftovers(inputs) == []
+
+
+@pytest.mark.parametrize("bad_option", [("--out", "annotated.txt"), ("--out", "missing/a.mp4"), ("--max-faces", "0")])
+def test_a_rejected_run_leaves_the_earlier_results_untouched(short_clip, random_models, tmp_path, bad_option, capsys):
+    results = tmp_path / "r.jsonl"
+    earlier = '{"frame": 0, "time": 0.0, "faces": []}\n'
+    results.write_text(earlier)
+    assert run(short_clip, "--results", results, *[str(tmp_path / v) if v.endswith(("txt", "mp4")) else v
+                                                   for v in bad_option], "--models", random_models) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert results.read_text() == earlier and leftovers(tmp_path) == []
+
+
+def test_results_appear_whole_when_the_run_ends(short_clip, random_models, tmp_path):
+    results = tmp_path / "r.jsonl"
+    results.write_text("an earlier file\n")
+    os.chmod(results, 0o644)
+    assert run(short_clip, "--results", results, "--models", random_models) == 0
+    assert len(read_jsonl(results)) == 12 and leftovers(tmp_path) == []
+    assert oct(results.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- stills are stills ---
+
+def test_images_share_no_tracking_state(group_photo, random_models, tmp_path, caplog):
+    portraits = sorted(group_photo.parent.glob("portrait-*.jpg"))
+    if not portraits:
+        pytest.skip("the shared portraits are absent")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in [group_photo, *portraits]:
+        shutil.copy(path, folder / path.name)
+    alone, tracked = tmp_path / "alone.jsonl", tmp_path / "tracked.jsonl"
+    assert run(folder, "--results", alone, "--models", random_models) == 0
+    assert run(folder, "--results", tracked, "--track", "--detect-every", "5", "--models", random_models) == 0
+    assert "images are processed one by one" in caplog.text
+    assert read_jsonl(tracked) == read_jsonl(alone)  # each photo labelled as if it were the only one
+    assert all(line["faces"] for line in read_jsonl(tracked))
+
+
+# --- hostile images ---
+
+def write_size_bomb(path, width=60000, height=60000):
+    """A PNG of a few kB whose header declares width x height pixels (10 GB decoded at 60000x60000)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = zlib.compress((b"\x00" + bytes(3 * width)) * 8, 9)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def test_a_size_bomb_alone_is_refused_before_decoding(random_models, tmp_path, capsys):
+    bomb = tmp_path / "bomb.png"
+    write_size_bomb(bomb)
+    assert bomb.stat().st_size < 100_000
+    assert run(bomb, "--results", tmp_path / "r.jsonl", "--models", random_models) == 2
+    line = one_line_error(capsys)
+    assert "bomb.png declares more than" in line and "limit of 100 megapixels (setting max_image_megapixels)" in line
+    assert not (tmp_path / "r.jsonl").exists() and leftovers(tmp_path) == []
+
+
+def test_a_folder_with_a_size_bomb_and_a_pgm_finishes_with_the_others(group, random_models, tmp_path, capsys):
+    folder, out = tmp_path / "photos", tmp_path / "annotated"
+    folder.mkdir()
+    out.mkdir()
+    cv2.imwrite(str(folder / "a group.jpg"), group)
+    write_size_bomb(folder / "b bomb.png")
+    cv2.imwrite(str(folder / "c gray.pgm"), cv2.cvtColor(group, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(folder / "d group.png"), group)
+    results = tmp_path / "r.jsonl"
+    assert run(folder, "--results", results, "--out", out, "--models", random_models) == 1
+    assert [line["source"] for line in read_jsonl(results)] == ["a group.jpg", "c gray.pgm", "d group.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["a group.jpg", "c gray.pgm.png", "d group.png"]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "b bomb.png" in err and "1 of 4 images were skipped" in err
+
+
+def test_a_lower_megapixel_limit_is_a_setting(group, random_models, tmp_path, capsys):
+    photo = tmp_path / "group.png"
+    cv2.imwrite(str(photo), group)  # 1200x630: 0.76 megapixels
+    assert run(photo, "--max-image-megapixels", "0.5", "--models", random_models) == 2
+    assert "more than the limit of 0.5 megapixels" in one_line_error(capsys)
+
+
+def test_a_multi_page_tiff_says_only_its_first_page_is_read(group, random_models, tmp_path, caplog):
+    from PIL import Image
+    pages = [Image.fromarray(cv2.cvtColor(group, cv2.COLOR_BGR2RGB)), Image.new("RGB", (64, 64))]
+    tiff = tmp_path / "pages.tif"
+    pages[0].save(tiff, save_all=True, append_images=pages[1:])
+    results = tmp_path / "r.jsonl"
+    assert run(tiff, "--results", results, "--models", random_models) == 0
+    assert "holds 2 pages; only the first is read" in caplog.text
+    assert len(read_jsonl(results)[0]["faces"]) == 6
+
+
+def test_a_size_bomb_in_the_window_is_said_once_on_screen(qtbot, make_window, tmp_path, capfd):
+    bomb = tmp_path / "bomb.png"
+    write_size_bomb(bomb)
+    window = make_window(reconnect_interval_s=0.2, watchdog_s=1.0)
+    window.open_source(str(bomb))
+    qtbot.waitUntil(lambda: "bomb.png declares more than" in window.video.message, timeout=10000)
+    grabber = window.grabber
+    qtbot.wait(2500)  # past the reconnect interval and the watchdog: neither may retry it
+    assert window.grabber is grabber and grabber.state == "failed" and window.isVisible()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+# --- credentials, options, signals, CSV, log noise ---
+
+@pytest.mark.parametrize("password", ["secret", "p@ssw0rd", "pa/ss", "p ss word", "p:ss", "p#s?s", "@@", "%40x"])
+def test_passwords_are_masked_whatever_they_hold(password):
+    from app.capture import mask_credentials
+    masked = mask_credentials(f"rtsp://user:{password}@cam.local:554/live/main")
+    assert masked == "rtsp://user:***@cam.local:554/live/main"
+    if ":" not in password:  # a token alone, without a user name
+        assert mask_credentials(f"http://{password}@cam.local/x") == "http://***@cam.local/x"
+    assert mask_credentials("rtsp://cam.local/live") == "rtsp://cam.local/live"
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_max_faces_below_one_is_refused(short_clip, random_models, value, capsys):
+    assert run(short_clip, "--max-faces", value, "--models", random_models) == 2
+    assert "'max_faces'" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--height", "-5"], "--height"),
+    (["--json", "missing/s.json"], "does not exist"),
+    (["--json", "VIDEO"], "is the input"),
+    (["--minutes", "0"], "--minutes"),
+])
+def test_soak_options_are_checked_before_the_run(short_clip, tmp_path, args, message, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = [str(short_clip) if a == "VIDEO" else a for a in args]
+    assert main(["soak", str(short_clip), "--minutes", "0.05", "--interval", "1", *args]) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_soak_refuses_an_image(group_photo, capsys):
+    assert main(["soak", str(group_photo), "--minutes", "0.05"]) == 2
+    assert "not a video file" in one_line_error(capsys)
+
+
+def test_a_folder_named_like_a_number_is_a_folder(group_photo, random_models, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("2024").mkdir()
+    shutil.copy(group_photo, Path("2024") / "group.jpg")
+    results = tmp_path / "r.jsonl"
+    assert run("2024", "--results", results, "--models", random_models) == 0
+    assert read_jsonl(results)[0]["source"] == "group.jpg"
+
+
+def test_window_results_follow_the_suffix_rules_of_process(qtbot, make_window, short_clip, tmp_path):
+    window = make_window()
+    with pytest.raises(AgeGenderError, match="must end in .jsonl or .csv"):
+        window.write_from_start(results=tmp_path / "r.txt")
+    window.start_export(tmp_path / "r.csv")
+    window.open_source(str(short_clip))
+    wait_results(qtbot, window, 3)
+    window.close()
+    rows = list(csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8")))
+    assert rows and {"frame", "multitask_age", "multitask_gender"} <= set(rows[0])
+
+
+def test_window_outputs_over_the_source_are_refused(make_window, short_clip, tmp_path):
+    clip = tmp_path / "clip.avi"
+    shutil.copy(short_clip, clip)
+    before = digest(clip)
+    window = make_window(source=str(clip))
+    for option, path in (("--record", clip), ("--results", tmp_path / "x" / ".." / "clip.avi")):
+        with pytest.raises(AgeGenderError, match="is the input"):
+            window.write_from_start(**{"video" if option == "--record" else "results": path})
+    assert digest(clip) == before
+
+
+@pytest.mark.parametrize("delay_s", [0.3, 0.6, 1.2])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(short_clip, random_models, tmp_path, delay_s):
+    """Whenever it lands (imports, model loading, the first frames): one line, 130, nothing torn."""
+    results = tmp_path / "r.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-m", "app", "process", str(short_clip), "--results", str(results),
+                              "--models", str(random_models)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(delay_s)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    said = [line for line in err.replace("\r", "\n").splitlines() if "interrupted" in line]
+    assert "Traceback" not in err and len(said) == 1 and said[0].startswith("agegender: "), err
+    assert leftovers(tmp_path) == []
+    if "during start-up" in said[0]:
+        assert not results.exists()
+    else:
+        assert len(read_jsonl(results)) < 12  # what was processed, every line whole
+
+
+def test_names_that_look_like_formulas_are_escaped_in_csv(group, random_models, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    names = ['=HYPERLINK("x")a.png', "+1.png", "-2.png", "@SUM(A1).png", "plain.png"]
+    for name in names:
+        cv2.imwrite(str(folder / name), cv2.resize(group, (600, 315)))
+    results = tmp_path / "r.csv"
+    assert run(folder, "--results", results, "--models", random_models) == 0
+    sources = {row["source"] for row in csv.DictReader(results.open(encoding="utf-8"))}
+    assert sources == {"'" + n for n in names[:4]} | {"plain.png"}
+
+
+def test_a_failing_stream_is_one_line_without_opencv_noise(tmp_path):
+    from tests.mjpeg_server import free_port
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "app", "process", f"http://u:pw@127.0.0.1:{free_port()}/s.mjpg"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr  # one line
+    assert done.stderr.startswith("agegender: error: cannot open the stream http://u:***@127.0.0.1")

@@ -72,13 +72,13 @@ def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_pa
     import sys
     import time
     results, out = tmp_path / "r.jsonl", tmp_path / "a.mp4"
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, lines_written_so_far
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-m", "app", "process", str(crowd_video), "--results", str(results),
                               "--out", str(out), "--models", str(random_models)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 3):
+    while time.monotonic() < deadline and lines_written_so_far(results) < 3:
         time.sleep(0.2)
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=60)
