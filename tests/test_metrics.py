@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from app.buckets import ADIENCE, BucketScheme
-from training.metrics import age_metrics, bucket_metrics, expected_calibration_error, gender_metrics, per_class_rates
+from training.metrics import (age_metrics, bucket_metrics, confident_answers, expected_calibration_error, gender_metrics,
+                              group_means, per_class_rates)
 
 
 def test_per_class_rates_by_hand():
@@ -54,3 +55,28 @@ def test_mae_by_hand():
 def test_adience_protocol_has_eight_classes():
     distribution = np.full((1, 101), 1 / 101)
     assert len(bucket_metrics(np.array([30]), distribution, ADIENCE)["confusion"]) == 8
+
+
+def test_group_means_by_hand():
+    values = np.array([1.0, 0.0, 1.0, 4.0])
+    groups = np.array([0, 0, 0, 2])  # nobody in group 1: left out
+    means = group_means(values, groups, ["a", "b", "c"])
+    assert means == {"a": {"n": 3, "value": pytest.approx(2 / 3)}, "c": {"n": 1, "value": 4.0}}
+
+
+def test_confident_answers_count_adults_and_their_accuracy():
+    genders = np.array([1, 1, 0, 0, 1])
+    p_female = np.array([0.9, 0.2, 0.1, 0.8, 0.6])  # right, wrong, right, wrong, right
+    confident = np.array([True, True, True, False, True])
+    true_ages = np.array([30, 40, 50, 60, 5])  # the last is a child
+    out = confident_answers(genders, p_female, confident, true_ages)
+    assert out["adults"] == 4
+    assert out["coverage_adults"] == pytest.approx(3 / 4)
+    assert out["accuracy_adults"] == pytest.approx(2 / 3)
+    assert out["coverage_all"] == pytest.approx(4 / 5)
+    assert out["accuracy_all"] == pytest.approx(3 / 4)
+
+
+def test_confident_answers_with_nothing_sure_has_no_accuracy():
+    out = confident_answers(np.array([1, 0]), np.array([0.9, 0.1]), np.array([False, False]), np.array([30, 40]))
+    assert out["coverage_adults"] == 0 and out["accuracy_adults"] is None

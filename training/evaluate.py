@@ -1,55 +1,77 @@
-"""Evaluate the shipped designs on the test split and write the report.
+"""Evaluate the shipped designs on the test split of every source and write the report.
 
-    python -m training.evaluate [--models models] [--variant models/variants/multitask_g2a.onnx] [--out docs/evaluation]
+    python -m training.evaluate [--models models] [--peer docs/evaluation/peer_predictions.json]
+                                [--runs runs] [--note TEXT] [--out docs/evaluation]
 
-Runs the ONNX files the app runs, through app.designs, on the cached aligned test crops; writes
-docs/evaluation/report.md with PNG plots, and metrics.json (which training.export embeds in the models).
+Runs the ONNX files the app runs, through app.designs, on the cached aligned test crops of each source
+(UTKFace and All-Age-Faces), reported separately; writes OUT/report.md with PNG plots, and OUT/metrics.json
+(one summary per design and source, which training.export embeds in the models).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from app.buckets import ADIENCE, DECADES, DEFAULT
 from app.designs import MultiTaskDesign, Predictions, load_design
+from training.calibrate import ADULT_AGE
 from training.crops import load_cache
-from training.metrics import age_metrics, bucket_metrics, gender_metrics
-from training.utkface import MAX_AGE, RACES, ROOT, parse_name, read_split
+from training.metrics import age_metrics, bucket_metrics, confident_answers, gender_metrics, group_means
+from training.sources import SOURCES, label_of, split_of
+from training.utkface import MAX_AGE, RACES, ROOT
 
 DEFAULT_OUT = ROOT / "docs" / "evaluation"
 AGE_BANDS = DEFAULT
+# The groups each source is reported by: UTKFace's race labels; AAF (mostly East Asian faces) as one group.
+GROUPS = {"utkface": RACES, "aaf": ("All-Age-Faces",)}
+SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
 
 
-def test_set(limit: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """BGR test crops (as the app makes them), ages, genders, races."""
-    crops, index = load_cache()
-    names = read_split()["test"][: limit or None]
+@dataclass
+class SplitFaces:
+    source: str
+    names: list[str]
+    crops: np.ndarray  # BGR, as the app's aligner makes them
+    ages: np.ndarray
+    genders: np.ndarray
+    groups: np.ndarray  # index into GROUPS[source]
+
+
+def test_faces(source: str, limit: int = 0) -> SplitFaces:
+    crops, index = load_cache(source)
+    names = split_of(source)["test"][: limit or None]
     position = {name: i for i, name in enumerate(index["names"])}
     rows = np.array([position[n] for n in names])
-    samples = [parse_name(n) for n in names]
-    return (np.ascontiguousarray(crops[rows][..., ::-1]), np.array([s.age for s in samples]),
-            np.array([s.gender for s in samples]), np.array([s.race for s in samples]))
+    labels = [label_of(source, n) for n in names]
+    groups = np.array([s.race for s in labels]) if source == "utkface" else np.zeros(len(names), int)
+    return SplitFaces(source, names, np.ascontiguousarray(crops[rows][..., ::-1]), np.array([s.age for s in labels]),
+                     np.array([s.gender for s in labels]), groups)
 
 
 def predict(design, crops: np.ndarray, batch: int = 64) -> Predictions:
     parts = [design.predict(crops[i:i + batch]) for i in range(0, len(crops), batch)]
-    return Predictions(np.concatenate([p.age_distribution for p in parts]),
-                       np.concatenate([p.p_female for p in parts]), parts[0].scheme, parts[0].gender_labels)
+    return Predictions(np.concatenate([p.age_distribution for p in parts]), np.concatenate([p.p_female for p in parts]),
+                       parts[0].scheme, parts[0].gender_labels, parts[0].gender_rule)
 
 
 def milliseconds_per_batch(design, crops: np.ndarray, sizes=(1, 8, 32), repeats: int = 20) -> dict:
+    """The fastest of `repeats` calls per batch size: the least disturbed by other work on the machine."""
     out = {}
     for size in sizes:
         batch = crops[:size]
         design.predict(batch)
-        started = time.perf_counter()
+        times = []
         for _ in range(repeats):
+            started = time.perf_counter()
             design.predict(batch)
-        out[str(size)] = round((time.perf_counter() - started) * 1000 / repeats, 2)
+            times.append(time.perf_counter() - started)
+        out[str(size)] = round(min(times) * 1000, 2)
     return out
 
 
@@ -77,11 +99,13 @@ def design_size(training_designs: list[str]) -> dict:
     return {"parameters": int(params), "macs": macs, "flops": 2 * macs}
 
 
-def peer_predictions(path: Path, names: list[str], ages: np.ndarray) -> tuple[str, Predictions]:
+def peer_predictions(path: Path, names: list[str]) -> tuple[str, Predictions] | None:
     """The peer's point estimates as Predictions: a narrow Gaussian (sigma 2 years, the width of our own
     training targets) around its predicted age, so that an estimate in a gap of a bucket scheme counts
-    for the nearest buckets rather than for none."""
+    for the nearest buckets rather than for none. None where the file lacks some of the names."""
     data = json.loads(Path(path).read_text())
+    if not all(n in data["predictions"] for n in names):
+        return None
     rows = [data["predictions"][n] for n in names]
     estimates = np.array([min(float(r["age"]), MAX_AGE) for r in rows], np.float32)
     grid = np.arange(MAX_AGE + 1, dtype=np.float32)
@@ -91,75 +115,121 @@ def peer_predictions(path: Path, names: list[str], ages: np.ndarray) -> tuple[st
     return f"peer: {data['package']}", Predictions(distribution, p_female, DEFAULT, ("male", "female"))
 
 
-def breakdown(values: np.ndarray, groups: np.ndarray, names) -> dict:
-    return {str(name): {"n": int((groups == i).sum()), "value": float(values[groups == i].mean())}
-            for i, name in enumerate(names) if (groups == i).any()}
-
-
-def evaluate_design(predictions: Predictions, ages, genders, races) -> dict:
-    gender = gender_metrics(genders, predictions.p_female)
-    age = age_metrics(ages, predictions.age_distribution)
-    correct = ((predictions.p_female > 0.5).astype(int) == genders).astype(float)
-    bands = AGE_BANDS.index(np.minimum(ages, MAX_AGE))
-    return {"gender": gender, "mae": age["mae"], "age_errors": age["errors"],
-            "adience": bucket_metrics(ages, predictions.age_distribution, ADIENCE),
-            "decades": bucket_metrics(ages, predictions.age_distribution, DECADES),
-            "default_buckets": bucket_metrics(ages, predictions.age_distribution, DEFAULT),
-            "by_race": {"gender_accuracy": breakdown(correct, races, RACES),
-                        "mae": breakdown(np.abs(age["errors"]), races, RACES)},
-            "by_age_band": {"gender_accuracy": breakdown(correct, bands, AGE_BANDS.labels),
-                            "mae": breakdown(np.abs(age["errors"]), bands, AGE_BANDS.labels)}}
+def evaluate_design(predictions: Predictions, faces: SplitFaces, calibrated: bool = True) -> dict:
+    """Every metric of one design on one source. `calibrated` is False for a peer whose P(female) has no
+    threshold of ours, so its 'sure' answers mean nothing."""
+    gender = gender_metrics(faces.genders, predictions.p_female)
+    age = age_metrics(faces.ages, predictions.age_distribution)
+    correct = ((predictions.p_female > 0.5).astype(int) == faces.genders).astype(float)
+    bands = AGE_BANDS.index(np.minimum(faces.ages, MAX_AGE))
+    groups = GROUPS[faces.source]
+    result = {"gender": gender, "mae": age["mae"], "age_errors": age["errors"],
+              "default_buckets": bucket_metrics(faces.ages, predictions.age_distribution, DEFAULT),
+              "adience": bucket_metrics(faces.ages, predictions.age_distribution, ADIENCE),
+              "decades": bucket_metrics(faces.ages, predictions.age_distribution, DECADES),
+              "by_group": {"gender_accuracy": group_means(correct, faces.groups, groups),
+                           "mae": group_means(np.abs(age["errors"]), faces.groups, groups)},
+              "by_age_band": {"gender_accuracy": group_means(correct, bands, AGE_BANDS.labels),
+                              "mae": group_means(np.abs(age["errors"]), bands, AGE_BANDS.labels)}}
+    if calibrated:
+        result["confident"] = confident_answers(faces.genders, predictions.p_female, predictions.gender_confident,
+                                                faces.ages, ADULT_AGE)
+        result["confident"]["threshold"] = predictions.gender_rule.threshold
+    return result
 
 
 def summary(result: dict) -> dict:
-    """The headline numbers, as embedded in the exported models."""
-    return {"split": "utkface test", "gender_accuracy": round(result["gender"]["accuracy"], 4),
-            "gender_auc": round(result["gender"]["auc"], 4), "gender_ece": round(result["gender"]["ece"], 4),
-            "mae_years": round(result["mae"], 3), "adience8_accuracy": round(result["adience"]["accuracy"], 4),
-            "adience8_distance": round(result["adience"]["distance_mean"], 3)}
+    """The headline numbers of one design on one source's test split, as embedded in the exported models."""
+    out = {"gender_accuracy": round(result["gender"]["accuracy"], 4), "gender_auc": round(result["gender"]["auc"], 4),
+           "gender_ece": round(result["gender"]["ece"], 4), "mae_years": round(result["mae"], 3),
+           "bucket8_accuracy": round(result["default_buckets"]["accuracy"], 4),
+           "bucket8_distance": round(result["default_buckets"]["distance_mean"], 3),
+           "adience8_accuracy": round(result["adience"]["accuracy"], 4)}
+    if "confident" in result:
+        confident = result["confident"]
+        out.update(gender_threshold=confident["threshold"], confident_coverage_adults=round(confident["coverage_adults"], 4),
+                   confident_accuracy_adults=None if confident["accuracy_adults"] is None
+                   else round(confident["accuracy_adults"], 4))
+    return out
+
+
+def metrics_by_design(results: dict) -> dict:
+    """{design: {source: summary}}: metrics.json, one entry per design with every source it was tested on."""
+    out: dict = {}
+    for source, part in results["sources"].items():
+        for design, result in part["designs"].items():
+            out.setdefault(design, {})[f"{source} test"] = summary(result)
+    return out
+
+
+def agreement(a: Predictions, b: Predictions) -> dict:
+    return {"gender": float((a.is_female == b.is_female).mean()),
+            "default_bucket": float((a.bucket_index == b.bucket_index).mean())}
+
+
+def load_designs(models: Path, variants: list[Path]) -> dict:
+    designs = {}
+    for name in ("multitask", "single"):
+        try:
+            designs[name] = load_design(name, models)
+        except Exception as exc:  # report what exists; say what does not
+            print(f"skipping {name}: {exc}")
+    for path in variants:
+        designs[path.stem] = MultiTaskDesign(path)
+    return designs
+
+
+def evaluate_source(faces: SplitFaces, designs: dict, peer: Path | None) -> dict:
+    results, predictions = {}, {}
+    for name, design in designs.items():
+        predictions[name] = predict(design, faces.crops)
+        results[name] = evaluate_design(predictions[name], faces)
+        print(f"{faces.source} {name}: " + json.dumps(summary(results[name])))
+    found = peer_predictions(peer, faces.names) if peer else None
+    if found:
+        name, peer_prediction = found
+        results[name] = evaluate_design(peer_prediction, faces, calibrated=False)
+        print(f"{faces.source} {name}: " + json.dumps(summary(results[name])))
+    part = {"n": len(faces.ages), "designs": results}
+    if {"multitask", "single"} <= set(predictions):
+        part["agreement"] = agreement(predictions["multitask"], predictions["single"])
+    return part
+
+
+def costs(designs: dict, crops: np.ndarray) -> dict:
+    out = {}
+    for name, design in designs.items():
+        training_designs = ["age", "gender"] if name == "single" else [design.network.info.variant or "multitask"]
+        out[name] = {"ms_per_batch": milliseconds_per_batch(design, crops), "size": design_size(training_designs)}
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--variant", type=Path, action="append", default=[],
-                        help="further multi-task ONNX files to report (e.g. the gender-to-age variant)")
+                        help="further multi-task ONNX files to report (none by default)")
+    parser.add_argument("--source", choices=SOURCES, action="append", help="default: every source")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N test images")
-    parser.add_argument("--peer", type=Path, help="the peer package's predictions (training/peer.py)")
+    parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N test images of each source")
+    parser.add_argument("--peer", type=Path, help="the peer package's predictions (training/peer.py); shown for the "
+                                                  "sources whose test names it covers")
+    parser.add_argument("--runs", type=Path, default=Path(os.environ.get("AGEGENDER_RUNS") or ROOT / "runs"),
+                        help="training runs whose learning curves the report plots")
+    parser.add_argument("--note", default="", help="a paragraph about the models evaluated, for the report")
     args = parser.parse_args()
     from training.report import write_report
 
-    crops, ages, genders, races = test_set(args.limit)
-    designs = {}
-    for name in ("multitask", "single"):
-        try:
-            designs[name] = load_design(name, args.models)
-        except Exception as exc:  # report what exists; say what does not
-            print(f"skipping {name}: {exc}")
-    for path in args.variant:
-        designs[path.stem] = MultiTaskDesign(path)
-    results, predictions = {}, {}
-    for name, design in designs.items():
-        predictions[name] = predict(design, crops)
-        results[name] = evaluate_design(predictions[name], ages, genders, races)
-        results[name]["ms_per_batch"] = milliseconds_per_batch(design, crops)
-        results[name]["size"] = design_size(["age", "gender"] if name == "single" else
-                                            [design.network.info.variant or "multitask"])
-        print(f"{name}: " + json.dumps(summary(results[name])))
-    if args.peer:
-        name, peer = peer_predictions(args.peer, read_split()["test"][: args.limit or None], ages)
-        results[name] = evaluate_design(peer, ages, genders, races)
-        print(f"{name}: " + json.dumps(summary(results[name])))
-    if "multitask" in predictions and "single" in predictions:
-        a, b = predictions["multitask"], predictions["single"]
-        results["agreement"] = {
-            "gender": float(((a.p_female > 0.5) == (b.p_female > 0.5)).mean()),
-            "default_bucket": float((a.bucket_probs.argmax(1) == b.bucket_probs.argmax(1)).mean())}
+    designs = load_designs(args.models, args.variant)
+    results = {"sources": {}}
+    for source in args.source or SOURCES:
+        faces = test_faces(source, args.limit)
+        results["sources"][source] = evaluate_source(faces, designs, args.peer)
+        if "costs" not in results:
+            results["costs"] = costs(designs, faces.crops)
     args.out.mkdir(parents=True, exist_ok=True)
-    metrics = {name: summary(r) for name, r in results.items() if name != "agreement"}
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
-    write_report(results, args.out, n_test=len(ages))
+    (args.out / "metrics.json").write_text(json.dumps(metrics_by_design(results), indent=1) + "\n")
+    write_report(results, args.out, runs=args.runs, note=args.note)
     print(f"wrote {args.out / 'report.md'}")
 
 

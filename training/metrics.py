@@ -71,3 +71,24 @@ def age_metrics(ages: np.ndarray, age_distribution: np.ndarray) -> dict:
     expected = age_distribution @ np.arange(age_distribution.shape[1])
     errors = expected - np.minimum(ages, age_distribution.shape[1] - 1)
     return {"mae": float(np.abs(errors).mean()), "errors": errors}
+
+
+def group_means(values: np.ndarray, groups: np.ndarray, names) -> dict:
+    """{name: {"n", "value"}}: the mean of values over each group index that occurs (groups[i] indexes names)."""
+    return {str(name): {"n": int((groups == i).sum()), "value": float(values[groups == i].mean())}
+            for i, name in enumerate(names) if (groups == i).any()}
+
+
+def confident_answers(genders: np.ndarray, p_female: np.ndarray, confident: np.ndarray, true_ages: np.ndarray,
+                      adult_age: int = 18) -> dict:
+    """How the answers a design gives as sure fare: the share of adult faces (true age >= adult_age) it is
+    sure of and how often those are right, and the same over every face."""
+    right = (p_female > 0.5) == (genders == 1)
+    adult = true_ages >= adult_age
+
+    def accuracy(mask: np.ndarray) -> float | None:
+        return float(right[mask].mean()) if mask.any() else None
+
+    return {"adults": int(adult.sum()), "coverage_adults": float(confident[adult].mean()) if adult.any() else 0.0,
+            "accuracy_adults": accuracy(confident & adult), "coverage_all": float(confident.mean()),
+            "accuracy_all": accuracy(confident)}

