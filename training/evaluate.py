@@ -123,7 +123,7 @@ def evaluate_design(predictions: Predictions, faces: SplitFaces, calibrated: boo
     correct = ((predictions.p_female > 0.5).astype(int) == faces.genders).astype(float)
     bands = AGE_BANDS.index(np.minimum(faces.ages, MAX_AGE))
     groups = GROUPS[faces.source]
-    result = {"gender": gender, "mae": age["mae"], "age_errors": age["errors"],
+    result = {"gender": gender, "gender_correct": correct, "mae": age["mae"], "age_errors": age["errors"],
               "default_buckets": bucket_metrics(faces.ages, predictions.age_distribution, DEFAULT),
               "adience": bucket_metrics(faces.ages, predictions.age_distribution, ADIENCE),
               "decades": bucket_metrics(faces.ages, predictions.age_distribution, DECADES),

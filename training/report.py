@@ -188,30 +188,35 @@ def _headline(source: str, part: dict) -> list[str]:
     return lines + [""]
 
 
-def _standard_error(accuracy: float, n: int) -> float:
-    return math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / max(n, 1))
+def paired_gap(multitask: np.ndarray, pair: np.ndarray) -> tuple[float, float]:
+    """Mean of the per-face difference between the designs, and its standard error: the two designs see the
+    same faces, so the noise of the gap is that of the paired differences, not of each figure alone."""
+    difference = np.asarray(multitask, float) - np.asarray(pair, float)
+    return float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
 
 
 def _winner(source: str, part: dict) -> str:
-    """Which design is ahead on each headline figure of one source, and whether the gap exceeds the noise."""
+    """Which design is ahead on gender and age on one source, and whether each gap is beyond the noise
+    (two paired standard errors)."""
     mt, st = part["designs"]["multitask"], part["designs"]["single"]
-    figures = [("gender accuracy", mt["gender"]["accuracy"], st["gender"]["accuracy"], True, _pct),
-               ("MAE", mt["mae"], st["mae"], False, lambda v: f"{v:.2f} y"),
-               ("8-bucket accuracy", mt["default_buckets"]["accuracy"], st["default_buckets"]["accuracy"], True, _pct),
-               ("ECE", mt["gender"]["ece"], st["gender"]["ece"], False, lambda v: f"{v:.4f}")]
-    parts, multitask_wins = [], 0
-    for label, a, b, higher_is_better, show in figures:
-        multitask_ahead = a > b if higher_is_better else a < b
-        multitask_wins += multitask_ahead
-        leader = "multi-task" if multitask_ahead else "pair"
-        parts.append(f"{label} {show(a)} against {show(b)}, {leader} ahead" if a != b
-                     else f"{label} {show(a)} for both")
-    se = 100 * _standard_error(mt["gender"]["accuracy"], part["n"])
-    verdict = ("the multi-task network leads" if multitask_wins > 2 else "the pair leads" if multitask_wins < 2
-               else "two figures each, no winner")
-    return (f"- **{_source_title(source)}** (multi-task against pair): {'; '.join(parts)}. Overall: {verdict} on this source. One standard "
-            f"error of a gender accuracy here is about ±{se:.2f} points: gaps under about {2 * se:.1f} points are "
-            "within the noise of the split.")
+    gender_gap, gender_se = paired_gap(mt["gender_correct"], st["gender_correct"])
+    error_gap, error_se = paired_gap(np.abs(mt["age_errors"]), np.abs(st["age_errors"]))
+    figures = [("gender accuracy", 100 * gender_gap, 100 * gender_se, f"{_pct(mt['gender']['accuracy'])} against "
+                f"{_pct(st['gender']['accuracy'])}", "points"),
+               ("MAE", -error_gap, error_se, f"{mt['mae']:.2f} against {st['mae']:.2f} years", "years")]
+    parts, clear = [], []
+    for label, advantage, se, values, unit in figures:
+        leader = "multi-task" if advantage > 0 else "pair"
+        beyond_noise = abs(advantage) > 2 * se
+        parts.append(f"{label} {values}: {leader} ahead by {abs(advantage):.2f} ± {se:.2f} {unit} "
+                     f"({'beyond' if beyond_noise else 'within'} the noise)" if advantage else f"{label} {values}: level")
+        if beyond_noise:
+            clear.append(f"the {'multi-task network' if leader == 'multi-task' else 'pair'} on {label}")
+    buckets = (f"8-bucket accuracy {_pct(mt['default_buckets']['accuracy'])} against "
+               f"{_pct(st['default_buckets']['accuracy'])}; ECE {mt['gender']['ece']:.4f} against {st['gender']['ece']:.4f}")
+    verdict = ("ahead beyond the noise: " + ", ".join(clear) if clear else
+               "no gap beyond two paired standard errors, so the designs are level here")
+    return f"- **{_source_title(source)}** (multi-task against pair): {'; '.join(parts)}; {buckets}. Verdict: {verdict}."
 
 
 def _comparison(results: dict) -> list[str]:
