@@ -38,14 +38,15 @@ def group_photo() -> Path:
 
 @pytest.fixture(scope="session")
 def detector():
-    from app.detect import MtcnnDetector
+    from agegender.vision.detect import MtcnnDetector
     return MtcnnDetector()
 
 
 @pytest.fixture(scope="session")
 def random_models(tmp_path_factory) -> Path:
     """TEST FIXTURE ONLY: multitask.onnx, age.onnx and gender.onnx with random weights, written by the
-    real export code, so the app's model contract is tested before (and apart from) trained models."""
+    real export code, so the app's model contract is tested before (and apart from) trained models;
+    beside them the shipped MTCNN, as a models folder given with --models holds it."""
     torch = pytest.importorskip("torch", reason="exporting test networks needs the train extra (torch)")
     from training.export import export_network
     from training.train import build_model
@@ -53,6 +54,7 @@ def random_models(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     for design, name in (("multitask", "multitask.onnx"), ("age", "age.onnx"), ("gender", "gender.onnx")):
         export_network(build_model(design), design, folder / name, note="TEST FIXTURE: random weights")
+    shutil.copytree(ROOT / "models" / "mtcnn", folder / "mtcnn")
     return folder
 
 
@@ -83,10 +85,10 @@ def copy_models(random_models, tmp_path):
 @pytest.fixture
 def make_window(qtbot, random_models):
     """Opens MainWindow(s) on the random-weight models; closes them after the test."""
-    from app.assemble import build_pipeline
-    from app.config import Settings
-    from app.gui.window import MainWindow
-    from app.live import FrameGrabber
+    from agegender.vision.assemble import build_pipeline
+    from agegender.config import Settings
+    from agegender.gui.window import MainWindow
+    from agegender.sources.live import FrameGrabber
     windows = []
 
     def _make(grabber_factory=FrameGrabber, **overrides):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from app import align
+from agegender.vision import align
 
 
 def test_template_scales_with_output_size():

@@ -19,8 +19,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from app.cli import main
-from app.errors import AgeGenderError
+from agegender.commands.cli import main
+from agegender.errors import AgeGenderError
 from tests.conftest import ROOT, wait_results
 
 
@@ -156,7 +156,7 @@ def test_damaged_model_is_reported(short_clip, copy_models, capsys):
 
 def test_model_without_our_metadata_is_refused(short_clip, copy_models, capsys):
     folder = copy_models()
-    from app.paths import MODELS_DIR
+    from agegender.paths import MODELS_DIR
     shutil.copy(MODELS_DIR / "mtcnn" / "onet.onnx", folder / "multitask.onnx")  # valid ONNX, not ours
     assert run(short_clip, "--models", folder) == 2
     err = one_line_error(capsys)
@@ -379,7 +379,7 @@ def test_a_size_bomb_in_the_window_is_said_once_on_screen(qtbot, make_window, tm
 
 @pytest.mark.parametrize("password", ["secret", "p@ssw0rd", "pa/ss", "p ss word", "p:ss", "p#s?s", "@@", "%40x"])
 def test_passwords_are_masked_whatever_they_hold(password):
-    from app.capture import mask_credentials
+    from agegender.sources.capture import mask_credentials
     masked = mask_credentials(f"rtsp://user:{password}@cam.local:554/live/main")
     assert masked == "rtsp://user:***@cam.local:554/live/main"
     if ":" not in password:  # a token alone, without a user name
@@ -448,7 +448,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(short_clip, random_mode
     """Whenever it lands (imports, model loading, the first frames): one line, 130, nothing torn."""
     results = tmp_path / "r.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-m", "app", "process", str(short_clip), "--results", str(results),
+    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(short_clip), "--results", str(results),
                               "--models", str(random_models)], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     time.sleep(delay_s)
@@ -480,7 +480,7 @@ def test_a_failing_stream_is_one_line_without_opencv_noise(tmp_path):
     from tests.mjpeg_server import free_port
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
     env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run([sys.executable, "-m", "app", "process", f"http://u:pw@127.0.0.1:{free_port()}/s.mjpg"],
+    done = subprocess.run([sys.executable, "-m", "agegender", "process", f"http://u:pw@127.0.0.1:{free_port()}/s.mjpg"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr  # one line

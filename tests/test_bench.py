@@ -1,6 +1,6 @@
 import json
 
-from app.cli import main
+from agegender.commands.cli import main
 
 
 def test_bench_json_has_the_documented_keys(crowd_video, random_models, tmp_path):

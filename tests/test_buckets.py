@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from app.buckets import ADIENCE, DECADES, DEFAULT, BucketScheme, scheme
+from agegender.vision.buckets import ADIENCE, DECADES, DEFAULT, BucketScheme, scheme
 
 
 def test_default_scheme_labels():

@@ -3,7 +3,7 @@ import shutil
 
 import numpy as np
 
-from app.designs import load_design, load_network, sigmoid
+from agegender.vision.designs import load_design, load_network, sigmoid
 from tests.conftest import ROOT
 from training.calibrate import abstention_curve, choose_threshold, fit_temperature, write_gender_calibration
 

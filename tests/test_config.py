@@ -1,6 +1,6 @@
 import pytest
 
-from app.config import ConfigError, load_settings
+from agegender.config import ConfigError, load_settings
 
 
 def write(tmp_path, text):

@@ -5,10 +5,10 @@ import numpy as np
 import onnx
 import pytest
 
-from app.buckets import ADIENCE
-from app.designs import (NETWORKS, AgeNetwork, MultiTaskDesign, MultiTaskNetwork, SingleTaskPairDesign,
+from agegender.vision.buckets import ADIENCE
+from agegender.vision.designs import (NETWORKS, AgeNetwork, MultiTaskDesign, MultiTaskNetwork, SingleTaskPairDesign,
                          load_design, load_network)
-from app.errors import ModelError
+from agegender.errors import ModelError
 
 
 @pytest.fixture(scope="module")

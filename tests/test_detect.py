@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from app.detect import (DetectorSettings, MtcnnDetector, area_resize, area_windows, nms, nms_min,
+from agegender.vision.detect import (DetectorSettings, MtcnnDetector, area_resize, area_windows, nms, nms_min,
                         pyramid_scales, square)
-from app.errors import ModelError
+from agegender.errors import ModelError
 
 
 def test_area_resize_matches_adaptive_average_pooling():

@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from app.capture import Frame
-from app.designs import load_design
-from app.draw import annotate
-from app.pipeline import Pipeline
+from agegender.sources.capture import Frame
+from agegender.vision.designs import load_design
+from agegender.outputs.draw import annotate
+from agegender.vision.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_annotate_draws_every_face_and_leaves_the_input_alone(group_result):
 
 
 def test_compare_labels_do_not_cover_each_other(group_result, monkeypatch):
-    import app.draw as draw
+    import agegender.outputs.draw as draw
     image, result = group_result
     placed = []
     real = draw._free_spot
@@ -52,7 +52,7 @@ def test_privacy_mode_pixelates_faces(group_result):
 
 
 def test_a_crowded_label_moves_beside_or_covers_the_least():
-    from app.draw import _free_spot
+    from agegender.outputs.draw import _free_spot
     shape = (400, 400, 3)
     column = [(0, 0, 100, 400)]  # everything at x 0-100 is taken, top to bottom
     assert _free_spot(0, 50, 80, 30, column, shape, above=40) == (80, 50)  # beside, not on top

@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.capture import VideoFileSource  # noqa: E402
-from app.live import FrameGrabber  # noqa: E402
-from app.watchdog import Watchdog  # noqa: E402
+from agegender.sources.capture import VideoFileSource  # noqa: E402
+from agegender.sources.live import FrameGrabber  # noqa: E402
+from agegender.sources.watchdog import Watchdog  # noqa: E402
 from tests.conftest import ROOT, lines_written_so_far, wait_results  # noqa: E402
 from tests.mjpeg_server import MjpegServer, encoded_frames, free_port  # noqa: E402
 
@@ -123,7 +123,7 @@ def test_stream_credentials_are_never_shown(qtbot, make_window, capfd):
 def test_signal_finalises_the_window_recording_and_results(signum, short_clip, random_models, tmp_path):
     record, results = tmp_path / "rec.mp4", tmp_path / "r.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    child = subprocess.Popen([sys.executable, "-m", "app", "--source", str(short_clip), "--record", str(record),
+    child = subprocess.Popen([sys.executable, "-m", "agegender", "--source", str(short_clip), "--record", str(record),
                               "--results", str(results), "--models", str(random_models)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.capture import VideoFileSource, open_source  # noqa: E402
-from app.errors import AgeGenderError, InputError  # noqa: E402
-from app.live import FrameGrabber  # noqa: E402
+from agegender.sources.capture import VideoFileSource, open_source  # noqa: E402
+from agegender.errors import AgeGenderError, InputError  # noqa: E402
+from agegender.sources.live import FrameGrabber  # noqa: E402
 from tests.conftest import wait_results  # noqa: E402
 
 

@@ -3,9 +3,9 @@ only when the calibrated model is sure and the face is not a child's."""
 import numpy as np
 import pytest
 
-from app.buckets import NAMED, BucketScheme
-from app.designs import GenderRule, Predictions
-from app.draw import gender_line
+from agegender.vision.buckets import NAMED, BucketScheme
+from agegender.vision.designs import GenderRule, Predictions
+from agegender.outputs.draw import gender_line
 
 AGES = 101
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from app.buckets import ADIENCE, BucketScheme
+from agegender.vision.buckets import ADIENCE, BucketScheme
 from training.metrics import (age_metrics, bucket_metrics, confident_answers, expected_calibration_error, gender_metrics,
                               group_means, per_class_rates)
 

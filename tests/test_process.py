@@ -6,7 +6,7 @@ import shutil
 import cv2
 import pytest
 
-from app.cli import main
+from agegender.commands.cli import main
 
 
 def run(*args) -> int:
@@ -74,7 +74,7 @@ def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_pa
     results, out = tmp_path / "r.jsonl", tmp_path / "a.mp4"
     from tests.conftest import ROOT, lines_written_so_far
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-m", "app", "process", str(crowd_video), "--results", str(results),
+    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(crowd_video), "--results", str(results),
                               "--out", str(out), "--models", str(random_models)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

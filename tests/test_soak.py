@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from app.cli import main
-from app.paths import MODELS_DIR
-from app.soak import Sample, verdict
+from agegender.commands.cli import main
+from agegender.paths import MODELS_DIR
+from agegender.commands.soak import Sample, verdict
 
 
 def test_one_minute_soak_holds_memory_and_threads(crowd_video, tmp_path):

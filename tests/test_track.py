@@ -1,8 +1,8 @@
 import numpy as np
 
-from app.buckets import DEFAULT
-from app.designs import Predictions
-from app.track import Tracker, greedy_match, iou_matrix
+from agegender.vision.buckets import DEFAULT
+from agegender.vision.designs import Predictions
+from agegender.vision.track import Tracker, greedy_match, iou_matrix
 
 
 def moving_boxes(frame: int) -> np.ndarray:

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from app.capture import Frame
-from app.designs import load_design
-from app.pipeline import Pipeline
-from app.track import Tracker, iou_matrix
-from benchmarks.frames import read_frames
+from agegender.sources.capture import Frame
+from agegender.vision.designs import load_design
+from agegender.vision.pipeline import Pipeline
+from agegender.vision.track import Tracker, iou_matrix
+from agegender.commands.bench.frames import read_frames
 
 DETECT_EVERY = 5
 

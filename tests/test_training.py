@@ -49,7 +49,7 @@ def test_stored_split_matches_the_data():
 
 def test_smoke_training_exports_a_model_the_app_runs(tmp_path):
     need(UTKFACE)
-    from app.designs import load_design
+    from agegender.vision.designs import load_design
     from training.crops import build_cache
     from training.export import export_network
     from training.train import Config, build_model, train

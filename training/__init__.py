@@ -1,5 +1,5 @@
 """Training side of AgeGender Live: PyTorch code that produces the ONNX files in models/.
 
-Nothing under app/ imports this package; it imports app.align so that training crops faces
+Nothing under app/ imports this package; it imports agegender.vision.align so that training crops faces
 exactly as the application does.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from app.designs import GenderRule, load_network, sigmoid, softmax
+from agegender.vision.designs import GenderRule, load_network, sigmoid, softmax
 from training.crops import load_cache
 from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT

@@ -2,7 +2,7 @@
 
     python -m training.crops [--source utkface|aaf]   # writes cache/SOURCE_112.npy and cache/SOURCE_112.json
 
-Each image goes through app.detect.MtcnnDetector and app.align, the code path of the running app.
+Each image goes through agegender.vision.detect.MtcnnDetector and agegender.vision.align, the code path of the running app.
 Where no face is found, the crop uses fixed landmarks: the mean of those found in the other images of
 the source (both sources' photos are roughly aligned, so the mean is a sound stand-in); the count is
 reported. The cache lives in cache/ beside the project, or in $AGEGENDER_CACHE.
@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from app.align import TEMPLATE_ID, align_face
-from app.detect import DetectorSettings, MtcnnDetector
+from agegender.vision.align import TEMPLATE_ID, align_face
+from agegender.vision.detect import DetectorSettings, MtcnnDetector
 from training.sources import FOLDERS, SOURCES, split_of
 from training.utkface import ROOT
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from app.align import TEMPLATE_ID
-from app.buckets import DEFAULT
-from app.model_info import SCHEMA_VERSION
+from agegender.vision.align import TEMPLATE_ID
+from agegender.vision.buckets import DEFAULT
+from agegender.vision.model_info import SCHEMA_VERSION
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
 from training.recipe import COLOUR_ORDER, MEAN, STD

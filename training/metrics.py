@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
 
-from app.buckets import BucketScheme
+from agegender.vision.buckets import BucketScheme
 
 
 def per_class_rates(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from app.buckets import DEFAULT
+from agegender.vision.buckets import DEFAULT
 
 ROOT = Path(__file__).resolve().parent.parent
 UTKFACE_DIR = ROOT.parent / "shared" / "datasets" / "utkface"

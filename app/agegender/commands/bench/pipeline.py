@@ -1,0 +1,102 @@
+"""Classifier speed per batch, end-to-end FPS with and without tracking mode, and label flicker with
+and without per-track smoothing, on the shared crowd video."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from agegender.vision.align import align_faces
+from agegender.sources.capture import Frame
+from agegender.vision.pipeline import Pipeline
+from agegender.timing import StageTimes
+from agegender.vision.track import Tracker
+
+
+def classifier_ms(designs: dict, crops: np.ndarray, sizes=(1, 4, 8, 16), repeats: int = 20) -> dict:
+    out = {}
+    for name, design in designs.items():
+        out[name] = {}
+        for size in sizes:
+            batch = np.resize(crops, (size,) + crops.shape[1:])  # repeats real crops up to the batch size
+            design.predict(batch)
+            started = time.perf_counter()
+            for _ in range(repeats):
+                design.predict(batch)
+            out[name][str(size)] = round((time.perf_counter() - started) * 1000 / repeats, 2)
+    if {"multitask", "single"} <= set(out):
+        out["single_over_multitask"] = {s: round(out["single"][s] / out["multitask"][s], 2) for s in out["multitask"]}
+    return out
+
+
+def real_crops(detector, frames: list[np.ndarray], size: int, wanted: int = 16) -> np.ndarray:
+    crops = []
+    for image in frames:
+        crops.extend(align_faces(image, detector.detect(image).landmarks, size))
+        if len(crops) >= wanted:
+            break
+    return np.stack(crops[:wanted])
+
+
+def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: int, fps: float) -> dict:
+    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
+    times = StageTimes()
+    started = time.perf_counter()
+    for i, image in enumerate(frames):
+        times.add_all(pipeline.process(Frame(image, i, i / fps)).timings)
+    elapsed = time.perf_counter() - started
+    return {"detect_every": detect_every, "fps": round(len(frames) / elapsed, 2),
+            "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
+
+
+def flicker(detector, design, frames: list[np.ndarray], fps: float) -> dict:
+    """Age-bucket changes per track-second, raw per-frame labels against the app's smoothing, on the
+    same detections and track ids (detection on every frame)."""
+    pipeline = Pipeline(detector, {"multitask": design}, tracker=Tracker(), smoothing=False)
+    smoother = Tracker()
+    last = {"raw": {}, "smoothed": {}}
+    changes = {"raw": 0, "smoothed": 0}
+    frames_seen = 0
+    for i, image in enumerate(frames):
+        result = pipeline.process(Frame(image, i, i / fps))
+        ids = smoother.update(result.detections.boxes, result.detections.landmarks)
+        raw = result.predictions["multitask"]
+        labels = {"raw": raw.bucket_labels, "smoothed": smoother.smooth(ids, "multitask", raw).bucket_labels}
+        frames_seen += len(ids)
+        for kind in changes:
+            for track_id, label in zip(ids, labels[kind]):
+                previous = last[kind].get(int(track_id))
+                changes[kind] += previous is not None and previous != label
+                last[kind][int(track_id)] = label
+    track_seconds = frames_seen / fps
+    per_second = {k: round(v / track_seconds, 3) for k, v in changes.items()}
+    return {"track_seconds": round(track_seconds, 1), "changes_per_track_second": per_second,
+            "reduction": round(per_second["raw"] / per_second["smoothed"], 2) if per_second["smoothed"] else None}
+
+
+def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_every: int = 5,
+                 height: int = 720) -> dict:
+    """Capture-to-result latency through the app's capture thread (newest frame wins) and pipeline.
+    Frames are downscaled to `height` on the capture side, as a 720p camera would deliver them."""
+    from agegender.sources.live import FrameGrabber, PacedReplay
+
+    grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, fps=25.0, height=height))
+    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
+    grabber.start()
+    latencies, last_index, skipped = [], None, 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frame = grabber.take(timeout=0.5)
+        if frame is None:
+            continue
+        pipeline.process(frame)
+        latencies.append((time.monotonic() - frame.captured_at) * 1000)
+        if last_index is not None and frame.index > last_index + 1:
+            skipped += frame.index - last_index - 1
+        last_index = frame.index
+    grabber.stop()
+    grabber.join(2)
+    latencies = np.array(latencies[5:])  # after warm-up
+    return {"detect_every": detect_every, "frames_shown": int(len(latencies)), "frames_skipped": skipped,
+            "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+            "p95_ms": round(float(np.percentile(latencies, 95)), 1)}

@@ -1,0 +1,76 @@
+"""`agegender bench`: detection against facenet-pytorch, classifiers, end-to-end FPS, flicker, memory.
+
+Prints a table and, with --json, writes the same figures to a file.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+
+from agegender.vision.designs import load_design
+from agegender.vision.detect import MtcnnDetector
+from agegender.paths import MODELS_DIR
+from agegender.commands.bench import detection, pipeline
+from agegender.commands.bench.frames import DEFAULT_MEDIA, crowd_video, read_frames
+
+
+def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick: bool = False) -> dict:
+    video = crowd_video(media)
+    report = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+              "detection": detection.run(heights=(720,) if quick else (360, 720, 1080),
+                                         frames_per_height=2 if quick else detection_frames, media=media,
+                                         repeats=1 if quick else 2)}
+    detector = MtcnnDetector()
+    report["provider"] = detector.provider
+    designs = {}
+    for name in ("multitask", "single"):
+        try:
+            designs[name] = load_design(name, models)
+        except Exception as exc:
+            report.setdefault("skipped", []).append(f"{name}: {exc}")
+    frames = read_frames(video, 720, limit=12 if quick else None)
+    fps = 25.0
+    if designs:
+        crops = pipeline.real_crops(detector, frames, next(iter(designs.values())).input_size)
+        report["classifier_ms_per_batch"] = pipeline.classifier_ms(designs, crops, repeats=3 if quick else 20)
+        main = {"multitask": designs["multitask"]} if "multitask" in designs else dict([next(iter(designs.items()))])
+        report["end_to_end_720p"] = {"every_frame": pipeline.end_to_end(detector, main, frames, 1, fps),
+                                     "tracking_mode": pipeline.end_to_end(detector, main, frames, 5, fps)}
+        report["flicker"] = pipeline.flicker(detector, next(iter(main.values())), frames, fps)
+        report["live_latency_720p"] = pipeline.live_latency(detector, main, video, seconds=3 if quick else 10)
+    report["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return report
+
+
+def print_report(report: dict) -> None:
+    detection.print_table(report["detection"])
+    print(f"\nExecution provider: {report['provider']}")
+    classifier = report.get("classifier_ms_per_batch")
+    if classifier:
+        print("\nClassifier ms per batch of crops")
+        for name, row in classifier.items():
+            print(f"  {name:>22}: " + "  ".join(f"{size}: {ms}" for size, ms in row.items()))
+    for mode, row in report.get("end_to_end_720p", {}).items():
+        stages = ", ".join(f"{k} {v}" for k, v in row["ms_per_stage"].items())
+        print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}): {row['fps']} FPS; ms: {stages}")
+    if "flicker" in report:
+        f = report["flicker"]
+        print(f"\nAge-bucket changes per track-second: raw {f['changes_per_track_second']['raw']}, smoothed "
+              f"{f['changes_per_track_second']['smoothed']} ({f['reduction']}x fewer), over {f['track_seconds']} s")
+    if "live_latency_720p" in report:
+        lat = report["live_latency_720p"]
+        print(f"\nLive capture-to-result latency, 720p at 25 FPS, tracking mode: p50 {lat['p50_ms']} ms, "
+              f"p95 {lat['p95_ms']} ms ({lat['frames_shown']} frames shown, {lat['frames_skipped']} skipped)")
+    print(f"\nPeak memory: {report['peak_memory_mb']} MB")
+    for line in report.get("skipped", []):
+        print(f"skipped {line}")
+
+
+def main(args) -> int:
+    report = run(args.media, args.models or MODELS_DIR, quick=args.quick)
+    print_report(report)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=1)
+    return 0

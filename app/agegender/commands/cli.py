@@ -1,0 +1,182 @@
+"""The `agegender` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from agegender import __version__
+from agegender.errors import AgeGenderError
+from agegender.interrupts import EXIT_INTERRUPTED, signals_raise_interrupt, stop_at_once_on_signal
+
+log = logging.getLogger("agegender")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from agegender.vision.runtime import PROVIDER_CHOICES
+    parser.add_argument("--min-face", type=int, default=20, help="smallest face to look for, in pixels (20)")
+    parser.add_argument("--buckets", default="default",
+                        help="age buckets: default, adience, decades, or ranges like '0-9,10-19,...,70+'")
+    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
+                        help="ONNX Runtime execution provider: auto (CUDA if available), cpu, cuda")
+    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
+    parser.add_argument("--max-faces", type=int, default=64, help="most faces classified per frame (64, at least 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agegender", description="Age and gender from faces, in real time. "
+                                     "Without a command, opens the window on the default camera.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--source", help="camera index, video or image file, folder, or rtsp:// / http:// URL")
+    parser.add_argument("--design", choices=("multitask", "single", "compare"))
+    parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
+    parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
+    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
+    parser.add_argument("--record", type=Path, help="record the annotated video (.mp4 or .avi) from the start")
+    parser.add_argument("--results", type=Path, help="export results as JSONL from the start")
+    commands = parser.add_subparsers(dest="command")
+    process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
+    process.add_argument("input", help="video file, image file, or folder of images")
+    process.add_argument("--design", choices=("multitask", "single", "both"), default="multitask")
+    process.add_argument("--out", type=Path, help="annotated video (.mp4) or, for images, an image or a folder")
+    process.add_argument("--results", type=Path, help="per-frame results: .jsonl, or .csv (one row per face)")
+    process.add_argument("--track", action="store_true",
+                         help="follow faces across frames: a track id per face and labels smoothed per track")
+    process.add_argument("--detect-every", type=int, default=1, metavar="N",
+                         help="full detection every N frames, tracked faces refined between (1; N > 1 implies "
+                              "--track); videos only: images are always processed one by one")
+    process.add_argument("--max-image-megapixels", type=float, default=None, metavar="MP",
+                         help="refuse images whose header declares more pixels than this, before decoding (100)")
+    _add_model_options(process)
+    bench = commands.add_parser("bench", help="speed, recall and flicker against reference implementations")
+    bench.add_argument("--json", help="also write the figures to this JSON file")
+    bench.add_argument("--media", default=None, help="the shared media folder or the crowd video (../shared/media)")
+    bench.add_argument("--models", type=Path)
+    bench.add_argument("--quick", action="store_true", help="few frames: checks the benchmark runs, figures are rough")
+    soak = commands.add_parser("soak", help="run the kiosk's pipeline on a looped video; report memory, latency, "
+                               "threads over time and check none of them grows")
+    soak.add_argument("video", type=Path, help="the video to loop (for example ../shared/media/crowd-1080p.mp4)")
+    soak.add_argument("--minutes", type=float, default=30.0, help="how long to run (30)")
+    soak.add_argument("--interval", type=float, default=60.0, help="seconds between reports (60)")
+    soak.add_argument("--warmup", type=float, default=None,
+                      help="seconds before memory and latency are taken as the baseline (10%% of the run)")
+    soak.add_argument("--height", type=int, default=720, help="frames scaled to this height, 0 to keep (720)")
+    soak.add_argument("--detect-every", type=int, default=5, metavar="N", help="tracking mode as in the kiosk (5)")
+    soak.add_argument("--json", type=Path, help="also write the samples and the verdict to this JSON file")
+    _add_model_options(soak)
+    return parser
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise AgeGenderError(message)
+
+
+def _process_settings(args):
+    from agegender.config import Settings, check_settings
+    settings = Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider,
+                        max_faces=args.max_faces, detect_every=args.detect_every)
+    if getattr(args, "max_image_megapixels", None) is not None:
+        settings.max_image_megapixels = args.max_image_megapixels
+    check_settings(settings, "the command line")
+    return settings
+
+
+def _process(args) -> int:
+    from agegender.vision.assemble import build_pipeline
+    from agegender.commands.process import check_outputs, is_stills, open_input, run
+    settings = _process_settings(args)
+    names = ["multitask", "single"] if args.design == "both" else [args.design]
+    source = open_input(args.input, settings.max_image_megapixels)
+    try:
+        check_outputs(args.input, source, args.out, args.results)
+        track = args.track or args.detect_every > 1
+        if track and is_stills(source):
+            log.warning("--track and --detect-every are for videos; images are processed one by one, "
+                        "independently of each other")
+            track, settings.detect_every = False, 1
+        pipeline, scheme, provider = build_pipeline(settings, args.models, names, all_required=True, track=track)
+        log.info("running %s on %s", " and ".join(names), provider)
+        return run(source, pipeline, names, args.out, args.results, list(scheme.labels), provider)
+    finally:
+        source.close()
+
+
+def _bench(args) -> int:
+    # benchmarks/ may load facenet-pytorch (torch) as the reference; the app's own modules never do.
+    try:
+        from agegender.commands.bench.frames import DEFAULT_MEDIA
+        from agegender.commands.bench.run import main as bench_main
+    except ImportError as exc:
+        raise AgeGenderError("the benchmark needs a source checkout with the train extra installed "
+                             f"(pip install -e '.[train]'); this installation lacks it ({exc.name})") from None
+    args.media = args.media or DEFAULT_MEDIA
+    return bench_main(args)
+
+
+def _soak(args) -> int:
+    from agegender.vision.assemble import build_pipeline
+    from agegender.sources.capture import VideoFileSource, local_inputs, open_source
+    from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs
+    from agegender.commands.soak import soak, verdict, write_report
+    _require(args.minutes > 0 and args.interval > 0, "--minutes and --interval must be positive")
+    _require(args.height >= 0, f"--height must be 0 (keep the size) or more, got {args.height}")
+    _require(args.warmup is None or args.warmup >= 0, f"--warmup must be 0 or more, got {args.warmup}")
+    source = open_source(str(args.video))  # a clear error now rather than from the capture thread
+    source.close()
+    _require(isinstance(source, VideoFileSource), f"{args.video} is not a video file; the soak loops a video file")
+    if args.json is not None:  # checked now: the figures of a long run must not be lost at its end
+        refuse_outputs_over_inputs({"--json": args.json}, local_inputs(str(args.video)))
+        check_folder(args.json)
+    pipeline, _, provider = build_pipeline(_process_settings(args), args.models, ["multitask"], all_required=True)
+    duration = args.minutes * 60
+    warmup = duration * 0.1 if args.warmup is None else args.warmup
+    log.info("soak: %s looped for %g min on %s, tracking mode every %d frames, warm-up %.0f s", args.video.name,
+             args.minutes, provider, args.detect_every, warmup)
+    with signals_raise_interrupt():
+        samples, interrupted = soak(pipeline, args.video, duration, args.interval, args.height)
+    result = verdict(samples, warmup)
+    if args.json:
+        write_report(args.json, samples, result, {"video": args.video.name, "minutes": args.minutes,
+                                                  "height": args.height, "detect_every": args.detect_every,
+                                                  "provider": provider, "warmup_s": warmup,
+                                                  "interrupted": interrupted})
+    if interrupted:
+        print(f"agegender: soak interrupted after {len(samples)} reports"
+              + (f"; they are in {args.json}" if args.json else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for problem in result["problems"]:
+        print(f"agegender: soak: {problem}", file=sys.stderr)
+    if result["ok"]:
+        log.info("soak passed: memory %+.1f%% after warm-up (peak %.0f MB), p99 x%.2f, threads %s, files %s",
+                 100 * result["memory_growth"], result["peak_rss_mb"], result["p99_ratio"], result["threads"],
+                 result["open_files"])
+    return 0 if result["ok"] else 1
+
+
+def _window(args) -> int:
+    from agegender.config import load_settings
+    from agegender.gui.launch import run_window
+    settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk})
+    return run_window(settings, args.models, args.record, args.results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    with stop_at_once_on_signal():  # until a command opens its outputs, see app/interrupts.py
+        logging.basicConfig(level=logging.INFO, format="agegender: %(message)s")
+        args = build_parser().parse_args(argv)  # imports ONNX Runtime, for its provider names
+        try:
+            if args.command is None:
+                return _window(args)
+            return {"process": _process, "bench": _bench, "soak": _soak}[args.command](args)
+        except AgeGenderError as exc:
+            print(f"agegender: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("agegender: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

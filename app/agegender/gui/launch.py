@@ -1,0 +1,55 @@
+"""`agegender` with no command: the window."""
+from __future__ import annotations
+
+import signal
+import sys
+
+from agegender.vision.assemble import build_pipeline
+from agegender.config import Settings
+from agegender.errors import AgeGenderError
+from agegender.interrupts import EXIT_INTERRUPTED, SIGNALS
+
+
+def run_window(settings: Settings, models_dir=None, record=None, results=None) -> int:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from agegender.gui.window import MainWindow
+    from agegender.paths import ASSETS_DIR
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("AgeGender Live")
+    app.setDesktopFileName("agegender")  # matches packaging/agegender.desktop, for the dock and task bar
+    app.setWindowIcon(QIcon(str(ASSETS_DIR / "icon-256.png")))
+    try:
+        pipeline, _, provider = build_pipeline(settings, models_dir)
+    except AgeGenderError as exc:
+        print(f"agegender: error: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "AgeGender Live", str(exc))
+        return 2
+    window = MainWindow(settings, pipeline, provider)
+    # From here on Ctrl-C and SIGTERM close the window, which finalises its outputs, instead of stopping
+    # the process at once. Qt's event loop lets Python run the handler: the window's ticker wakes it.
+    interrupted = []
+
+    def close_window(signum, frame):
+        interrupted.append(signum)
+        window.close()
+    previous = {signum: signal.signal(signum, close_window) for signum in SIGNALS}
+    try:
+        try:
+            window.write_from_start(record, results)
+        except AgeGenderError as exc:
+            print(f"agegender: error: {exc}", file=sys.stderr)
+            window.close()
+            return 2
+        window.show()
+        window.open_source(settings.source)
+        code = app.exec() if not interrupted else 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if interrupted:
+        print("agegender: interrupted; the window closed and its outputs were saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code

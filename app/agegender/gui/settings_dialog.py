@@ -1,0 +1,71 @@
+"""Settings that take effect on the next frame: face size, thresholds, age buckets, privacy, landmarks."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
+                               QMessageBox, QSpinBox)
+
+from agegender.vision import buckets
+from agegender.vision.detect import DetectorSettings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings, pipeline, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings, self.pipeline = settings, pipeline
+        form = QFormLayout(self)
+        self.min_face = QSpinBox()
+        self.min_face.setRange(12, 400)
+        self.min_face.setValue(settings.min_face)
+        form.addRow("Minimum face size (px)", self.min_face)
+        self.thresholds = []
+        for i, name in enumerate(("P-Net", "R-Net", "O-Net")):
+            box = QDoubleSpinBox()
+            box.setRange(0.0, 1.0)
+            box.setSingleStep(0.05)
+            box.setValue(settings.thresholds[i])
+            form.addRow(f"{name} threshold", box)
+            self.thresholds.append(box)
+        self.buckets = QComboBox()
+        self.buckets.setEditable(True)
+        self.buckets.addItems(list(buckets.NAMED))
+        self.buckets.setCurrentText(settings.buckets)
+        self.buckets.setToolTip("a named scheme, or ranges such as 0-12,13-19,20-39,40-64,65+")
+        form.addRow("Age buckets", self.buckets)
+        self.smoothing = QCheckBox("Average each face's labels over recent frames")
+        self.smoothing.setChecked(settings.smoothing)
+        form.addRow("Smoothing", self.smoothing)
+        self.detect_every = QSpinBox()
+        self.detect_every.setRange(1, 30)
+        self.detect_every.setValue(settings.detect_every)
+        self.detect_every.setToolTip("1: detect on every frame. N: detect every N frames and follow faces between")
+        form.addRow("Full detection every N frames", self.detect_every)
+        self.privacy = QCheckBox("Blur faces on screen and in recordings")
+        self.privacy.setChecked(settings.privacy)
+        form.addRow("Privacy", self.privacy)
+        self.landmarks = QCheckBox("Show the five landmarks")
+        self.landmarks.setChecked(settings.landmarks)
+        form.addRow("Landmarks", self.landmarks)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.apply)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def apply(self) -> None:
+        try:
+            scheme = buckets.scheme(self.buckets.currentText().strip())
+            thresholds = tuple(box.value() for box in self.thresholds)
+            detector_settings = DetectorSettings(self.min_face.value(), thresholds)
+        except ValueError as exc:
+            QMessageBox.warning(self, "Settings", str(exc))
+            return
+        # Plain attribute swaps: the worker picks them up on its next frame.
+        self.pipeline.detector.settings = detector_settings
+        for design in self.pipeline.designs.values():
+            design.scheme = scheme
+        self.settings.min_face, self.settings.thresholds = detector_settings.min_face, list(thresholds)
+        self.settings.buckets = self.buckets.currentText().strip()
+        self.settings.privacy, self.settings.landmarks = self.privacy.isChecked(), self.landmarks.isChecked()
+        self.settings.smoothing = self.pipeline.smoothing = self.smoothing.isChecked()
+        self.settings.detect_every = self.pipeline.detect_every = self.detect_every.value()
+        self.accept()

@@ -1,0 +1,213 @@
+"""Frame sources behind one interface: read() gives the next Frame, or None at the end.
+
+open_source() picks the kind from what it is given: a camera index ("0"), a stream URL
+(rtsp://, http://, https://), a video file, an image file, or a folder of images.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from agegender.errors import InputError, UnreadableFileError
+
+log = logging.getLogger("agegender")
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm"}
+STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://")
+DEFAULT_MAX_IMAGE_MEGAPIXELS = 100.0
+
+
+def mask_credentials(url: str) -> str:
+    """rtsp://user:secret@host/... -> rtsp://user:***@host/..., for anything printed or saved.
+
+    Users type passwords unescaped, so '@', '/', ':' and spaces may all be in them: everything up to the
+    last '@' is taken as the user information (when in doubt, more is hidden rather than less)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    user_info, at, host_and_path = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = user_info.partition(":")
+    shown = f"{user}:***" if colon and user and "/" not in user else "***"
+    return f"{scheme}://{shown}@{host_and_path}"
+@dataclass
+class Frame:
+    image: np.ndarray  # uint8 BGR
+    index: int
+    time: float  # seconds from the source's start (video time for files, wall time for live sources)
+    source: str = ""  # the image's file name, for image sources
+    captured_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def is_still(self) -> bool:
+        """An image on its own (a file, or one of a folder): unrelated to the frame before it."""
+        return bool(self.source)
+
+
+def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:
+    """Refuses an image whose header declares more than `max_megapixels`, before anything is decoded
+    (a 3 MB PNG can declare 60000x60000 pixels: 10 GB once decoded). Warns that only the first page of a
+    multi-page file is read. A file Pillow cannot identify is left to OpenCV's decoder to judge."""
+    from PIL import Image, UnidentifiedImageError  # reads the header only; the pixels are decoded by OpenCV
+    limit = f"more than the limit of {max_megapixels:g} megapixels (setting max_image_megapixels)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                pages = getattr(image, "n_frames", 1)
+    except Image.DecompressionBombError:  # beyond Pillow's own limit, which hides the size it read
+        beyond = 2 * Image.MAX_IMAGE_PIXELS / 1e6
+        raise UnreadableFileError(f"{path.name} declares more than {beyond:.0f} megapixels, {limit}; it was not "
+                                  "decoded") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return
+    if width * height > max_megapixels * 1e6:
+        raise UnreadableFileError(f"{path.name} declares {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+                         f"{limit}; it was not decoded")
+    if pages > 1:
+        log.warning("%s holds %d pages; only the first is read", path.name, pages)
+
+
+def read_image(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> np.ndarray:
+    """An image file as 8-bit BGR, EXIF orientation applied; grayscale, alpha and 16-bit are converted."""
+    check_image_header(path, max_megapixels)
+    try:
+        data = np.fromfile(str(path), np.uint8)  # np.fromfile + imdecode copes with non-ASCII paths
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    except (cv2.error, MemoryError) as exc:
+        raise UnreadableFileError(f"{path} could not be decoded ({type(exc).__name__})") from exc
+    if image is None:
+        raise UnreadableFileError(f"{path} is not an image OpenCV can decode (empty, damaged or another kind of file)")
+    return image
+
+
+class VideoFileSource:
+    is_live = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        self._capture = cv2.VideoCapture(str(self.path))
+        if not self._capture.isOpened():
+            raise UnreadableFileError(f"{self.path} is not a video or image that can be read (unknown format, damaged "
+                             "or empty file)")
+        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 25.0
+        if not 1 <= self.fps <= 1000:
+            self.fps = 25.0
+        self.frame_count = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self._index = 0
+        self.error: str | None = None
+
+    def read(self) -> Frame | None:
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            if self.frame_count and self._index < self.frame_count - 1:
+                self.error = (f"{self.name} ended at frame {self._index} of {self.frame_count}: the file is truncated "
+                              "or damaged; the frames before were processed")
+            return None
+        frame = Frame(image, self._index, self._index / self.fps)
+        self._index += 1
+        return frame
+
+    def seek(self, frame_index: int) -> None:
+        self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
+        self._index = frame_index
+        self.error = None
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class ImageSource:
+    """One image, or every image in a folder (sorted by name). Unreadable ones are skipped and listed."""
+
+    is_live = False
+    fps = 1.0
+
+    def __init__(self, paths: list[Path], name: str,
+                 max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:
+        self.paths, self.name, self.max_megapixels = paths, name, max_megapixels
+        self.frame_count = len(paths)
+        self.skipped: list[str] = []
+        self.error: str | None = None
+        self._next = 0
+        self.size = None
+
+    def read(self) -> Frame | None:
+        while self._next < len(self.paths):
+            path = self.paths[self._next]
+            index = self._next
+            self._next += 1
+            try:
+                image = read_image(path, self.max_megapixels)
+            except InputError as exc:
+                if len(self.paths) == 1:
+                    raise
+                self.skipped.append(f"{path.name}: {exc}")
+                continue
+            return Frame(image, index, 0.0, source=path.name)
+        if self.skipped:
+            self.error = f"{len(self.skipped)} of {len(self.paths)} images could not be read and were skipped"
+        return None
+
+    def seek(self, frame_index: int) -> None:
+        self._next = min(max(frame_index, 0), len(self.paths))
+
+    def close(self) -> None:
+        pass
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def is_camera_index(spec: str) -> bool:
+    """A number names a camera, unless a file or folder of that name exists (a folder called 2024)."""
+    return spec.isdigit() and not Path(spec).exists()
+
+
+def local_inputs(spec: str) -> list[Path]:
+    """The files a source reads, and the folder for a folder of images; none for cameras and streams.
+    Outputs are checked against these (app/output_safety.py)."""
+    if is_camera_index(spec) or spec.lower().startswith(STREAM_PREFIXES):
+        return []
+    path = Path(spec)
+    if path.is_dir():
+        return [path, *_images_in(path)]
+    return [path] if path.exists() else []
+
+
+def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS):
+    """A source for a file, folder, camera index or stream URL; InputError with the way out if it fails."""
+    if is_camera_index(spec):
+        from agegender.sources.live import CameraSource  # live sources live with the threads that read them
+        return CameraSource(int(spec))
+    if spec.lower().startswith(STREAM_PREFIXES):
+        from agegender.sources.live import StreamSource
+        return StreamSource(spec)
+    path = Path(spec)
+    if path.is_dir():
+        images = _images_in(path)
+        if not images:
+            raise InputError(f"{path} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return ImageSource(images, path.name, max_image_megapixels)
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file, folder, camera index or URL")
+    if path.stat().st_size == 0:
+        raise UnreadableFileError(f"{path} is empty (0 bytes)")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource([path], path.name, max_image_megapixels)
+    return VideoFileSource(path)

@@ -1,0 +1,48 @@
+"""Builds a ready Pipeline from settings: the detector, the design(s), the tracker. One place for
+the window, `agegender process` and the soak run."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from agegender.vision import buckets
+from agegender.config import check_settings
+from agegender.vision.designs import load_design
+from agegender.vision.detect import DetectorSettings, MtcnnDetector
+from agegender.errors import AgeGenderError, ModelError
+from agegender.paths import MODELS_DIR, mtcnn_dir
+from agegender.vision.pipeline import Pipeline
+from agegender.vision.runtime import choose_providers
+from agegender.vision.track import Tracker
+
+log = logging.getLogger("agegender")
+
+
+def build_pipeline(settings, models_dir: Path | None = None, designs=("multitask", "single"),
+                   all_required: bool = False, track: bool = True):
+    """Returns (pipeline, bucket scheme, provider in use). Loads each design in `designs` whose files
+    exist; with `all_required`, a missing or damaged one is an error, otherwise only having none is."""
+    try:
+        scheme = buckets.scheme(settings.buckets)
+        detector_settings = DetectorSettings(settings.min_face, tuple(settings.thresholds))
+    except ValueError as exc:
+        raise AgeGenderError(str(exc)) from exc
+    check_settings(settings, "settings")
+    providers = choose_providers(settings.provider)
+    loaded, problems = {}, []
+    for name in designs:
+        try:
+            loaded[name] = load_design(name, models_dir or MODELS_DIR, scheme, providers)
+        except ModelError as exc:
+            if all_required:
+                raise
+            problems.append(str(exc))
+    if not loaded:
+        raise ModelError(problems[0])
+    for problem in problems:
+        log.warning("%s (that design is unavailable)", problem)
+    detector = MtcnnDetector(detector_settings, mtcnn_dir(models_dir), providers=providers)
+    tracker = Tracker() if track or settings.detect_every > 1 else None
+    pipeline = Pipeline(detector, loaded, settings.max_faces, tracker=tracker, detect_every=settings.detect_every,
+                        smoothing=settings.smoothing)
+    return pipeline, scheme, detector.provider

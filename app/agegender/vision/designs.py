@@ -1,0 +1,245 @@
+"""The two model designs behind one interface.
+
+- MultiTaskDesign: one network with an age output and a gender output.
+- SingleTaskPairDesign: an age network and a gender network.
+
+Both take a batch of aligned crops (uint8 BGR, as agegender.vision.align makes them) and return Predictions.
+Each ONNX file names its own design in its metadata; NETWORKS maps that name to the wrapper class.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from agegender.vision.buckets import BucketScheme
+from agegender.errors import ModelError
+from agegender.vision.model_info import ModelInfo
+from agegender.paths import MODELS_DIR
+from agegender.vision.runtime import active_provider, choose_providers, open_session, read_metadata
+
+DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
+MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (README, 'Models'): "
+                       "python -m training.train and python -m training.export write them to models/.")
+
+
+@dataclass(frozen=True)
+class GenderRule:
+    """When a gender answer is given as sure. The threshold on max(p, 1 - p) of the calibrated P(female) is
+    chosen on validation faces so that answers clearing it are right at least 97% of the time there; below
+    min_age (by the age estimate) gender is never given as sure: every model is close to chance on children."""
+
+    threshold: float = 0.9  # for a network exported without a calibrated threshold of its own
+    min_age: float = 12.0
+
+
+@dataclass
+class Predictions:
+    """Per-face outputs of one design, as parallel arrays."""
+
+    age_distribution: np.ndarray  # (N, ages), sums to 1
+    p_female: np.ndarray  # (N,), calibrated
+    scheme: BucketScheme
+    gender_labels: tuple[str, str]
+    gender_rule: GenderRule = GenderRule()
+
+    def __len__(self) -> int:
+        return len(self.p_female)
+
+    # Cached: drawing and the results schema read them once per face.
+    @cached_property
+    def expected_age(self) -> np.ndarray:
+        return self.age_distribution @ np.arange(self.age_distribution.shape[1], dtype=np.float32)
+
+    @cached_property
+    def bucket_probs(self) -> np.ndarray:
+        return self.scheme.probabilities(self.age_distribution)
+
+    @cached_property
+    def age_years(self) -> np.ndarray:
+        """The age estimate in whole years: what "~NN y" shows and what picks the bucket."""
+        return np.rint(self.expected_age).astype(np.int64)
+
+    @cached_property
+    def bucket_index(self) -> np.ndarray:
+        """The bucket that holds each face's age estimate, so the bucket and "~NN y" never disagree."""
+        return self.scheme.nearest(self.age_years)
+
+    @property
+    def bucket_labels(self) -> list[str]:
+        return [self.scheme.labels[i] for i in self.bucket_index]
+
+    @cached_property
+    def is_female(self) -> np.ndarray:
+        return self.p_female > 0.5
+
+    @property
+    def genders(self) -> list[str]:
+        return [self.gender_labels[int(f)] for f in self.is_female]
+
+    @cached_property
+    def gender_confidence(self) -> np.ndarray:
+        return np.maximum(self.p_female, 1 - self.p_female)
+
+    @cached_property
+    def gender_confident(self) -> np.ndarray:
+        rule = self.gender_rule
+        return (self.gender_confidence >= rule.threshold) & (self.expected_age >= rule.min_age)
+
+    def face(self, i: int) -> dict:
+        """The JSON form of face i (the `designs` entry of the results schema)."""
+        probs = self.bucket_probs[i]
+        return {"age": round(float(self.expected_age[i]), 2),
+                "age_bucket": self.scheme.labels[int(self.bucket_index[i])],
+                "age_bucket_probs": {label: round(float(p), 4) for label, p in zip(self.scheme.labels, probs)},
+                "gender": self.gender_labels[int(self.is_female[i])],
+                "p_female": round(float(self.p_female[i]), 4),
+                "gender_confident": bool(self.gender_confident[i])}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def p_female(gender_network: "Network", gender_logit: np.ndarray) -> np.ndarray:
+    """Calibrated P(female): the logit scaled by the temperature fitted on validation faces."""
+    return sigmoid(gender_logit / gender_network.info.gender_temperature)
+
+
+def gender_rule(gender_network: "Network") -> GenderRule:
+    threshold = gender_network.info.gender_threshold
+    return GenderRule() if threshold is None else GenderRule(threshold=threshold)
+
+
+class Network:
+    """One ONNX network and its metadata; turns aligned BGR crops into its input tensor."""
+
+    design = ""
+
+    def __init__(self, path: Path, session, info: ModelInfo) -> None:
+        self.path, self.session, self.info = path, session, info
+        self._input = session.get_inputs()[0].name
+        self._mean = np.asarray(info.mean, np.float32)
+        self._inv_std = 1.0 / np.asarray(info.std, np.float32)
+        missing = set(self.expected_outputs) - {o.name for o in session.get_outputs()}
+        if missing:
+            raise ModelError(f"{path} is a '{self.design}' model but has no output {', '.join(sorted(missing))}")
+
+    expected_outputs: tuple[str, ...] = ()
+
+    @property
+    def provider(self) -> str:
+        return active_provider(self.session)
+
+    def run(self, crops_bgr: np.ndarray) -> dict[str, np.ndarray]:
+        size = self.info.input_size
+        if crops_bgr.shape[1:3] != (size, size):
+            raise ValueError(f"{self.path.name} takes {size}x{size} crops, got {crops_bgr.shape[1:3]}")
+        pixels = crops_bgr[..., ::-1] if self.info.colour_order == "RGB" else crops_bgr
+        x = ((pixels.astype(np.float32) - self._mean) * self._inv_std).transpose(0, 3, 1, 2)
+        names = list(self.expected_outputs)
+        if not len(x):  # no faces: no call, empty outputs of the right shapes
+            empty = {"age_logits": np.zeros((0, self.info.age_classes), np.float32),
+                     "gender_logit": np.zeros((0,), np.float32)}
+            return {name: empty[name] for name in names}
+        return dict(zip(names, self.session.run(names, {self._input: np.ascontiguousarray(x)})))
+
+
+class MultiTaskNetwork(Network):
+    design = "multitask"
+    expected_outputs = ("age_logits", "gender_logit")
+
+
+class AgeNetwork(Network):
+    design = "age"
+    expected_outputs = ("age_logits",)
+
+
+class GenderNetwork(Network):
+    design = "gender"
+    expected_outputs = ("gender_logit",)
+
+
+NETWORKS: dict[str, type[Network]] = {cls.design: cls for cls in (MultiTaskNetwork, AgeNetwork, GenderNetwork)}
+
+
+def load_network(path: Path, providers: list[str] | None = None) -> Network:
+    path = Path(path)
+    session = open_session(path, providers or choose_providers())
+    info = ModelInfo.from_metadata(read_metadata(session, path), path)
+    if info.design not in NETWORKS:
+        raise ModelError(f"{path} declares design {info.design!r}; this app knows {', '.join(NETWORKS)}")
+    return NETWORKS[info.design](path, session, info)
+
+
+def _expect(network: Network, cls: type[Network]) -> Network:
+    if not isinstance(network, cls):
+        raise ModelError(f"{network.path} holds a '{network.design}' network where a '{cls.design}' one belongs")
+    return network
+
+
+class MultiTaskDesign:
+    name = "multitask"
+    title = "Multi-task"
+
+    def __init__(self, path: Path, scheme: BucketScheme | None = None, providers: list[str] | None = None) -> None:
+        self.network = _expect(load_network(path, providers), MultiTaskNetwork)
+        self.networks = [self.network]
+        self.scheme = scheme or BucketScheme.parse(self.network.info.age_buckets)
+        self.gender_rule = gender_rule(self.network)
+
+    @property
+    def input_size(self) -> int:
+        return self.network.info.input_size
+
+    def predict(self, crops_bgr: np.ndarray) -> Predictions:
+        out = self.network.run(crops_bgr)
+        return Predictions(softmax(out["age_logits"]), p_female(self.network, out["gender_logit"]), self.scheme,
+                           self.network.info.gender_labels, self.gender_rule)
+
+
+class SingleTaskPairDesign:
+    name = "single"
+    title = "Single-task pair"
+
+    def __init__(self, age_path: Path, gender_path: Path, scheme: BucketScheme | None = None,
+                 providers: list[str] | None = None) -> None:
+        self.age = _expect(load_network(age_path, providers), AgeNetwork)
+        self.gender = _expect(load_network(gender_path, providers), GenderNetwork)
+        if self.age.info.input_size != self.gender.info.input_size:
+            raise ModelError(f"{age_path.name} and {gender_path.name} take different crop sizes; export them alike")
+        self.networks = [self.age, self.gender]
+        self.scheme = scheme or BucketScheme.parse(self.age.info.age_buckets)
+        self.gender_rule = gender_rule(self.gender)
+
+    @property
+    def input_size(self) -> int:
+        return self.age.info.input_size
+
+    def predict(self, crops_bgr: np.ndarray) -> Predictions:
+        age_logits = self.age.run(crops_bgr)["age_logits"]
+        gender_logit = self.gender.run(crops_bgr)["gender_logit"]
+        return Predictions(softmax(age_logits), p_female(self.gender, gender_logit), self.scheme,
+                           self.gender.info.gender_labels, self.gender_rule)
+
+
+def load_design(name: str, models_dir: Path = MODELS_DIR, scheme: BucketScheme | None = None,
+                providers: list[str] | None = None):
+    """'multitask' or 'single', from the files in models_dir."""
+    if name not in DESIGN_FILES:
+        raise ValueError(f"unknown design {name!r}; choose one of {', '.join(DESIGN_FILES)}")
+    paths = [Path(models_dir) / f for f in DESIGN_FILES[name]]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ModelError(f"no trained model {', '.join(missing)} in {models_dir}. {MISSING_MODELS_HELP}")
+    providers = providers or choose_providers()
+    if name == "multitask":
+        return MultiTaskDesign(paths[0], scheme, providers)
+    return SingleTaskPairDesign(paths[0], paths[1], scheme, providers)

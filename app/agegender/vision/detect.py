@@ -1,0 +1,270 @@
+"""MTCNN face detection on ONNX Runtime: boxes, scores and five landmarks.
+
+Follows facenet-pytorch's detect_face step by step (pyramid, P-Net per scale, NMS, regression,
+squaring, R-Net, O-Net) so that it finds the same faces; tests/test_detect_parity.py holds it to that.
+R-Net and O-Net each run once per frame on all candidates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from agegender.paths import MTCNN_DIR
+from agegender.vision.runtime import active_provider, choose_providers, open_session
+
+PNET_STRIDE = 2
+PNET_CELL = 12
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    min_face: int = 20
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    scale_factor: float = 0.709
+
+    def __post_init__(self) -> None:
+        if self.min_face < 12:
+            raise ValueError(f"minimum face size must be at least 12 pixels, got {self.min_face}")
+        if not 0.1 <= self.scale_factor < 1:
+            raise ValueError(f"scale factor must be in [0.1, 1), got {self.scale_factor}")
+        if len(self.thresholds) != 3 or not all(0 <= t <= 1 for t in self.thresholds):
+            raise ValueError(f"need three thresholds in [0, 1], got {self.thresholds}")
+
+
+@dataclass
+class Detections:
+    """Faces of one frame as parallel arrays: boxes [x1, y1, x2, y2], scores, landmarks (5 x [x, y])."""
+
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __getitem__(self, index) -> "Detections":
+        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+
+
+def pyramid_scales(height: int, width: int, settings: DetectorSettings) -> list[float]:
+    scale = PNET_CELL / settings.min_face
+    side = min(height, width) * scale
+    scales = []
+    while side >= PNET_CELL:
+        scales.append(scale)
+        scale *= settings.scale_factor
+        side *= settings.scale_factor
+    return scales
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by OpenCV's IoU non-maximum suppression, best score first."""
+    if len(boxes) == 0:
+        return np.zeros((0,), np.int64)
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]]).astype(np.float64)
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float32).tolist(), 0.0, iou_threshold)
+    return np.asarray(keep, np.int64).reshape(-1)
+
+
+def nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Non-maximum suppression on intersection over the *smaller* area, MTCNN's last step.
+
+    OpenCV only offers IoU; this variant also removes a small box lying inside a larger one.
+    """
+    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(scores, kind="stable")
+    keep = []
+    while order.size:
+        best, rest = order[-1], order[:-1]
+        keep.append(best)
+        w = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1)
+        overlap = w * h / np.minimum(area[best], area[rest])
+        order = rest[overlap <= threshold]
+    return np.asarray(keep, np.int64)
+
+
+def square(boxes: np.ndarray) -> np.ndarray:
+    """Grow each box to a square around its centre (MTCNN's 'rerec')."""
+    out = boxes.copy()
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    out[:, 0] = boxes[:, 0] + w * 0.5 - side * 0.5
+    out[:, 1] = boxes[:, 1] + h * 0.5 - side * 0.5
+    out[:, 2] = out[:, 0] + side
+    out[:, 3] = out[:, 1] + side
+    return out
+
+
+def regress(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Apply R-Net/O-Net box regression (offsets in units of the inclusive box size)."""
+    out = boxes.copy()
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    out[:, 0] += offsets[:, 0] * w
+    out[:, 1] += offsets[:, 1] * h
+    out[:, 2] += offsets[:, 2] * w
+    out[:, 3] += offsets[:, 3] * h
+    return out
+
+
+class MtcnnDetector:
+    def __init__(self, settings: DetectorSettings = DetectorSettings(), model_dir: Path = MTCNN_DIR,
+                 providers: list[str] | None = None) -> None:
+        self.settings = settings
+        providers = providers or choose_providers()
+        self._pnet = open_session(Path(model_dir) / "pnet.onnx", providers, layout_optimizations=False)
+        self._rnet = open_session(Path(model_dir) / "rnet.onnx", providers)
+        self._onet = open_session(Path(model_dir) / "onet.onnx", providers)
+        self.provider = active_provider(self._pnet)
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """Faces in an 8-bit BGR image (as OpenCV reads it)."""
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        return self.detect_rgb(rgb)
+
+    def detect_rgb(self, rgb: np.ndarray) -> Detections:
+        sums = cv2.integral(rgb)  # (h + 1, w + 1, 3) int32: every resize below reads window sums off it
+        boxes = self._propose(sums)
+        if len(boxes):
+            boxes = self._refine(sums, boxes)
+        if not len(boxes):
+            return Detections()
+        return self._output(sums, boxes)
+
+    def detect_near(self, image_bgr: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Tracking mode: faces near known boxes, by R-Net and O-Net on squares around each box (a few
+        shifts and sizes), without the P-Net pyramid. New faces elsewhere are not looked for."""
+        if not len(boxes):
+            return Detections()
+        sums = cv2.integral(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        refined = self._refine(sums, region_candidates(boxes))
+        return self._output(sums, refined) if len(refined) else Detections()
+
+    def _propose(self, sums: np.ndarray) -> np.ndarray:
+        """Stage 1: P-Net over the pyramid; returns squared candidate boxes with scores (N, 5)."""
+        height, width = sums.shape[0] - 1, sums.shape[1] - 1
+        t_pnet = self.settings.thresholds[0]
+        candidates = []
+        for scale in pyramid_scales(height, width, self.settings):
+            level = area_resize(sums, int(height * scale + 1), int(width * scale + 1))
+            prob, offsets = self._pnet.run(None, {"pixels": level[None]})
+            ys, xs = np.nonzero(prob[0] >= t_pnet)
+            if not len(ys):
+                continue
+            cell = np.column_stack([xs, ys]).astype(np.float32)
+            top_left = np.floor((PNET_STRIDE * cell + 1) / scale)
+            bottom_right = np.floor((PNET_STRIDE * cell + PNET_CELL) / scale)
+            found = np.column_stack([top_left, bottom_right, prob[0, ys, xs], offsets[0][:, ys, xs].T])
+            candidates.append(found[nms(found[:, :4], found[:, 4], 0.5)])
+        if not candidates:
+            return np.zeros((0, 5), np.float32)
+        found = np.concatenate(candidates)
+        found = found[nms(found[:, :4], found[:, 4], 0.7)]
+        w = found[:, 2] - found[:, 0]
+        h = found[:, 3] - found[:, 1]
+        shift = found[:, 5:9] * np.column_stack([w, h, w, h])
+        return square(np.column_stack([found[:, :4] + shift, found[:, 4]]))
+
+    def _refine(self, sums: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Stage 2: R-Net on all candidates in one call."""
+        patches, boxes = crop_patches(sums, boxes, 24)
+        if not len(boxes):
+            return boxes
+        prob, offsets = self._rnet.run(None, {"pixels": patches})
+        keep = prob > self.settings.thresholds[1]
+        boxes = np.column_stack([boxes[keep, :4], prob[keep]])
+        offsets = offsets[keep]
+        pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
+        return square(regress(boxes[pick], offsets[pick]))
+
+    def _output(self, sums: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Stage 3: O-Net on all survivors in one call; final boxes and landmarks."""
+        patches, boxes = crop_patches(sums, boxes, 48)
+        if not len(boxes):
+            return Detections()
+        prob, offsets, points = self._onet.run(None, {"pixels": patches})
+        keep = prob > self.settings.thresholds[2]
+        boxes = np.column_stack([boxes[keep, :4], prob[keep]])
+        offsets, points = offsets[keep], points[keep]
+        w = boxes[:, 2] - boxes[:, 0] + 1
+        h = boxes[:, 3] - boxes[:, 1] + 1
+        landmarks = np.stack([w[:, None] * points[:, :5] + boxes[:, 0:1] - 1,
+                              h[:, None] * points[:, 5:] + boxes[:, 1:2] - 1], axis=-1)
+        boxes = regress(boxes, offsets)
+        pick = nms_min(boxes[:, :4], boxes[:, 4], 0.7)
+        return Detections(boxes[pick, :4].astype(np.float32), boxes[pick, 4].astype(np.float32),
+                          landmarks[pick].astype(np.float32))
+
+
+def region_candidates(boxes: np.ndarray) -> np.ndarray:
+    """Squares around each box at 3 sizes and 5 positions, as stage-2 candidates (N * 15, 5)."""
+    squared = square(np.column_stack([boxes[:, :4], np.ones(len(boxes))]))
+    centre = (squared[:, :2] + squared[:, 2:4]) / 2
+    side = squared[:, 2] - squared[:, 0]
+    out = []
+    for size in (0.9, 1.0, 1.15):
+        for dx, dy in ((0, 0), (-0.1, 0), (0.1, 0), (0, -0.1), (0, 0.1)):
+            c = centre + np.column_stack([dx * side, dy * side])
+            half = (size * side / 2)[:, None]
+            out.append(np.column_stack([c - half, c + half, np.ones(len(boxes))]))
+    return np.concatenate(out).astype(np.float32)
+
+
+def crop_patches(sums: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each box (clipped to the image, as MTCNN does) and area-resize it to size x size.
+
+    `sums` is the frame's integral image. Returns the float32 NHWC batch and the boxes that gave a
+    non-empty patch. Window sums are gathered with flat indices, the fastest gather numpy has.
+    """
+    height, width = sums.shape[0] - 1, sums.shape[1] - 1
+    ints = np.trunc(boxes[:, :4]).astype(np.int64)
+    x1 = np.maximum(ints[:, 0], 1) - 1
+    y1 = np.maximum(ints[:, 1], 1) - 1
+    x2 = np.minimum(ints[:, 2], width)
+    y2 = np.minimum(ints[:, 3], height)
+    valid = (x2 > x1) & (y2 > y1)
+    if not valid.any():
+        return np.zeros((0, size, size, 3), np.float32), boxes[:0]
+    y_first, y_last = area_windows(y1[valid], y2[valid], size)
+    x_first, x_last = area_windows(x1[valid], x2[valid], size)
+    flat = sums.reshape(-1, 3)
+    top, bottom = (y_first * (width + 1))[:, :, None], (y_last * (width + 1))[:, :, None]
+    left, right = x_first[:, None, :], x_last[:, None, :]
+    total = (np.take(flat, bottom + right, axis=0) - np.take(flat, top + right, axis=0)
+             - np.take(flat, bottom + left, axis=0) + np.take(flat, top + left, axis=0))
+    inverse_count = (1.0 / ((y_last - y_first)[:, :, None] * (x_last - x_first)[:, None, :])).astype(np.float32)
+    return total.astype(np.float32) * inverse_count[..., None], boxes[valid]
+
+
+def area_windows(start: np.ndarray, end: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source windows [first, last) of area interpolation from spans [start, end) to `size` cells.
+
+    The windows of PyTorch's adaptive average pooling, which facenet-pytorch's 'area' resize uses:
+    cell i covers floor(i * n / size) to ceil((i + 1) * n / size). Returns arrays of shape (len(start), size).
+    """
+    length = (end - start)[:, None]
+    cells = np.arange(size)[None, :]
+    first = start[:, None] + (cells * length) // size
+    last = start[:, None] - (-(cells + 1) * length // size)
+    return first, last
+
+
+def area_resize(sums: np.ndarray, out_height: int, out_width: int) -> np.ndarray:
+    """Area-resize a whole image, given its integral image (h + 1, w + 1, 3) from cv2.integral.
+
+    Exactly PyTorch's adaptive average pooling (see area_windows): each output pixel is a window sum
+    read off the integral image, so a pyramid level costs about its own size, not the frame's.
+    """
+    height, width = sums.shape[0] - 1, sums.shape[1] - 1
+    y_first, y_last = (w[0] for w in area_windows(np.array([0]), np.array([height]), out_height))
+    x_first, x_last = (w[0] for w in area_windows(np.array([0]), np.array([width]), out_width))
+    rows = np.take(sums, y_last, axis=0) - np.take(sums, y_first, axis=0)  # np.take: 2x fancy indexing
+    total = (np.take(rows, x_last, axis=1) - np.take(rows, x_first, axis=1)).astype(np.float32)
+    inverse_count = (1.0 / ((y_last - y_first)[:, None] * (x_last - x_first)[None, :])).astype(np.float32)
+    return total * inverse_count[..., None]

@@ -1,0 +1,100 @@
+"""One frame in, one FrameResult out: detect, align, one batched call per network, all timed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agegender.vision.align import align_faces
+from agegender.sources.capture import Frame
+from agegender.vision.designs import Predictions
+from agegender.vision.detect import Detections, MtcnnDetector
+from agegender.timing import timed
+from agegender.vision.track import Tracker
+
+DEFAULT_MAX_FACES = 64
+
+
+@dataclass
+class FrameResult:
+    frame_index: int
+    time: float
+    detections: Detections
+    predictions: dict[str, Predictions]  # keyed by design name ("multitask", "single")
+    timings: dict[str, float] = field(default_factory=dict)  # ms per stage
+    source: str = ""
+    captured_at: float = 0.0
+    faces_dropped: int = 0  # faces beyond the per-frame cap, not classified
+    track_ids: np.ndarray | None = None
+    full_detection: bool = True  # False where tracking mode refined known faces only
+
+    def to_dict(self) -> dict:
+        """The results schema: one JSON object per frame (JSONL), deterministic for golden tests."""
+        faces = []
+        for i in range(len(self.detections)):
+            faces.append({
+                "box": [round(float(v), 1) for v in self.detections.boxes[i]],
+                "score": round(float(self.detections.scores[i]), 4),
+                "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.detections.landmarks[i]],
+                "designs": {name: p.face(i) for name, p in self.predictions.items()},
+            })
+            if self.track_ids is not None:
+                faces[-1]["track"] = int(self.track_ids[i])
+        out = {"frame": self.frame_index, "time": round(self.time, 3), "faces": faces}
+        if self.source:
+            out = {"source": self.source, **out}
+        return out
+
+
+class Pipeline:
+    """With a tracker, faces keep ids and their predictions are smoothed per track (if `smoothing`);
+    with detect_every > 1 as well, the full detector runs on every N-th frame only and the frames
+    between refine the tracked faces (tracking mode). Stills (images) never touch the tracker: each is
+    detected in full and labelled on its own, whatever came before."""
+
+    def __init__(self, detector: MtcnnDetector, designs: dict, max_faces: int = DEFAULT_MAX_FACES,
+                 tracker: Tracker | None = None, detect_every: int = 1, smoothing: bool = True) -> None:
+        self.detector = detector
+        self.designs = designs  # name -> design object with input_size and predict()
+        self.max_faces = max_faces
+        self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
+        self._since_full = 0
+
+    def _detect(self, frame: Frame) -> tuple[Detections, bool]:
+        tracking = not frame.is_still and self.tracker is not None and self.detect_every > 1 and self.tracker.tracks
+        if tracking and self._since_full < self.detect_every - 1:
+            self._since_full += 1
+            return self.detector.detect_near(frame.image, self.tracker.predicted_boxes()), False
+        self._since_full = 0
+        return self.detector.detect(frame.image), True
+
+    def process(self, frame: Frame, design_names: list[str] | None = None) -> FrameResult:
+        timings: dict[str, float] = {}
+        with timed(timings, "detect"):
+            detections, full = self._detect(frame)
+        dropped = 0
+        if len(detections) > self.max_faces:
+            # Bounded work per frame: keep the most confident faces.
+            keep = np.sort(np.argsort(-detections.scores)[: self.max_faces])
+            dropped = len(detections) - self.max_faces
+            detections = detections[keep]
+        predictions = {}
+        crops_by_size: dict[int, np.ndarray] = {}
+        for name in design_names or list(self.designs):
+            design = self.designs[name]
+            if design.input_size not in crops_by_size:
+                with timed(timings, "align"):
+                    crops_by_size[design.input_size] = align_faces(frame.image, detections.landmarks,
+                                                                   design.input_size)
+            crops = crops_by_size[design.input_size]
+            with timed(timings, f"classify:{name}"):
+                predictions[name] = design.predict(crops)
+        track_ids = None
+        if self.tracker is not None and not frame.is_still:
+            with timed(timings, "track"):
+                track_ids = self.tracker.update(detections.boxes, detections.landmarks)
+                if self.smoothing:
+                    predictions = {name: self.tracker.smooth(track_ids, name, p) for name, p in predictions.items()}
+        timings["total"] = sum(timings.values())
+        return FrameResult(frame.index, frame.time, detections, predictions, timings, frame.source,
+                           frame.captured_at, dropped, track_ids, full)
