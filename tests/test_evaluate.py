@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from app.buckets import DEFAULT
-from app.designs import GenderRule, Predictions
+from agegender.vision.buckets import DEFAULT
+from agegender.vision.designs import GenderRule, Predictions
 from training.evaluate import SplitFaces, evaluate_design, metrics_by_design, peer_predictions, summary
 from training.report import paired_gap, write_report
 

@@ -3,7 +3,7 @@
     python -m training.evaluate [--models models] [--peer docs/evaluation/peer_predictions.json]
                                 [--runs runs] [--note TEXT] [--out docs/evaluation]
 
-Runs the ONNX files the app runs, through app.designs, on the cached aligned test crops of each source
+Runs the ONNX files the app runs, through agegender.vision.designs, on the cached aligned test crops of each source
 (UTKFace and All-Age-Faces), reported separately; writes OUT/report.md with PNG plots, and OUT/metrics.json
 (one summary per design and source, which training.export embeds in the models).
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.buckets import ADIENCE, DECADES, DEFAULT
-from app.designs import MultiTaskDesign, Predictions, load_design
+from agegender.vision.buckets import ADIENCE, DECADES, DEFAULT
+from agegender.vision.designs import MultiTaskDesign, Predictions, load_design
 from training.calibrate import ADULT_AGE
 from training.crops import load_cache
 from training.metrics import age_metrics, bucket_metrics, confident_answers, gender_metrics, group_means

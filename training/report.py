@@ -316,7 +316,7 @@ def _about(results: dict, note: str) -> list[str]:
     return lines + [
         f"Test faces: {counts} (the stored test splits in `training/splits/`, used neither for training nor for "
         "calibration). Every face was cropped by the app's own MTCNN detector and five-point aligner "
-        "(`python -m training.crops`, cached) and run through the shipped ONNX files by `app.designs`, as the app runs "
+        "(`python -m training.crops`, cached) and run through the shipped ONNX files by `agegender.vision.designs`, as the app runs "
         "them (`python -m training.evaluate`). Each source is reported on its own: All-Age-Faces holds mostly East "
         "Asian faces and is one group here, not a row of UTKFace's race labels.", "",
         "**The label.** The age bucket shown is the one holding the age estimate (the expected age in whole years, the "
