@@ -1,6 +1,14 @@
-"""AgeGender Live: real-time age and gender estimation, comparing a multi-task network with a single-task pair."""
+"""AgeGender Live: real-time age and gender estimation, comparing a multi-task network with a single-task pair.
 
-__version__ = "0.1.0"
+    import agegender
+    faces = agegender.FaceAnalyzer(design="multitask").analyze("photo.jpg")
+
+FaceAnalyzer and Face are loaded on first use, so that `import agegender` (and the command line's
+start-up, which handles Ctrl-C from its first moment) stays quick.
+"""
+
+__version__ = "0.2.0"
+__all__ = ["FaceAnalyzer", "Face", "DesignAnswer", "AgeGenderError", "__version__"]
 
 import os
 
@@ -8,3 +16,13 @@ import os
 # before and between our one-line messages. Set before cv2 is first imported; set them to see them.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+def __getattr__(name: str):
+    if name in ("FaceAnalyzer", "Face", "DesignAnswer"):
+        from agegender import api
+        return getattr(api, name)
+    if name == "AgeGenderError":
+        from agegender.errors import AgeGenderError
+        return AgeGenderError
+    raise AttributeError(f"module 'agegender' has no attribute {name!r}")

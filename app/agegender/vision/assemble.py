@@ -42,7 +42,7 @@ def build_pipeline(settings, models_dir: Path | None = None, designs=("multitask
     for problem in problems:
         log.warning("%s (that design is unavailable)", problem)
     detector = MtcnnDetector(detector_settings, mtcnn_dir(models_dir), providers=providers)
-    tracker = Tracker() if track or settings.detect_every > 1 else None
+    tracker = Tracker() if track else None  # without one, every frame is detected in full, on its own
     pipeline = Pipeline(detector, loaded, settings.max_faces, tracker=tracker, detect_every=settings.detect_every,
                         smoothing=settings.smoothing)
     return pipeline, scheme, detector.provider

@@ -1,0 +1,126 @@
+"""The Python API: faces in an image, or followed through a stream of frames, with age and gender.
+
+    import agegender
+    analyzer = agegender.FaceAnalyzer()                 # multi-task design, CPU or CUDA as available
+    for face in analyzer.analyze("group.jpg"):          # or a BGR numpy array
+        print(face.box, face.age_bucket, face.gender, face.gender_confident)
+
+The command line, `agegender process` and the window are built on the same pipeline.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agegender.config import Settings
+from agegender.sources.capture import Frame, read_image
+from agegender.vision.assemble import build_pipeline
+from agegender.vision.pipeline import FrameResult
+
+DESIGN_CHOICES = {"multitask": ("multitask",), "single": ("single",), "both": ("multitask", "single")}
+
+
+@dataclass(frozen=True)
+class DesignAnswer:
+    """One design's answer for one face."""
+
+    age: float  # years, the estimate the bucket was chosen by
+    age_bucket: str
+    age_bucket_probs: dict[str, float]
+    gender: str  # "male" or "female": the model's lean, even when it is not sure
+    p_female: float  # calibrated
+    gender_confident: bool  # false: show the gender as unknown
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face: where it is, and the answer of the analyzer's design (the multi-task one for "both");
+    `designs` holds every design's answer."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
+    score: float  # detector confidence
+    landmarks: tuple[tuple[float, float], ...]  # eyes, nose, mouth corners
+    age: float
+    age_bucket: str
+    age_bucket_probs: dict[str, float]
+    gender: str
+    p_female: float
+    gender_confident: bool
+    designs: dict[str, DesignAnswer]
+    track: int | None = None  # the face's id across frames, from FaceAnalyzer.track
+
+
+def faces_of(result: FrameResult, primary: str) -> list[Face]:
+    """The Face objects of one pipeline result; `primary` names the design whose answer is on the face."""
+    record = result.to_dict()["faces"]
+    out = []
+    for entry in record:
+        designs = {name: DesignAnswer(**answer) for name, answer in entry["designs"].items()}
+        main = designs[primary]
+        out.append(Face(box=tuple(entry["box"]), score=entry["score"],
+                        landmarks=tuple(tuple(point) for point in entry["landmarks"]),
+                        age=main.age, age_bucket=main.age_bucket, age_bucket_probs=main.age_bucket_probs,
+                        gender=main.gender, p_female=main.p_female, gender_confident=main.gender_confident,
+                        designs=designs, track=entry.get("track")))
+    return out
+
+
+class FaceAnalyzer:
+    """Detects faces (MTCNN), aligns them and estimates age and gender with one or both designs.
+
+    design: "multitask" (one network), "single" (an age network and a gender network) or "both".
+    provider: "auto" (CUDA where onnxruntime-gpu and a GPU are present, else CPU), "cpu" or "cuda".
+    min_face: the smallest face searched for, in pixels. buckets: "default", "adience", "decades" or a
+    scheme such as "0-12,13-19,20-39,40-64,65+". models: another models folder (MTCNN included).
+    """
+
+    def __init__(self, design: str = "multitask", provider: str = "auto", min_face: int = 20,
+                 buckets: str = "default", max_faces: int = 64, models: str | Path | None = None) -> None:
+        if design not in DESIGN_CHOICES:
+            raise ValueError(f"design must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
+        self.design = design
+        self.settings = Settings(min_face=min_face, buckets=buckets, provider=provider, max_faces=max_faces,
+                                 detect_every=1, smoothing=False)
+        self._models = Path(models) if models is not None else None
+        self._pipeline, self.scheme, self.provider = build_pipeline(
+            self.settings, self._models, designs=DESIGN_CHOICES[design], all_required=True, track=False)
+
+    @property
+    def _primary(self) -> str:
+        return DESIGN_CHOICES[self.design][0]
+
+    def analyze(self, image: np.ndarray | str | Path) -> list[Face]:
+        """Faces in one image (a BGR uint8 array, or an image file's path). Stateless: nothing carries
+        over from one call to the next."""
+        if isinstance(image, (str, Path)):
+            name = str(image)
+            image = read_image(Path(image), self.settings.max_image_megapixels)
+        else:
+            name = "array"
+            image = _checked_bgr(image)
+        result = self._pipeline.process(Frame(image, 0, 0.0, source=name))
+        return faces_of(result, self._primary)
+
+    def track(self, frames: Iterable[np.ndarray], detect_every: int = 5, smoothing: bool = True,
+              fps: float = 25.0) -> Iterator[list[Face]]:
+        """Faces in each frame of a video-like sequence of BGR arrays, followed across frames (Face.track)
+        with labels smoothed per track. The full detector runs on every `detect_every`-th frame; between,
+        the tracked faces are refined. Each call starts with no tracks."""
+        settings = Settings(**{**vars(self.settings), "detect_every": detect_every, "smoothing": smoothing})
+        pipeline, _, _ = build_pipeline(settings, self._models, designs=DESIGN_CHOICES[self.design],
+                                        all_required=True, track=True)
+        for index, image in enumerate(frames):
+            yield faces_of(pipeline.process(Frame(_checked_bgr(image), index, index / fps)), self._primary)
+
+    def __repr__(self) -> str:
+        return f"FaceAnalyzer(design={self.design!r}, provider={self.provider!r}, buckets={str(self.scheme)!r})"
+
+
+def _checked_bgr(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError("an image must be a uint8 BGR array of shape (height, width, 3), as cv2.imread gives, "
+                         f"not {type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
+    return image

@@ -1,0 +1,76 @@
+"""The Python API: FaceAnalyzer.analyze is stateless and returns typed faces; track follows them."""
+import cv2
+import numpy as np
+import pytest
+
+import agegender
+from agegender.errors import ModelError
+from tests.conftest import MEDIA, ROOT, need
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return agegender.FaceAnalyzer()
+
+
+def portraits() -> list:
+    return sorted(need(MEDIA).glob("portrait-*.jpg"))
+
+
+def test_the_group_photo_gives_six_faces_with_age_and_gender(analyzer, group_photo):
+    faces = analyzer.analyze(cv2.imread(str(group_photo)))
+    assert len(faces) == 6
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        assert 0 <= x1 < x2 and 0 <= y1 < y2 and face.score > 0.9 and len(face.landmarks) == 5
+        assert face.age_bucket in analyzer.scheme.labels and 0 < face.age < 100
+        assert face.gender == ("female" if face.p_female > 0.5 else "male")
+        assert abs(sum(face.age_bucket_probs.values()) - 1) < 0.01
+        assert set(face.designs) == {"multitask"} and face.designs["multitask"].age == face.age
+        assert face.track is None
+
+
+def test_analyze_is_stateless_whatever_came_before(analyzer, group_photo):
+    alone = [analyzer.analyze(path) for path in portraits()]
+    analyzer.analyze(group_photo)
+    after_group = [analyzer.analyze(path) for path in portraits()]
+    assert all(len(faces) >= 1 for faces in alone)
+    assert after_group == alone
+
+
+def test_a_path_and_the_decoded_array_give_the_same_faces(analyzer):
+    path = portraits()[0]
+    assert [f.box for f in analyzer.analyze(path)] == [f.box for f in analyzer.analyze(cv2.imread(str(path)))]
+
+
+def test_both_designs_answer_for_every_face(group_photo):
+    faces = agegender.FaceAnalyzer(design="both").analyze(group_photo)
+    assert len(faces) == 6
+    assert all(set(face.designs) == {"multitask", "single"} for face in faces)
+    assert all(face.gender == face.designs["multitask"].gender for face in faces)
+
+
+def test_track_follows_faces_through_video_frames(analyzer, crowd_video):
+    capture = cv2.VideoCapture(str(crowd_video))
+    frames = [cv2.resize(capture.read()[1], (960, 540)) for _ in range(6)]
+    results = list(analyzer.track(frames, detect_every=3))
+    assert len(results) == 6 and all(results)
+    first_ids = {face.track for face in results[0]}
+    assert None not in first_ids and first_ids & {face.track for face in results[-1]}
+
+
+def test_wrong_arguments_say_what_is_expected(analyzer):
+    with pytest.raises(ValueError, match="design must be one of"):
+        agegender.FaceAnalyzer(design="fast")
+    with pytest.raises(ValueError, match="uint8 BGR array"):
+        analyzer.analyze(np.zeros((10, 10), np.float32))
+
+
+def test_a_models_folder_covers_the_detector_too(tmp_path):
+    import shutil
+    for name in ("multitask.onnx", "age.onnx", "gender.onnx"):
+        shutil.copy(ROOT / "models" / name, tmp_path / name)
+    with pytest.raises(ModelError, match="mtcnn"):
+        agegender.FaceAnalyzer(models=tmp_path)
+    shutil.copytree(ROOT / "models" / "mtcnn", tmp_path / "mtcnn")
+    assert agegender.FaceAnalyzer(models=tmp_path).provider
