@@ -34,8 +34,8 @@ from training.utkface import ROOT
 
 DESIGNS = ("multitask", "age", "gender")
 RUNS_DIR = Path(os.environ.get("AGEGENDER_RUNS") or ROOT / "runs")
-# The budget every shipped network is trained with: about 12 epochs of both sources at batch 64.
-DEFAULT_STEPS = 4000
+# The budget every shipped network is trained with: about 9 epochs of both sources at batch 64.
+DEFAULT_STEPS = 3000
 
 
 @dataclass
