@@ -12,6 +12,9 @@ class ConfigError(AgeGenderError):
     pass
 
 
+KIOSK_LABEL_SCALE = 2.5  # labels readable from two metres on a 1080p screen
+
+
 @dataclass
 class Settings:
     source: str = "0"
@@ -27,7 +30,7 @@ class Settings:
     provider: str = "auto"
     max_faces: int = 64
     max_image_megapixels: float = 100.0  # larger images are refused from their header, before decoding
-    label_scale: float = 1.0  # on-screen label size; the kiosk doubles it
+    label_scale: float = 1.0  # on-screen label size; the kiosk multiplies it by KIOSK_LABEL_SCALE
     kiosk_exit_keys: str = "Ctrl+Shift+Q"
     attract_after_s: float = 3.0  # seconds without a face before the kiosk's attract screen
     reconnect_interval_s: float = 2.0

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDia
 
 from agegender.vision import buckets
 from agegender.sources.capture import local_inputs, mask_credentials
-from agegender.config import Settings
+from agegender.config import KIOSK_LABEL_SCALE, Settings
 from agegender.outputs.draw import annotate
 from agegender.errors import AgeGenderError
 from agegender.gui.compare_stats import CompareStats
@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.statusBar().hide()
         self.compare_dock.setVisible(False)
         self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-        self.settings.label_scale *= 2.5  # readable from two metres on a 1080p screen
+        self.settings.label_scale *= KIOSK_LABEL_SCALE
         self.video.notice = PRIVACY_NOTICE
         for action in (self.record_action, self.snapshot_action, self.export_action):
             action.setEnabled(False)  # menus are hidden, but their shortcuts would still fire
