@@ -37,6 +37,8 @@ def mask_credentials(url: str) -> str:
     user, colon, _ = user_info.partition(":")
     shown = f"{user}:***" if colon and user and "/" not in user else "***"
     return f"{scheme}://{shown}@{host_and_path}"
+
+
 @dataclass
 class Frame:
     image: np.ndarray  # uint8 BGR
@@ -168,6 +170,56 @@ class ImageSource:
         pass
 
 
+class _LiveCapture:
+    is_live = True
+    frame_count = 0
+
+    def __init__(self, target, name: str, *args) -> None:
+        self.name = name
+        self._capture = cv2.VideoCapture(target, *args)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise InputError(self._failure_message())
+        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self._index = 0
+        self._started = time.monotonic()
+        self.error: str | None = None
+
+    def _failure_message(self) -> str:
+        return f"cannot open {self.name}"
+
+    def read(self) -> Frame | None:
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            return None
+        frame = Frame(image, self._index, time.monotonic() - self._started)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class CameraSource(_LiveCapture):
+    def __init__(self, index: int) -> None:
+        super().__init__(index, f"camera {index}")
+
+    def _failure_message(self) -> str:
+        return (f"no camera at index {self.name.split()[-1]} (unplugged, busy in another program, or no permission);"
+                " open a video file or a stream URL instead")
+
+
+class StreamSource(_LiveCapture):
+    # Without these a stream that stalls (server alive, no data) blocks read() for ever.
+    TIMEOUTS_MS = (cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000)
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, mask_credentials(url), cv2.CAP_FFMPEG, list(self.TIMEOUTS_MS))
+
+    def _failure_message(self) -> str:
+        return f"cannot open the stream {self.name} (check the address and that the server is running)"
+
+
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -179,7 +231,7 @@ def is_camera_index(spec: str) -> bool:
 
 def local_inputs(spec: str) -> list[Path]:
     """The files a source reads, and the folder for a folder of images; none for cameras and streams.
-    Outputs are checked against these (app/output_safety.py)."""
+    Outputs are checked against these (outputs/safety.py)."""
     if is_camera_index(spec) or spec.lower().startswith(STREAM_PREFIXES):
         return []
     path = Path(spec)
@@ -191,10 +243,8 @@ def local_inputs(spec: str) -> list[Path]:
 def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS):
     """A source for a file, folder, camera index or stream URL; InputError with the way out if it fails."""
     if is_camera_index(spec):
-        from agegender.sources.live import CameraSource  # live sources live with the threads that read them
         return CameraSource(int(spec))
     if spec.lower().startswith(STREAM_PREFIXES):
-        from agegender.sources.live import StreamSource
         return StreamSource(spec)
     path = Path(spec)
     if path.is_dir():

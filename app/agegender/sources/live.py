@@ -1,4 +1,5 @@
-"""Live sources (cameras, network streams) and the capture thread that feeds the window.
+"""The capture thread that feeds the window (FrameGrabber), and PacedReplay, a video file that behaves
+like a camera. The sources themselves are in capture.py.
 
 For live sources only the newest frame is kept: a slow inference never builds a queue, it skips
 frames. Files are read in order, every frame, paced to their frame rate. A source that fails is
@@ -13,58 +14,8 @@ from typing import Callable
 
 import cv2
 
-from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, Frame, mask_credentials, open_source
 from agegender.errors import InputError, UnreadableFileError
-
-
-class _LiveCapture:
-    is_live = True
-    frame_count = 0
-
-    def __init__(self, target, name: str, *args) -> None:
-        self.name = name
-        self._capture = cv2.VideoCapture(target, *args)
-        if not self._capture.isOpened():
-            self._capture.release()
-            raise InputError(self._failure_message())
-        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
-        self._index = 0
-        self._started = time.monotonic()
-        self.error: str | None = None
-
-    def _failure_message(self) -> str:
-        return f"cannot open {self.name}"
-
-    def read(self) -> Frame | None:
-        ok, image = self._capture.read()
-        if not ok or image is None:
-            return None
-        frame = Frame(image, self._index, time.monotonic() - self._started)
-        self._index += 1
-        return frame
-
-    def close(self) -> None:
-        self._capture.release()
-
-
-class CameraSource(_LiveCapture):
-    def __init__(self, index: int) -> None:
-        super().__init__(index, f"camera {index}")
-
-    def _failure_message(self) -> str:
-        return (f"no camera at index {self.name.split()[-1]} (unplugged, busy in another program, or no permission);"
-                " open a video file or a stream URL instead")
-
-
-class StreamSource(_LiveCapture):
-    # Without these a stream that stalls (server alive, no data) blocks read() for ever.
-    TIMEOUTS_MS = (cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000)
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url, mask_credentials(url), cv2.CAP_FFMPEG, list(self.TIMEOUTS_MS))
-
-    def _failure_message(self) -> str:
-        return f"cannot open the stream {self.name} (check the address and that the server is running)"
+from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, Frame, VideoFileSource, open_source
 
 
 class PacedReplay:
@@ -76,7 +27,6 @@ class PacedReplay:
     error = None
 
     def __init__(self, path, fps: float | None = None, height: int = 0) -> None:
-        from agegender.sources.capture import VideoFileSource
         self._file, self.height = VideoFileSource(path), height
         self.fps, self.name = fps or self._file.fps, f"{self._file.name} (replayed live)"
         self._next_due = time.monotonic()
