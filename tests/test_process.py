@@ -43,7 +43,9 @@ def test_both_designs_to_csv(short_clip, random_models, tmp_path):
     assert run(short_clip, "--design", "both", "--results", results, "--models", random_models) == 0
     rows = list(csv.DictReader(results.open()))
     assert len(rows) >= 12
-    assert {"multitask_age", "single_age", "single_gender", "multitask_p_age_25-37", "landmark4_y"} <= set(rows[0])
+    assert {"multitask_age", "single_age", "single_gender", "multitask_p_age_25-37", "landmark4_y",
+            "single_gender_confident"} <= set(rows[0])
+    assert {row["multitask_gender_confident"] for row in rows} <= {"True", "False"}
     assert {row["frame"] for row in rows} == {str(i) for i in range(12)}
 
 

@@ -1,11 +1,11 @@
 """Export trained networks to ONNX with the metadata the app reads.
 
-    python -m training.export                  # runs/{multitask,age,gender}/best.pt -> models/*.onnx
-    python -m training.export --design multitask_g2a --out models/variants/multitask_g2a.onnx
+    python -m training.export [--metrics docs/evaluation/metrics.json]   # runs/*/best.pt -> models/*.onnx
 
 Each file gets a dynamic batch axis and, as JSON strings in its metadata: design, variant, input size,
 mean/std, colour order, alignment template id, age classes, gender labels, default age buckets, output
-names, schema version, training commit and (when given) test metrics.
+names, schema version, training commit and (when given) test metrics. The new networks' gender is then
+calibrated on the validation faces (training.calibrate), which adds the temperature and the threshold.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ INPUT_SIZE = 112
 # training design -> (design stored in the file, output names, shipped file name)
 EXPORTS = {
     "multitask": ("multitask", ("age_logits", "gender_logit"), "multitask.onnx"),
-    "multitask_g2a": ("multitask", ("age_logits", "gender_logit"), "variants/multitask_g2a.onnx"),
     "age": ("age", ("age_logits",), "age.onnx"),
     "gender": ("gender", ("gender_logit",), "gender.onnx"),
 }
@@ -84,6 +83,8 @@ def main() -> None:
     parser.add_argument("--design", choices=list(EXPORTS), action="append",
                         help="default: multitask, age and gender")
     parser.add_argument("--metrics", type=Path, help="JSON of test metrics per design (from training.evaluate)")
+    parser.add_argument("--no-calibrate", action="store_true", help="leave the gender calibration out (the app "
+                        "then treats only answers above its default threshold as sure)")
     args = parser.parse_args()
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     for training_design in args.design or ["multitask", "age", "gender"]:
@@ -92,6 +93,9 @@ def main() -> None:
         model, commit = load_trained(training_design)
         export_network(model, training_design, path, metrics.get(reported_as), commit=commit)
         print(f"wrote {path}")
+    if not args.no_calibrate:
+        from training.calibrate import main as calibrate
+        calibrate([])
 
 
 if __name__ == "__main__":

@@ -74,11 +74,12 @@ class CsvWriter(_TextOutput):
     def __init__(self, path: Path, designs: list[str], bucket_labels: list[str]) -> None:
         super().__init__(path, newline="")
         self._designs = designs
-        self._per_design = 4 + len(bucket_labels)
+        self._per_design = 5 + len(bucket_labels)
         header = ["source", "frame", "time", "face", "x1", "y1", "x2", "y2", "score"]
         header += [f"landmark{i}_{axis}" for i in range(5) for axis in "xy"]
         for name in designs:
-            header += [f"{name}_age", f"{name}_age_bucket", f"{name}_gender", f"{name}_p_female"]
+            header += [f"{name}_age", f"{name}_age_bucket", f"{name}_gender", f"{name}_p_female",
+                       f"{name}_gender_confident"]
             header += [f"{name}_p_age_{label}" for label in bucket_labels]
         self._write_rows([header])
 
@@ -97,7 +98,8 @@ class CsvWriter(_TextOutput):
                 if d is None:
                     row += [""] * self._per_design
                 else:
-                    row += [d["age"], d["age_bucket"], d["gender"], d["p_female"], *d["age_bucket_probs"].values()]
+                    row += [d["age"], d["age_bucket"], d["gender"], d["p_female"], d["gender_confident"],
+                            *d["age_bucket_probs"].values()]
             rows.append(row)
         self._write_rows(rows)
 
