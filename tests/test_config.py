@@ -1,6 +1,6 @@
 import pytest
 
-from agegender.config import ConfigError, load_settings
+from agegender.config import ConfigError, Settings, load_settings
 
 
 def write(tmp_path, text):
@@ -33,3 +33,30 @@ def test_bad_settings_name_the_key(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("values, key", [
+    ({"min_face": 5}, "'min_face'"),
+    ({"thresholds": [0.6, 0.7, 1.5]}, "'thresholds'"),
+    ({"max_faces": 0}, "'max_faces'"),
+    ({"buckets": "10-5,20+"}, "'buckets'"),
+    ({"provider": "tpu"}, "'provider'"),
+    ({"watchdog_s": 0}, "'watchdog_s'"),
+    ({"detect_every": True}, "'detect_every' must be int"),
+])
+def test_settings_made_in_code_check_themselves(values, key):
+    with pytest.raises(ConfigError, match=key):
+        Settings(**values)
+
+
+def test_a_number_is_taken_for_a_float_and_a_camera_index_for_a_source():
+    settings = Settings(source=1, attract_after_s=5)
+    assert settings.source == "1" and settings.attract_after_s == 5.0 and isinstance(settings.attract_after_s, float)
+
+
+def test_the_command_line_defaults_are_the_settings_defaults():
+    from agegender.commands.cli import build_parser
+    args = build_parser().parse_args(["process", "in.mp4"])
+    defaults = Settings()
+    assert (args.min_face, args.max_faces, args.buckets, args.provider, args.max_image_megapixels) == (
+        defaults.min_face, defaults.max_faces, defaults.buckets, defaults.provider, defaults.max_image_megapixels)

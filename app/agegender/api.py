@@ -10,7 +10,7 @@ The command line, `agegender process` and the window are built on the same pipel
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ import numpy as np
 from agegender.config import Settings
 from agegender.sources.capture import Frame, read_image
 from agegender.vision.assemble import build_pipeline
-from agegender.vision.pipeline import FrameResult
+from agegender.vision.detect import DEFAULT_MIN_FACE
+from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult
 
 DESIGN_CHOICES = {"multitask": ("multitask",), "single": ("single",), "both": ("multitask", "single")}
 
@@ -77,8 +78,9 @@ class FaceAnalyzer:
     scheme such as "0-12,13-19,20-39,40-64,65+". models: another models folder (MTCNN included).
     """
 
-    def __init__(self, design: str = "multitask", provider: str = "auto", min_face: int = 20,
-                 buckets: str = "default", max_faces: int = 64, models: str | Path | None = None) -> None:
+    def __init__(self, design: str = "multitask", provider: str = "auto", min_face: int = DEFAULT_MIN_FACE,
+                 buckets: str = "default", max_faces: int = DEFAULT_MAX_FACES,
+                 models: str | Path | None = None) -> None:
         if design not in DESIGN_CHOICES:
             raise ValueError(f"design must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
         self.design = design
@@ -109,7 +111,7 @@ class FaceAnalyzer:
         """Faces in each frame of a video-like sequence of BGR arrays, followed across frames (Face.track)
         with labels smoothed per track. The full detector runs on every `detect_every`-th frame; between,
         the tracked faces are refined. Each call starts with no tracks."""
-        settings = Settings(**{**vars(self.settings), "detect_every": detect_every, "smoothing": smoothing})
+        settings = replace(self.settings, detect_every=detect_every, smoothing=smoothing)
         pipeline, _, _ = build_pipeline(settings, self._models, designs=DESIGN_CHOICES[self.design],
                                         all_required=True, track=True)
         for index, image in enumerate(frames):

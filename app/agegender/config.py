@@ -1,11 +1,18 @@
-"""Settings for the window and the kiosk, from a TOML file, validated key by key."""
+"""Settings for the window, the kiosk, `agegender process` and the API: one object that checks itself
+whenever it is made, from a TOML file, the command line or code. The defaults of the detector, the
+pipeline and the image reader are theirs, read here, not repeated."""
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from agegender.errors import AgeGenderError
+from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS
+from agegender.vision import buckets
+from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_THRESHOLDS, DetectorSettings
+from agegender.vision.pipeline import DEFAULT_MAX_FACES
+from agegender.vision.runtime import PROVIDER_CHOICES
 
 
 class ConfigError(AgeGenderError):
@@ -17,19 +24,22 @@ KIOSK_LABEL_SCALE = 2.5  # labels readable from two metres on a 1080p screen
 
 @dataclass
 class Settings:
+    """Checked when made: a wrong type, a value out of range or an unknown choice raises ConfigError
+    naming the key. Code that changes a field afterwards checks the new value itself."""
+
     source: str = "0"
     design: str = "multitask"  # multitask, single or compare
     kiosk: bool = False
-    min_face: int = 20
-    thresholds: list = field(default_factory=lambda: [0.6, 0.7, 0.7])
+    min_face: int = DEFAULT_MIN_FACE
+    thresholds: list = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
     buckets: str = "default"
     privacy: bool = False
     landmarks: bool = False
     smoothing: bool = True  # per-track moving average of the labels
     detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
     provider: str = "auto"
-    max_faces: int = 64
-    max_image_megapixels: float = 100.0  # larger images are refused from their header, before decoding
+    max_faces: int = DEFAULT_MAX_FACES
+    max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS  # larger images are refused from their header
     label_scale: float = 1.0  # on-screen label size; the kiosk multiplies it by KIOSK_LABEL_SCALE
     kiosk_exit_keys: str = "Ctrl+Shift+Q"
     attract_after_s: float = 3.0  # seconds without a face before the kiosk's attract screen
@@ -37,12 +47,52 @@ class Settings:
     watchdog_s: float = 10.0  # no frame processed for this long while the source runs: restart the capture
     compare_window_s: float = 5.0
 
-    CHOICES = {"design": ("multitask", "single", "compare"), "provider": ("auto", "cpu", "cuda")}
+    CHOICES = {"design": ("multitask", "single", "compare"), "provider": PROVIDER_CHOICES}
+
+    def __post_init__(self) -> None:
+        self._check_types()
+        self._check_values()
+
+    def detector_settings(self) -> DetectorSettings:
+        return DetectorSettings(self.min_face, tuple(self.thresholds))
+
+    def _check_types(self) -> None:
+        for spec in fields(self):
+            key, value = spec.name, getattr(self, spec.name)
+            expected = type(spec.default if spec.default is not MISSING else spec.default_factory())
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if key == "source" and isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)  # a camera index written as a number
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(f"setting {key!r} must be {expected.__name__}, got {value!r}")
+            setattr(self, key, value)
+
+    def _check_values(self) -> None:
+        def must(condition: bool, key: str, rule: str) -> None:
+            if not condition:
+                raise ConfigError(f"setting {key!r} must be {rule}, got {getattr(self, key)!r}")
+        for key, choices in self.CHOICES.items():
+            must(getattr(self, key) in choices, key, f"one of {', '.join(choices)}")
+        must(len(self.thresholds) == 3 and all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                               for t in self.thresholds), "thresholds", "three numbers in [0, 1]")
+        try:  # the detector's own rules: min_face and the thresholds
+            self.detector_settings()
+        except ValueError as exc:
+            raise ConfigError(f"setting {exc}") from None
+        try:
+            buckets.scheme(self.buckets)
+        except ValueError as exc:
+            raise ConfigError(f"setting 'buckets': {exc}") from None
+        must(self.detect_every >= 1, "detect_every", "at least 1")
+        must(self.max_faces >= 1, "max_faces", "at least 1")
+        must(self.max_image_megapixels > 0, "max_image_megapixels", "more than 0")
+        for key in ("attract_after_s", "reconnect_interval_s", "watchdog_s", "compare_window_s"):
+            must(getattr(self, key) > 0, key, "more than 0 seconds")
 
 
 def load_settings(path: Path | None, overrides: dict | None = None) -> Settings:
-    """Defaults, then the file, then command-line overrides. Unknown keys and wrong types are errors
-    that name the key."""
+    """Defaults, then the file, then command-line overrides (None: not given)."""
     values: dict = {}
     if path is not None:
         path = Path(path)
@@ -53,34 +103,11 @@ def load_settings(path: Path | None, overrides: dict | None = None) -> Settings:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    settings = Settings()
-    known = {f.name: f for f in fields(Settings)}
-    for key, value in values.items():
+    known = [f.name for f in fields(Settings)]
+    for key in values:
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} in {path or 'the command line'}; known: {', '.join(known)}")
-        expected = type(getattr(settings, key))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if expected is str and isinstance(value, int) and key == "source":
-            value = str(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"setting {key!r} must be {expected.__name__}, got {value!r}")
-        if key in Settings.CHOICES and value not in Settings.CHOICES[key]:
-            raise ConfigError(f"setting {key!r} must be one of {', '.join(Settings.CHOICES[key])}, got {value!r}")
-        setattr(settings, key, value)
-    check_settings(settings, str(path) if path else "the command line")
-    return settings
-
-
-def check_settings(settings: Settings, where: str) -> None:
-    """The ranges that types alone do not enforce."""
-    def must(condition: bool, key: str, rule: str) -> None:
-        if not condition:
-            raise ConfigError(f"setting {key!r} ({where}) must be {rule}, got {getattr(settings, key)!r}")
-    thresholds = settings.thresholds
-    must(len(thresholds) == 3 and all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in thresholds),
-         "thresholds", "three numbers in [0, 1]")
-    must(settings.detect_every >= 1, "detect_every", "at least 1")
-    must(settings.min_face >= 12, "min_face", "at least 12")
-    must(settings.max_faces >= 1, "max_faces", "at least 1")
-    must(settings.max_image_megapixels > 0, "max_image_megapixels", "more than 0")
+    try:
+        return Settings(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in {path or 'the command line'})") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -14,17 +15,21 @@ log = logging.getLogger("agegender")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    from agegender.vision.runtime import PROVIDER_CHOICES
-    parser.add_argument("--min-face", type=int, default=20, help="smallest face to look for, in pixels (20)")
-    parser.add_argument("--buckets", default="default",
+    from agegender.config import Settings
+    defaults = Settings()
+    parser.add_argument("--min-face", type=int, default=defaults.min_face,
+                        help=f"smallest face to look for, in pixels ({defaults.min_face})")
+    parser.add_argument("--buckets", default=defaults.buckets,
                         help="age buckets: default, adience, decades, or ranges like '0-9,10-19,...,70+'")
-    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
+    parser.add_argument("--provider", choices=Settings.CHOICES["provider"], default=defaults.provider,
                         help="ONNX Runtime execution provider: auto (CUDA if available), cpu, cuda")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
-    parser.add_argument("--max-faces", type=int, default=64, help="most faces classified per frame (64, at least 1)")
+    parser.add_argument("--max-faces", type=int, default=defaults.max_faces,
+                        help=f"most faces classified per frame ({defaults.max_faces}, at least 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agegender.config import Settings  # imports ONNX Runtime, for its provider names
     parser = argparse.ArgumentParser(prog="agegender", description="Age and gender from faces, in real time. "
                                      "Without a command, opens the window on the default camera.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -46,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--detect-every", type=int, default=1, metavar="N",
                          help="full detection every N frames, tracked faces refined between (1; N > 1 implies "
                               "--track); videos only: images are always processed one by one")
-    process.add_argument("--max-image-megapixels", type=float, default=None, metavar="MP",
-                         help="refuse images whose header declares more pixels than this, before decoding (100)")
+    megapixels = Settings().max_image_megapixels
+    process.add_argument("--max-image-megapixels", type=float, default=megapixels, metavar="MP",
+                         help=f"refuse images whose header declares more pixels than this, before decoding "
+                              f"({megapixels:g})")
     _add_model_options(process)
     bench = commands.add_parser("bench", help="speed, recall and flicker against reference implementations")
     bench.add_argument("--json", help="also write the figures to this JSON file")
@@ -73,20 +80,17 @@ def _require(condition: bool, message: str) -> None:
         raise AgeGenderError(message)
 
 
-def _process_settings(args):
-    from agegender.config import Settings, check_settings
-    settings = Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider,
-                        max_faces=args.max_faces, detect_every=args.detect_every)
-    if getattr(args, "max_image_megapixels", None) is not None:
-        settings.max_image_megapixels = args.max_image_megapixels
-    check_settings(settings, "the command line")
-    return settings
+def _process_settings(args, **more):
+    """The options as Settings, which check themselves: a bad value is refused with the key it names."""
+    from agegender.config import Settings
+    return Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider, max_faces=args.max_faces,
+                    detect_every=args.detect_every, **more)
 
 
 def _process(args) -> int:
     from agegender.vision.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
-    settings = _process_settings(args)
+    settings = _process_settings(args, max_image_megapixels=args.max_image_megapixels)
     names = ["multitask", "single"] if args.design == "both" else [args.design]
     source = open_input(args.input, settings.max_image_megapixels)
     try:
@@ -95,7 +99,7 @@ def _process(args) -> int:
         if track and is_stills(source):
             log.warning("--track and --detect-every are for videos; images are processed one by one, "
                         "independently of each other")
-            track, settings.detect_every = False, 1
+            track, settings = False, dataclasses.replace(settings, detect_every=1)
         pipeline, scheme, provider = build_pipeline(settings, args.models, names, all_required=True, track=track)
         log.info("running %s on %s", " and ".join(names), provider)
         return run(source, pipeline, names, args.out, args.results, list(scheme.labels), provider)

@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 
 from agegender.vision import buckets
-from agegender.config import check_settings
+from agegender.config import Settings
 from agegender.vision.designs import load_design
-from agegender.vision.detect import DetectorSettings, MtcnnDetector
-from agegender.errors import AgeGenderError, ModelError
+from agegender.vision.detect import MtcnnDetector
+from agegender.errors import ModelError
 from agegender.paths import MODELS_DIR, mtcnn_dir
 from agegender.vision.pipeline import Pipeline
 from agegender.vision.runtime import choose_providers
@@ -18,16 +18,11 @@ from agegender.vision.track import Tracker
 log = logging.getLogger("agegender")
 
 
-def build_pipeline(settings, models_dir: Path | None = None, designs=("multitask", "single"),
+def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=("multitask", "single"),
                    all_required: bool = False, track: bool = True):
     """Returns (pipeline, bucket scheme, provider in use). Loads each design in `designs` whose files
     exist; with `all_required`, a missing or damaged one is an error, otherwise only having none is."""
-    try:
-        scheme = buckets.scheme(settings.buckets)
-        detector_settings = DetectorSettings(settings.min_face, tuple(settings.thresholds))
-    except ValueError as exc:
-        raise AgeGenderError(str(exc)) from exc
-    check_settings(settings, "settings")
+    scheme = buckets.scheme(settings.buckets)  # settings checked themselves when they were made
     providers = choose_providers(settings.provider)
     loaded, problems = {}, []
     for name in designs:
@@ -41,7 +36,7 @@ def build_pipeline(settings, models_dir: Path | None = None, designs=("multitask
         raise ModelError(problems[0])
     for problem in problems:
         log.warning("%s (that design is unavailable)", problem)
-    detector = MtcnnDetector(detector_settings, mtcnn_dir(models_dir), providers=providers)
+    detector = MtcnnDetector(settings.detector_settings(), mtcnn_dir(models_dir), providers=providers)
     tracker = Tracker() if track else None  # without one, every frame is detected in full, on its own
     pipeline = Pipeline(detector, loaded, settings.max_faces, tracker=tracker, detect_every=settings.detect_every,
                         smoothing=settings.smoothing)

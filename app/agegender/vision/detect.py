@@ -16,22 +16,26 @@ from agegender.paths import MTCNN_DIR
 from agegender.vision.runtime import active_provider, choose_providers, open_session
 
 PNET_STRIDE = 2
-PNET_CELL = 12
+PNET_CELL = 12  # P-Net's window: the smallest face it can see at full resolution
+DEFAULT_MIN_FACE = 20
+DEFAULT_THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    min_face: int = 20
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    """The detector's parameters and their rules; config.Settings checks its own through this class."""
+
+    min_face: int = DEFAULT_MIN_FACE
+    thresholds: tuple[float, float, float] = DEFAULT_THRESHOLDS
     scale_factor: float = 0.709
 
     def __post_init__(self) -> None:
-        if self.min_face < 12:
-            raise ValueError(f"minimum face size must be at least 12 pixels, got {self.min_face}")
+        if self.min_face < PNET_CELL:
+            raise ValueError(f"'min_face' must be at least {PNET_CELL} pixels, got {self.min_face}")
         if not 0.1 <= self.scale_factor < 1:
-            raise ValueError(f"scale factor must be in [0.1, 1), got {self.scale_factor}")
+            raise ValueError(f"'scale_factor' must be in [0.1, 1), got {self.scale_factor}")
         if len(self.thresholds) != 3 or not all(0 <= t <= 1 for t in self.thresholds):
-            raise ValueError(f"need three thresholds in [0, 1], got {self.thresholds}")
+            raise ValueError(f"'thresholds' must be three numbers in [0, 1], got {list(self.thresholds)}")
 
 
 @dataclass
