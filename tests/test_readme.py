@@ -8,3 +8,16 @@ def test_ci_runs_the_readme_commands():
     install = next(line for line in ci.splitlines() if line.startswith("python3 -m venv"))
     assert f"{install} && python -m pytest" in readme
     assert "python -m pytest\n" in ci
+
+
+def test_the_readme_python_example_runs(group_photo, crowd_video):
+    import re
+    import subprocess
+    import sys
+    readme = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    done = subprocess.run([sys.executable, "-c", example], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert len(lines) == 6 + 50  # the group photo's six faces, then one line per tracked frame
+    assert all(re.search(r"~\d+ y (male|female|\?) P\(female\) [01]\.\d\d$", line) for line in lines[:6])
