@@ -43,7 +43,7 @@ def predictions(p_female: float, age: int) -> Predictions:
 
 
 def test_smoothing_converges_and_resets_with_a_new_track():
-    tracker = Tracker(smoothing=0.25, max_missed=1)
+    tracker = Tracker(smoothing_weight=0.25, max_missed=1)
     box = np.array([[0, 0, 50, 50]], np.float32)
     ids = tracker.update(box, np.zeros((1, 5, 2)))
     first = tracker.smooth(ids, "multitask", predictions(0.0, 30))
@@ -61,7 +61,7 @@ def test_smoothing_converges_and_resets_with_a_new_track():
 
 
 def test_one_flickering_frame_barely_moves_a_smoothed_label():
-    tracker = Tracker(smoothing=0.25)
+    tracker = Tracker(smoothing_weight=0.25)
     box = np.array([[0, 0, 50, 50]], np.float32)
     labels = []
     for frame in range(20):

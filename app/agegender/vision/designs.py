@@ -18,7 +18,7 @@ from agegender.vision.buckets import BucketScheme
 from agegender.errors import ModelError
 from agegender.vision.model_info import ModelInfo
 from agegender.paths import MODELS_DIR
-from agegender.vision.runtime import active_provider, choose_providers, open_session, read_metadata
+from agegender.vision.runtime import choose_providers, open_session, read_metadata
 
 DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
 MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (README, 'Models'): "
@@ -75,10 +75,6 @@ class Predictions:
     def is_female(self) -> np.ndarray:
         return self.p_female > 0.5
 
-    @property
-    def genders(self) -> list[str]:
-        return [self.gender_labels[int(f)] for f in self.is_female]
-
     @cached_property
     def gender_confidence(self) -> np.ndarray:
         return np.maximum(self.p_female, 1 - self.p_female)
@@ -134,10 +130,6 @@ class Network:
 
     expected_outputs: tuple[str, ...] = ()
 
-    @property
-    def provider(self) -> str:
-        return active_provider(self.session)
-
     def run(self, crops_bgr: np.ndarray) -> dict[str, np.ndarray]:
         size = self.info.input_size
         if crops_bgr.shape[1:3] != (size, size):
@@ -187,11 +179,9 @@ def _expect(network: Network, cls: type[Network]) -> Network:
 
 class MultiTaskDesign:
     name = "multitask"
-    title = "Multi-task"
 
     def __init__(self, path: Path, scheme: BucketScheme | None = None, providers: list[str] | None = None) -> None:
         self.network = _expect(load_network(path, providers), MultiTaskNetwork)
-        self.networks = [self.network]
         self.scheme = scheme or BucketScheme.parse(self.network.info.age_buckets)
         self.gender_rule = gender_rule(self.network)
 
@@ -207,7 +197,6 @@ class MultiTaskDesign:
 
 class SingleTaskPairDesign:
     name = "single"
-    title = "Single-task pair"
 
     def __init__(self, age_path: Path, gender_path: Path, scheme: BucketScheme | None = None,
                  providers: list[str] | None = None) -> None:
@@ -215,7 +204,6 @@ class SingleTaskPairDesign:
         self.gender = _expect(load_network(gender_path, providers), GenderNetwork)
         if self.age.info.input_size != self.gender.info.input_size:
             raise ModelError(f"{age_path.name} and {gender_path.name} take different crop sizes; export them alike")
-        self.networks = [self.age, self.gender]
         self.scheme = scheme or BucketScheme.parse(self.age.info.age_buckets)
         self.gender_rule = gender_rule(self.gender)
 

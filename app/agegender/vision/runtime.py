@@ -35,15 +35,13 @@ def choose_providers(requested: str = "auto") -> list[str]:
     return [CPU]
 
 
-def open_session(path: Path, providers: list[str], threads: int = 0,
-                 layout_optimizations: bool = True) -> ort.InferenceSession:
+def open_session(path: Path, providers: list[str], layout_optimizations: bool = True) -> ort.InferenceSession:
     """layout_optimizations=False skips ONNX Runtime's blocked-layout (NCHWc) rewrite, which costs more
     than it saves on P-Net's few channels and frame-sized maps (measured: 35 against 46 ms)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}. See README, 'Models', for how to get the models.")
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
     options.log_severity_level = 3
     if not layout_optimizations:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED

@@ -43,8 +43,7 @@ class Track:
     landmarks: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     missed: int = 0
-    hits: int = 1
-    age: dict = field(default_factory=dict)  # design -> smoothed age distribution
+    age_distributions: dict = field(default_factory=dict)  # design -> smoothed age distribution
     p_female: dict = field(default_factory=dict)  # design -> smoothed P(female)
 
     def predicted_box(self) -> np.ndarray:
@@ -52,11 +51,11 @@ class Track:
 
 
 class Tracker:
-    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10, smoothing: float = 0.1) -> None:
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10, smoothing_weight: float = 0.1) -> None:
         self.iou_threshold, self.max_missed = iou_threshold, max_missed
         # Weight of the newest frame (1.0: no smoothing). 0.1, a ~0.4 s time constant at 25 FPS, cuts
         # age-bucket changes on the crowd video from 7.0 to 0.72 per track-second (0.25 gave 2.0).
-        self.smoothing = smoothing
+        self.smoothing_weight = smoothing_weight
         self.tracks: list[Track] = []
         self._next_id = 1
 
@@ -76,7 +75,7 @@ class Tracker:
             track = self.tracks[t]
             track.velocity = 0.5 * track.velocity + 0.5 * (boxes[d] - track.box) / (track.missed + 1)
             track.box, track.landmarks = boxes[d].copy(), landmarks[d].copy()
-            track.missed, track.hits = 0, track.hits + 1
+            track.missed = 0
             ids[d] = track.track_id
             matched_tracks.add(t)
         for t, track in enumerate(self.tracks):
@@ -95,11 +94,11 @@ class Tracker:
         by_id = {t.track_id: t for t in self.tracks}
         age = raw.age_distribution.copy()
         p_female = raw.p_female.copy()
-        a = self.smoothing
+        a = self.smoothing_weight
         for i, track_id in enumerate(ids):
             track = by_id[int(track_id)]
-            if design in track.age:
-                age[i] = (1 - a) * track.age[design] + a * age[i]
+            if design in track.age_distributions:
+                age[i] = (1 - a) * track.age_distributions[design] + a * age[i]
                 p_female[i] = (1 - a) * track.p_female[design] + a * p_female[i]
-            track.age[design], track.p_female[design] = age[i], p_female[i]
+            track.age_distributions[design], track.p_female[design] = age[i], p_female[i]
         return Predictions(age, p_female, raw.scheme, raw.gender_labels, raw.gender_rule)
