@@ -61,28 +61,27 @@ def test_corrupt_video_header(short_clip, random_models, tmp_path, capsys):
     assert "not a video" in one_line_error(capsys)
 
 
-def test_video_damaged_in_the_middle_keeps_every_line_valid(short_clip, random_models, tmp_path):
+def test_a_frame_damaged_in_the_middle_is_decoded_as_well_as_it_can_be_and_the_run_goes_on(
+        short_clip, random_models, tmp_path, capsys):
     data = bytearray(short_clip.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 20000] = bytes(20000)
+    data[middle:middle + 20000] = bytes(20000)  # inside one MJPEG frame: FFmpeg conceals it and reads on
     damaged, results = tmp_path / "damaged.avi", tmp_path / "r.jsonl"
     damaged.write_bytes(bytes(data))
-    assert run(damaged, "--results", results, "--models", random_models) in (0, 1)
-    assert len(read_jsonl(results)) >= 5  # every line is complete JSON
+    assert run(damaged, "--results", results, "--models", random_models) == 0
+    assert [line["frame"] for line in read_jsonl(results)] == list(range(12))
+    assert "truncated" not in capsys.readouterr().err
 
 
-def test_truncated_video_keeps_what_was_read(short_clip, random_models, tmp_path, capsys):
+def test_truncated_video_keeps_the_frames_before_the_cut_and_exits_1(short_clip, random_models, tmp_path, capsys):
     truncated = tmp_path / "truncated.avi"
     data = short_clip.read_bytes()
-    truncated.write_bytes(data[: len(data) // 2])
+    truncated.write_bytes(data[: len(data) // 2])  # the header still says 12 frames
     results = tmp_path / "r.jsonl"
-    code = run(truncated, "--results", results, "--models", random_models)
-    err = capsys.readouterr().err
-    lines = read_jsonl(results)
-    if code == 2:  # the container could not be opened at all
-        assert "not a video" in err
-    else:
-        assert code == 1 and 0 < len(lines) < 12 and "truncated" in err
+    assert run(truncated, "--results", results, "--models", random_models) == 1
+    frames = [line["frame"] for line in read_jsonl(results)]
+    assert 0 < len(frames) < 12 and frames == list(range(len(frames)))
+    assert f"ended at frame {len(frames)} of 12: the file is truncated or damaged" in one_line_error(capsys)
 
 
 def faces_in(image, random_models, tmp_path, suffix=".png", write=None):
@@ -145,6 +144,23 @@ def test_fifty_faces_in_one_frame_are_all_classified(group, random_models, tmp_p
     faces, _ = faces_in(tiled, random_models, tmp_path)
     assert len(faces) >= 50
     assert all("age" in face["designs"]["multitask"] for face in faces)
+
+
+def test_beyond_max_faces_the_most_confident_are_kept_and_the_others_counted(group_photo, group, detector,
+                                                                               random_models, tmp_path, capsys):
+    every, capped = tmp_path / "every.jsonl", tmp_path / "capped.jsonl"
+    assert run(group_photo, "--results", every, "--models", random_models) == 0
+    assert "beyond --max-faces" not in capsys.readouterr().out
+    assert run(group_photo, "--results", capped, "--max-faces", 4, "--models", random_models) == 0
+    assert "1 frames, 4 faces (and 2 beyond --max-faces, not classified)" in capsys.readouterr().out
+    [uncapped], [kept] = read_jsonl(every), read_jsonl(capped)
+    assert len(uncapped["faces"]) == 6 and "faces_dropped" not in uncapped
+    assert len(kept["faces"]) == 4 and kept["faces_dropped"] == 2
+    found = detector.detect(group)
+    kept_boxes = np.array([face["box"] for face in kept["faces"]])
+    is_kept = np.array([np.abs(kept_boxes - box).max(axis=1).min() < 0.2 for box in found.boxes])
+    assert is_kept.sum() == 4
+    assert found.scores[is_kept].min() >= found.scores[~is_kept].max()  # the two least confident went
 
 
 def test_damaged_model_is_reported(short_clip, copy_models, capsys):

@@ -110,7 +110,7 @@ def run(source, pipeline, design_names: list[str], out: Path | None, results: Pa
 
 def _loop(source, pipeline, design_names, results_out, video_out, provider) -> int:
     times = StageTimes()
-    frames = faces = 0
+    frames = faces = dropped = 0
     not_written: list[str] = []
     started = time.perf_counter()
     interrupted = False
@@ -121,6 +121,7 @@ def _loop(source, pipeline, design_names, results_out, video_out, provider) -> i
             times.add_all(result.timings)
             frames += 1
             faces += len(result.detections)
+            dropped += result.faces_dropped
             if results_out:
                 results_out.write(result.to_dict())
             if video_out is not None:
@@ -141,7 +142,8 @@ def _loop(source, pipeline, design_names, results_out, video_out, provider) -> i
         bar.close()
     elapsed = time.perf_counter() - started
     stages = ", ".join(f"{stage} {times.mean_ms(stage):.1f}" for stage in times.stages())
-    print(f"{frames} frames, {faces} faces, {frames / max(elapsed, 1e-9):.1f} FPS; "
+    beyond_cap = f" (and {dropped} beyond --max-faces, not classified)" if dropped else ""
+    print(f"{frames} frames, {faces} faces{beyond_cap}, {frames / max(elapsed, 1e-9):.1f} FPS; "
           f"mean ms per frame: {stages}; execution provider: {provider}")
     if interrupted:
         report(f"interrupted: the {frames} frames processed so far are saved")

@@ -24,7 +24,7 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
     source: str = ""
     captured_at: float = 0.0
-    faces_dropped: int = 0  # faces beyond the per-frame cap, not classified
+    faces_dropped: int = 0  # faces found beyond the per-frame cap (max_faces): neither classified nor listed
     track_ids: np.ndarray | None = None
     full_detection: bool = True  # False where tracking mode refined known faces only
 
@@ -41,6 +41,8 @@ class FrameResult:
             if self.track_ids is not None:
                 faces[-1]["track"] = int(self.track_ids[i])
         out = {"frame": self.frame_index, "time": round(self.time, 3), "faces": faces}
+        if self.faces_dropped:  # only where the cap bit, so the usual line stays as it was
+            out["faces_dropped"] = self.faces_dropped
         if self.source:
             out = {"source": self.source, **out}
         return out
