@@ -1,0 +1,86 @@
+"""The capture thread (FrameGrabber): a live source keeps only its newest frame, a file drops nothing
+and is never read far ahead of the consumer. The frames are the short clip's, served at a known pace."""
+import time
+
+import cv2
+import pytest
+
+from agegender.sources.capture import Frame
+from agegender.sources.live import FrameGrabber
+
+
+class ServedFrames:
+    """The clip's frames behind the sources' read(), numbered in the order served; counts its reads."""
+
+    def __init__(self, images, is_live: bool, count: int, interval_s: float = 0.0) -> None:
+        self.images, self.is_live, self.count, self.interval_s = images, is_live, count, interval_s
+        self.name, self.fps, self.error, self.reads = "served", 1000.0, None, 0
+
+    def read(self):
+        if self.reads >= self.count:
+            if self.is_live:
+                time.sleep(0.05)  # a camera that has stopped sending
+            return None
+        time.sleep(self.interval_s)
+        self.reads += 1
+        return Frame(self.images[(self.reads - 1) % len(self.images)], self.reads - 1, self.reads / 1000)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def clip_images(short_clip):
+    capture = cv2.VideoCapture(str(short_clip))
+    images = []
+    while (read := capture.read())[0]:
+        images.append(read[1])
+    capture.release()
+    return images
+
+
+def start(source) -> FrameGrabber:
+    grabber = FrameGrabber("served", open_fn=lambda spec: source)
+    grabber.start()
+    return grabber
+
+
+def stop(grabber: FrameGrabber) -> None:
+    grabber.stop()
+    grabber.join(2)
+    assert not grabber.is_alive()
+
+
+def test_a_slow_consumer_of_a_live_source_gets_the_newest_frame_and_the_others_are_dropped(clip_images):
+    source = ServedFrames(clip_images, is_live=True, count=10_000, interval_s=0.005)
+    grabber = start(source)
+    try:
+        taken = []
+        for _ in range(5):
+            time.sleep(0.15)  # a slow inference: about 30 frames arrive meanwhile
+            served_before = source.reads
+            frame = grabber.take(timeout=1.0)
+            assert frame is not None
+            # the newest frame put: at most the one being read and the one being put are newer
+            assert frame.index >= served_before - 2
+            taken.append(frame.index)
+    finally:
+        stop(grabber)
+    gaps = [b - a for a, b in zip(taken, taken[1:])]
+    assert all(gap > 5 for gap in gaps), taken  # the frames between were dropped, not queued
+
+
+def test_a_file_is_handed_over_frame_by_frame_and_never_read_far_ahead(clip_images):
+    source = ServedFrames(clip_images, is_live=False, count=len(clip_images))
+    grabber = start(source)
+    try:
+        time.sleep(0.3)  # nobody takes: the thread must wait, not read the file into a queue
+        assert source.reads <= 2
+        taken = []
+        while (frame := grabber.take(timeout=2.0)) is not None:
+            taken.append(frame.index)
+            time.sleep(0.02)  # slower than the file's pace
+        assert taken == list(range(len(clip_images)))
+        assert grabber.state == "ended" and grabber.ended
+    finally:
+        stop(grabber)
