@@ -1,14 +1,18 @@
 """The model contract: both designs behind one call, everything read from the ONNX metadata."""
 import json
+import shutil
 
+import cv2
 import numpy as np
 import onnx
 import pytest
 
 from agegender.vision.buckets import ADIENCE
-from agegender.vision.designs import (NETWORKS, AgeNetwork, MultiTaskDesign, MultiTaskNetwork, SingleTaskPairDesign,
-                         load_design, load_network)
+from agegender.vision.designs import (AgeNetwork, GenderNetwork, MultiTaskDesign, SingleTaskPairDesign, load_design,
+                                     load_network)
 from agegender.errors import ModelError
+from agegender.vision.align import align_faces
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +20,23 @@ def crops():
     return np.random.default_rng(0).integers(0, 256, (5, 112, 112, 3), dtype=np.uint8)
 
 
-def test_registry_picks_the_wrapper_from_the_stored_design(random_models):
-    assert isinstance(load_network(random_models / "multitask.onnx"), MultiTaskNetwork)
-    assert isinstance(load_network(random_models / "age.onnx"), AgeNetwork)
-    assert set(NETWORKS) == {"multitask", "age", "gender"}
+def set_metadata(path, **values):
+    """Rewrites metadata entries of an exported network, as another export would have written them."""
+    model = onnx.load(str(path))
+    for entry in model.metadata_props:
+        if entry.key in values:
+            entry.value = json.dumps(values[entry.key])
+    onnx.save(model, str(path))
+
+
+def test_registry_picks_the_wrapper_from_the_stored_design_not_the_file_name(copy_models):
+    folder = copy_models()
+    (folder / "multitask.onnx").write_bytes((folder / "gender.onnx").read_bytes())
+    assert isinstance(load_network(folder / "multitask.onnx"), GenderNetwork)
+    assert isinstance(load_network(folder / "age.onnx"), AgeNetwork)
+    set_metadata(folder / "age.onnx", design="ensemble")
+    with pytest.raises(ModelError, match="declares design 'ensemble'; this app knows multitask, age, gender"):
+        load_network(folder / "age.onnx")
 
 
 @pytest.mark.parametrize("name", ["multitask", "single"])
@@ -56,13 +73,22 @@ def test_bucket_scheme_is_configurable(random_models, crops):
     assert design.scheme.labels[1] == "4-6"
 
 
-def test_input_size_and_normalisation_come_from_metadata(random_models):
-    network = load_network(random_models / "gender.onnx")
-    assert network.info.input_size == 112
-    assert network.info.colour_order == "RGB"
-    assert network.info.template_id == "arcface-5pt-v1"
-    assert "random weights" in json.loads(
-        onnx.load(str(random_models / "gender.onnx")).metadata_props[-1].value)
+def test_colour_order_normalisation_and_input_size_come_from_metadata(detector, group_photo, tmp_path):
+    path = tmp_path / "gender.onnx"  # the shipped network: random weights answer almost alike whatever the input
+    shutil.copy(ROOT / "models" / "gender.onnx", path)
+    image = cv2.imread(str(group_photo))
+    faces = align_faces(image, detector.detect(image).landmarks, load_network(path).info.input_size)
+    as_exported = load_network(path).run(faces)["gender_logit"]
+    set_metadata(path, colour_order="BGR")  # the same pixels reach the network with the channels swapped
+    swapped = load_network(path)
+    np.testing.assert_allclose(swapped.run(faces[..., ::-1])["gender_logit"], as_exported, atol=1e-3)
+    assert np.abs(swapped.run(faces)["gender_logit"] - as_exported).max() > 0.05
+    mean = load_network(path).info.mean
+    set_metadata(path, colour_order="RGB", mean=[m + 60 for m in mean])
+    assert np.abs(load_network(path).run(faces)["gender_logit"] - as_exported).max() > 0.05
+    set_metadata(path, input_size=96)
+    with pytest.raises(ValueError, match="takes 96x96 crops"):
+        load_network(path).run(faces)
 
 
 def test_missing_models_say_how_to_get_them(tmp_path):
@@ -89,11 +115,7 @@ def test_model_without_our_metadata(copy_models):
 
 def test_model_aligned_with_another_template_is_refused(copy_models):
     folder = copy_models()
-    model = onnx.load(str(folder / "multitask.onnx"))
-    for entry in model.metadata_props:
-        if entry.key == "template_id":
-            entry.value = json.dumps("some-other-template")
-    onnx.save(model, str(folder / "multitask.onnx"))
+    set_metadata(folder / "multitask.onnx", template_id="some-other-template")
     with pytest.raises(ModelError, match="template"):
         load_design("multitask", folder)
 

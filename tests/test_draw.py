@@ -25,22 +25,31 @@ def test_annotate_draws_every_face_and_leaves_the_input_alone(group_result):
         assert np.any(out[top_edge] != original[top_edge])
 
 
-def test_compare_labels_do_not_cover_each_other(group_result, monkeypatch):
-    import agegender.outputs.draw as draw
-    image, result = group_result
-    placed = []
-    real = draw._free_spot
+def label_frames(out, original, colour):
+    """Bounding rectangles (x1, y1, x2, y2) of the label frames drawn in `colour`: their outlines, found
+    in the pixels (the confidence bar inside each frame is not an outer contour)."""
+    mask = (np.all(out == colour, axis=2) & ~np.all(original == colour, axis=2)).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    rects = [cv2.boundingRect(c) for c in contours]
+    return [(x, y, x + w, y + h) for x, y, w, h in rects if w > 10 and h > 10]
 
-    def spy(x, y, width, height, taken, shape, above):
-        spot = real(x, y, width, height, taken, shape, above)
-        placed.append((*spot, spot[0] + width, spot[1] + height))
-        return spot
-    monkeypatch.setattr(draw, "_free_spot", spy)
-    annotate(image, result, ["multitask", "single"])
-    assert len(placed) == 2 * len(result.detections)
+
+def test_compare_labels_do_not_cover_each_other_nor_the_faces(group_result):
+    from agegender.outputs.draw import DESIGN_COLOURS
+    image, result = group_result
+    out = annotate(image, result, ["multitask", "single"])
+    labels = {name: label_frames(out, image, DESIGN_COLOURS[name]) for name in ("multitask", "single")}
+    faces = len(result.detections)
+    # one whole frame per face and design: a label drawn over another would darken or cut its outline
+    assert len(labels["multitask"]) == len(labels["single"]) == faces
+    placed = labels["multitask"] + labels["single"]
+    for x1, y1, x2, y2 in placed:
+        outline = np.all(out[[y1, y2 - 1], x1:x2] == out[y1, x1], axis=-1)
+        assert outline.all()
+    boxes = [tuple(int(round(v)) for v in box) for box in result.detections.boxes]
     for i, a in enumerate(placed):
-        for b in placed[i + 1:]:
-            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+        for b in placed[i + 1:] + boxes:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
 def test_privacy_mode_pixelates_faces(group_result):

@@ -52,9 +52,17 @@ def test_mae_by_hand():
     assert age_metrics(np.array([27, 110]), distribution)["mae"] == pytest.approx(1.0)
 
 
-def test_adience_protocol_has_eight_classes():
-    distribution = np.full((1, 101), 1 / 101)
-    assert len(bucket_metrics(np.array([30]), distribution, ADIENCE)["confusion"]) == 8
+def test_adience_protocol_drops_true_ages_in_its_gaps_and_snaps_estimates_to_the_nearest_bucket():
+    ages = np.array([30, 3, 35, 65, 1])  # 3 and 35 fall in gaps of 0-2,4-6,...,25-32,38-43,48-53,60+
+    distribution = np.zeros((5, 101))
+    distribution[np.arange(5), [34, 3, 35, 50, 5]] = 1  # 34 is in a gap, nearest 25-32: right; 50: 48-53; 5: 4-6
+    metrics = bucket_metrics(ages, distribution, ADIENCE)
+    assert metrics["evaluated"] == 3 and metrics["dropped_in_gaps"] == 2
+    assert metrics["accuracy"] == pytest.approx(1 / 3)
+    assert metrics["distance_mean"] == pytest.approx(2 / 3)  # 0, 1 (60+ -> 48-53), 1 (0-2 -> 4-6)
+    confusion = np.array(metrics["confusion"])
+    assert confusion.shape == (8, 8) and confusion.sum() == 3
+    assert confusion[4, 4] == confusion[7, 6] == confusion[0, 1] == 1
 
 
 def test_group_means_by_hand():
