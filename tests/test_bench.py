@@ -1,23 +1,42 @@
 import json
 
+import pytest
+
 from agegender.commands.cli import main
 
 
-def test_bench_json_has_the_documented_keys(crowd_video, random_models, tmp_path):
+def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_models, tmp_path):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(out), "--models", str(random_models),
                  "--media", str(crowd_video)]) == 0
     report = json.loads(out.read_text())
-    assert {"detection", "provider", "classifier_ms_per_batch", "end_to_end_720p", "flicker", "live_latency_720p",
-            "peak_memory_mb"} <= set(report)
-    row = report["detection"]["rows"][0]
-    assert {"ours_ms", "height", "faces_per_frame"} <= set(row)
-    assert set(report["classifier_ms_per_batch"]["multitask"]) == {"1", "4", "8", "16"}
-    assert report["classifier_ms_per_batch"]["single_over_multitask"]["8"] > 0
-    assert {"every_frame", "tracking_mode"} == set(report["end_to_end_720p"])
-    assert report["end_to_end_720p"]["tracking_mode"]["fps"] > 0
-    assert {"raw", "smoothed"} == set(report["flicker"]["changes_per_track_second"])
-    assert report["live_latency_720p"]["p50_ms"] > 0
+    assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    assert report["peak_memory_mb"] > 0
+    for row in report["detection"]["rows"]:
+        assert row["height"] == 720 and row["width"] == 1280 and row["ours_ms"] > 0
+        assert row["faces_per_frame"] > 0  # the crowd video always shows people
+        if "recall_vs_reference" in row:  # only where facenet-pytorch is installed
+            assert 0 <= row["recall_vs_reference"] <= 1
+            assert row["speedup"] == pytest.approx(row["reference_ms"] / row["ours_ms"], rel=0.05)
+    classifier = report["classifier_ms_per_batch"]
+    for name in ("multitask", "single"):
+        assert set(classifier[name]) == {"1", "4", "8", "16"} and all(ms > 0 for ms in classifier[name].values())
+    for size, ratio in classifier["single_over_multitask"].items():
+        assert ratio == pytest.approx(classifier["single"][size] / classifier["multitask"][size], rel=0.05, abs=0.01)
+    modes = report["end_to_end_720p"]
+    assert (modes["every_frame"]["detect_every"], modes["tracking_mode"]["detect_every"]) == (1, 5)
+    for row in modes.values():
+        stages = row["ms_per_stage"]
+        assert row["fps"] > 0 and stages["detect"] > 0 and stages["total"] >= stages["detect"]
+        assert all(ms >= 0 for ms in stages.values())
+    flicker = report["flicker"]
+    raw, smoothed = (flicker["changes_per_track_second"][kind] for kind in ("raw", "smoothed"))
+    assert flicker["track_seconds"] > 0 and raw >= 0 and smoothed >= 0
+    if smoothed:
+        assert flicker["reduction"] == pytest.approx(raw / smoothed, rel=0.05, abs=0.02)
+    latency = report["live_latency_720p"]
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"]
+    assert latency["frames_shown"] > 0 and latency["frames_skipped"] >= 0
 
 
 def test_bench_without_media_says_where_to_put_it(tmp_path, capsys):
