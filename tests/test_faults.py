@@ -104,6 +104,7 @@ def test_watchdog_fires_once_per_stall_and_not_while_paused():
 
 def test_the_window_opens_no_network_socket(qtbot, make_window, short_clip):
     window = make_window()
+    window.loop_action.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 3)
     assert psutil.Process().net_connections(kind="inet") == []
@@ -151,4 +152,6 @@ def test_a_video_truncated_mid_stream_is_reported_in_the_window(qtbot, make_wind
     window.open_source(str(truncated))
     qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended, timeout=60000)
     qtbot.waitUntil(lambda: "truncated" in window.statusBar().currentMessage(), timeout=5000)
-    assert window.results_received >= 3 and window.isVisible()
+    # every frame before the damage was shown; inference took the newest of them when it was free
+    qtbot.waitUntil(lambda: window.results_received >= 1, timeout=30000)
+    assert window.stats.painted >= 3 and window.isVisible()

@@ -19,9 +19,10 @@ def test_window_shows_results_on_the_crowd_video(qtbot, make_window, crowd_video
     window.open_source(str(crowd_video))
     window.worker.result_ready.connect(lambda frame, result: received.append(result))
     wait_results(qtbot, window, 3)
-    assert window.last_annotated.shape == (1080, 1920, 3)
+    assert window.video.frame_size() == (1920, 1080)
     assert any(len(r.detections) for r in received)
-    qtbot.waitUntil(lambda: "FPS" in window.status.text() and "provider CPUExecutionProvider" in window.status.text())
+    qtbot.waitUntil(lambda: "FPS shown" in window.status.text() and "results/s" in window.status.text()
+                    and "provider CPUExecutionProvider" in window.status.text())
 
 
 def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):
@@ -42,6 +43,7 @@ def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):
 
 def test_recording_and_export_produce_valid_files(qtbot, make_window, short_clip, tmp_path):
     window = make_window()
+    window.loop_action.setChecked(True)  # the 12-frame clip would end before the outputs start
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 1)
     window.start_recording(tmp_path / "rec.mp4")
@@ -64,9 +66,9 @@ def test_kiosk_is_full_screen_and_writes_nothing(qtbot, make_window, short_clip,
     assert window.isFullScreen() and not window.menuBar().isVisible()
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 3)
-    window._toggle_recording()  # would open a file dialog outside the kiosk
-    window._toggle_export()
-    window._ask_snapshot()
+    window.outputs.toggle_recording()  # would open a file dialog outside the kiosk
+    window.outputs.toggle_export()
+    window.outputs.ask_snapshot()
     window.save_snapshot(tmp_path / "snap.png")
     with pytest.raises(AgeGenderError):
         window.start_recording(tmp_path / "rec.mp4")

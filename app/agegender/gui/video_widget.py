@@ -1,27 +1,57 @@
-"""Paints the newest annotated frame, scaled to the widget with its aspect kept, and any overlay
-message (no camera, camera lost, attract screen, privacy notice)."""
+"""Paints the newest frame, scaled to the widget with its aspect kept, the faces over it (with
+QPainter, in screen pixels: gui/overlay_paint.py) and any message (no camera, camera lost, attract
+screen, privacy notice). Says by a signal when a new frame has been painted, with its capture time."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
+from agegender.gui.overlay_paint import paint_faces
+
 
 class VideoWidget(QWidget):
+    frame_painted = Signal(int, float)  # frame index, captured_at (time.monotonic)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
+        self._pixels: np.ndarray | None = None  # the array the QImage reads from
+        self.faces: list = []  # OverlayFace, in frame pixels
+        self.label_scale = 1.0
+        self.landmarks = False
+        self._unpainted: tuple[int, float] | None = None  # a new frame waiting for its first paint
+        self._unpainted_since = 0.0
         self.message = ""  # large centred text over the video (or over black)
         self.notice = ""  # small text at the bottom (kiosk privacy notice)
         self.setMinimumSize(320, 180)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
-    def show_frame(self, image_bgr: np.ndarray) -> None:
+    def show_frame(self, image_bgr: np.ndarray, faces: list | None = None, index: int | None = None,
+                   captured_at: float = 0.0) -> None:
+        """A frame to paint, with the faces to draw over it. With `index`, a new frame from the source
+        (frame_painted follows once it is on screen); without, the same frame redrawn (new faces)."""
         height, width = image_bgr.shape[:2]
-        data = np.ascontiguousarray(image_bgr)
-        self._image = QImage(data.data, width, height, data.strides[0], QImage.Format.Format_BGR888).copy()
+        self._pixels = np.ascontiguousarray(image_bgr)  # kept: the QImage shares its memory
+        self._image = QImage(self._pixels.data, width, height, self._pixels.strides[0], QImage.Format.Format_BGR888)
+        self.faces = faces or []
+        if index is not None:
+            self._unpainted, self._unpainted_since = (index, captured_at), time.monotonic()
         self.update()
+
+    def set_faces(self, faces: list) -> None:
+        self.faces = faces
+        self.update()
+
+    def waiting_to_paint_for(self) -> float:
+        """Seconds the newest frame has waited for its first paint; 0 if it was painted."""
+        return time.monotonic() - self._unpainted_since if self._unpainted else 0.0
+
+    def frame_size(self) -> tuple[int, int] | None:
+        return (self._image.width(), self._image.height()) if self._image is not None else None
 
     def frame_scale(self) -> float:
         """Screen pixels per frame pixel at the current size."""
@@ -42,6 +72,8 @@ class VideoWidget(QWidget):
         if self._image is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(self.video_rect(), self._image)
+            paint_faces(painter, self.faces, self.video_rect(), self.frame_scale(), label_scale=self.label_scale,
+                        landmarks=self.landmarks)
         if self.message:
             font = QFont()
             font.setPixelSize(max(18, self.height() // 18))
@@ -60,3 +92,7 @@ class VideoWidget(QWidget):
             painter.setPen(Qt.GlobalColor.white)
             painter.drawText(band, Qt.AlignmentFlag.AlignCenter, self.notice)
         painter.end()
+        if self._unpainted is not None and self._image is not None:
+            index, captured_at = self._unpainted
+            self._unpainted = None
+            self.frame_painted.emit(index, captured_at)

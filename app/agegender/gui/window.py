@@ -1,31 +1,32 @@
-"""The main window. Receives finished results from the worker and paints them; never blocks on
-inference. Kiosk mode: full screen, frameless, no menus, no cursor, nothing written to disk."""
+"""The main window. Paints every frame the source delivers, at the source's pace, with the newest
+result's faces moved to each frame's time drawn over it; inference runs beside it on its own thread
+and never holds up a frame. Kiosk mode: full screen, frameless, no menus, no cursor, nothing written
+to disk. Outputs live in gui/window_outputs.py, the playback bar in gui/playback_bar.py."""
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
 
-import cv2
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QSlider)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QStyle,
+                               QVBoxLayout, QWidget)
 
-from agegender.vision import buckets
-from agegender.sources.capture import local_inputs, mask_credentials
 from agegender.config import KIOSK_LABEL_SCALE, Settings
-from agegender.outputs.draw import annotate
-from agegender.errors import AgeGenderError
 from agegender.gui.compare_stats import CompareStats
+from agegender.gui.live_feed import FrameFeed, LiveStats
+from agegender.gui.overlay import Overlay
+from agegender.gui.playback_bar import PlaybackBar
 from agegender.gui.settings_dialog import SettingsDialog
 from agegender.gui.video_widget import VideoWidget
+from agegender.gui.window_outputs import WindowOutputs
 from agegender.gui.worker import InferenceWorker
+from agegender.outputs.draw import blur_faces
+from agegender.sources.capture import mask_credentials
 from agegender.sources.live import FrameGrabber, list_cameras
-from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
-from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
-from agegender.timing import StageTimes
 from agegender.sources.watchdog import Watchdog
+from agegender.timing import StageTimes
 
 DESIGN_TITLES = {"multitask": "Multi-task", "single": "Single-task pair", "compare": "Compare"}
 PRIVACY_NOTICE = "Nothing is recorded or stored. Age and gender are estimates, and often wrong."
@@ -41,19 +42,19 @@ class MainWindow(QMainWindow):
         self.design = settings.design if self._available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
-        self.recorder: VideoWriter | None = None
-        self.exporter = None  # JsonlWriter or CsvWriter
-        self.last_annotated = None
-        self.results_received = 0
+        self.outputs = WindowOutputs(self)
+        self.feed = FrameFeed(parent=self)
+        self.feed.connect_to(self._show_waiting)
+        self.stats = LiveStats()
+        self.overlay = Overlay()
+        self.current_frame = None  # the Frame on screen
         self._last_face_at = time.monotonic()
-        self._frame_times: list[float] = []
         self.watchdog = Watchdog(settings.watchdog_s)
         self.source_spec: str | None = None
-        self._record_from_start: Path | None = None  # asked for on the command line; opened at the first frame
 
         self.setWindowTitle("AgeGender Live")
         self.video = VideoWidget()
-        self.setCentralWidget(self.video)
+        self.video.frame_painted.connect(self._on_painted)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status, 1)
         self.compare_label = QLabel()
@@ -67,6 +68,16 @@ class MainWindow(QMainWindow):
         self.compare_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_dock)
         self._build_menus()
+        self.playback = PlaybackBar([self.play_action, self.step_action, self.loop_action])
+        self.playback.seek_requested.connect(self._seek)
+        self.playback.setVisible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.video, 1)
+        layout.addWidget(self.playback)
+        self.setCentralWidget(central)
         self._set_design(self.design)
 
         self._ticker = QTimer(self)
@@ -74,7 +85,33 @@ class MainWindow(QMainWindow):
         self._ticker.start(250)
         if settings.kiosk:
             self._enter_kiosk()
+        self.video.label_scale, self.video.landmarks = settings.label_scale, settings.landmarks
         self.resize(1280, 800)
+
+    # outputs (gui/window_outputs.py), here for launch.py and the tests
+    def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
+        self.outputs.write_from_start(video, results)
+
+    def start_recording(self, path: Path) -> None:
+        self.outputs.start_recording(path)
+
+    def start_export(self, path: Path) -> None:
+        self.outputs.start_export(path)
+
+    def save_snapshot(self, path: Path) -> None:
+        self.outputs.save_snapshot(path)
+
+    @property
+    def recorder(self):
+        return self.outputs.recorder
+
+    @property
+    def exporter(self):
+        return self.outputs.exporter
+
+    @property
+    def results_received(self) -> int:
+        return self.stats.results
 
     # --- set-up ---
     def _available(self, design: str) -> bool:
@@ -90,14 +127,15 @@ class MainWindow(QMainWindow):
         source.addAction("Open &URL…", self._ask_url)
 
         playback = bar.addMenu("&Playback")
-        self.play_action = playback.addAction("&Pause", self._toggle_pause, QKeySequence(Qt.Key.Key_Space))
-        playback.addAction("&Step one frame", self._step, QKeySequence(Qt.Key.Key_Period))
-        self.loop_action = playback.addAction("&Loop")
+        icon = lambda name: self.style().standardIcon(getattr(QStyle.StandardPixmap, name))
+        self.play_action = playback.addAction(icon("SP_MediaPause"), "&Pause", self._toggle_pause,
+                                              QKeySequence(Qt.Key.Key_Space))
+        self.step_action = playback.addAction(icon("SP_MediaSkipForward"), "&Step", self._step,
+                                              QKeySequence(Qt.Key.Key_Period))
+        self.step_action.setToolTip("Step one frame (.)")
+        self.loop_action = playback.addAction(icon("SP_BrowserReload"), "&Loop")
         self.loop_action.setCheckable(True)
         self.loop_action.toggled.connect(lambda on: setattr(self.grabber, "loop", on) if self.grabber else None)
-        self.seek_slider = QSlider(Qt.Orientation.Horizontal)
-        self.seek_slider.sliderReleased.connect(lambda: self.grabber and self.grabber.seek(self.seek_slider.value()))
-        self.statusBar().addWidget(self.seek_slider)
 
         designs = bar.addMenu("&Design")
         self.design_group = QActionGroup(self)
@@ -112,10 +150,11 @@ class MainWindow(QMainWindow):
             self.design_actions[key] = action
 
         output = bar.addMenu("&Output")
-        self.record_action = output.addAction("&Record video…", self._toggle_recording, QKeySequence("Ctrl+R"))
+        self.record_action = output.addAction("&Record video…", self.outputs.toggle_recording, QKeySequence("Ctrl+R"))
         self.record_action.setCheckable(True)
-        self.snapshot_action = output.addAction("&Snapshot…", self._ask_snapshot, QKeySequence("Ctrl+S"))
-        self.export_action = output.addAction("&Export results (JSONL or CSV)…", self._toggle_export, QKeySequence("Ctrl+E"))
+        self.snapshot_action = output.addAction("&Snapshot…", self.outputs.ask_snapshot, QKeySequence("Ctrl+S"))
+        self.export_action = output.addAction("&Export results (JSONL or CSV)…", self.outputs.toggle_export,
+                                              QKeySequence("Ctrl+E"))
         self.export_action.setCheckable(True)
 
         view = bar.addMenu("&View")
@@ -127,6 +166,7 @@ class MainWindow(QMainWindow):
         self.compare_dock.setVisible(False)
         self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
         self.settings.label_scale *= KIOSK_LABEL_SCALE
+        self.playback.hide()
         self.video.notice = PRIVACY_NOTICE
         for action in (self.record_action, self.snapshot_action, self.export_action):
             action.setEnabled(False)  # menus are hidden, but their shortcuts would still fire
@@ -149,15 +189,25 @@ class MainWindow(QMainWindow):
         self.watchdog.beat()
         if self.pipeline.tracker is not None:
             self.pipeline.tracker.reset()
+        self.overlay.reset()
+        self.feed.clear()
+        self.playback.setVisible(False)
         self.video.message = f"Opening {mask_credentials(spec)}…"
         self.grabber = self._grabber_factory(spec, reconnect_interval_s=self.settings.reconnect_interval_s,
                                              loop=self.loop_action.isChecked(), on_status=self._on_status,
-                                             max_image_megapixels=self.settings.max_image_megapixels)
-        self.worker = InferenceWorker(self.pipeline, self.grabber, self._designs_to_run)
+                                             max_image_megapixels=self.settings.max_image_megapixels,
+                                             on_frame=self.feed.push,
+                                             wait_for_inference=self.outputs.exporter is not None)
+        self.worker = InferenceWorker(self.pipeline, self.grabber, self.designs_to_run)
         self.worker.result_ready.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
         self.worker.failed.connect(lambda message: self.statusBar().showMessage(message, 5000))
         self.grabber.start()
         self.worker.start()
+
+    def every_frame_to_inference(self, on: bool) -> None:
+        """While results are exported, a file's every frame is classified: its capture waits for inference."""
+        if self.grabber is not None:
+            self.grabber.wait_for_inference = on
 
     def _on_status(self, state: str, message: str) -> None:
         # Called on the capture thread: only store; the GUI thread shows it in _tick.
@@ -187,10 +237,16 @@ class MainWindow(QMainWindow):
             paused = self.play_action.text() == "&Pause"
             self.grabber.set_paused(paused)
             self.play_action.setText("&Play" if paused else "&Pause")
+            self.play_action.setIcon(self.style().standardIcon(
+                QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause))
 
     def _step(self) -> None:
         if self.grabber:
             self.grabber.step()
+
+    def _seek(self, index: int) -> None:
+        if self.grabber:
+            self.grabber.seek(index)
 
     def _set_design(self, design: str) -> None:
         if not self._available(design):
@@ -199,40 +255,49 @@ class MainWindow(QMainWindow):
         self.design_actions[design].setChecked(True)
         self.compare_dock.setVisible(design == "compare" and not self.settings.kiosk)
 
-    def _designs_to_run(self) -> list[str]:
+    def designs_to_run(self) -> list[str]:
         return ["multitask", "single"] if self.design == "compare" else [self.design]
 
-    # --- results ---
+    # --- frames and results ---
+    def _show_waiting(self) -> None:
+        """The next frame from the source (in order), once the one before is on screen."""
+        if self.video.waiting_to_paint_for() and self.video.waiting_to_paint_for() < 0.2:
+            return  # its paint will call again (a hidden window never paints: then it is not waited for)
+        frame = self.feed.pop()
+        if frame is not None:
+            self._render(frame, new=True)
+
+    def _render(self, frame, new: bool) -> None:
+        faces = self.overlay.faces_at(frame)
+        image = frame.image
+        if self.settings.privacy and faces:
+            image = image.copy()
+            blur_faces(image, self.overlay.result_at(frame, faces).detections.boxes)
+        self.video.label_scale, self.video.landmarks = self.settings.label_scale, self.settings.landmarks
+        self.video.show_frame(image, faces, frame.index if new else None, frame.captured_at)
+        if new:
+            self.current_frame = frame
+            self.playback.follow(frame.index)
+            self.outputs.frame_shown(frame, self.overlay.result_at(frame, faces))
+
+    def _on_painted(self, index: int, captured_at: float) -> None:
+        self.stats.frame_painted(index, captured_at)
+        self.times.add("capture-to-paint", (time.monotonic() - captured_at) * 1000)
+        if self.feed.waiting():
+            QTimer.singleShot(0, self._show_waiting)
+
     def _on_result(self, frame, result) -> None:
-        self.results_received += 1
+        self.stats.result_received()
         self.watchdog.beat()
         self.times.add_all(result.timings)
-        now = time.monotonic()
-        self.times.add("capture-to-display", (now - frame.captured_at) * 1000)
-        self._frame_times = [t for t in self._frame_times if now - t < 2.0] + [now]
+        self.times.add("capture-to-result", (time.monotonic() - frame.captured_at) * 1000)
         if len(result.detections):
-            self._last_face_at = now
+            self._last_face_at = time.monotonic()
         self.compare.add(result)
-        text_scale = 0.6 * self.settings.label_scale / max(self.video.frame_scale(), 0.05)
-        annotated = annotate(frame.image, result, [d for d in self._designs_to_run() if d in result.predictions],
-                             landmarks=self.settings.landmarks, privacy=self.settings.privacy,
-                             text_scale=min(max(text_scale, 0.35), 4.0))
-        self.last_annotated = annotated
-        self.video.show_frame(annotated)
-        if self.settings.kiosk:
-            return  # the kiosk writes nothing
-        try:
-            if self._record_from_start is not None:
-                path, self._record_from_start = self._record_from_start, None
-                self.start_recording(path)
-            if self.recorder:
-                self.recorder.write(annotated)
-            if self.exporter:
-                self.exporter.write(result.to_dict())
-        except AgeGenderError as exc:
-            self._stop_outputs(keep=False)
-            QMessageBox.warning(self, "Output stopped", f"{exc}\nNothing was saved; an earlier file of that name "
-                                                        "is as it was.")
+        self.overlay.update(result, self.designs_to_run())
+        if self.current_frame is not None:  # redraw the frame on screen with the newest faces
+            self._render(self.current_frame, new=False)
+        self.outputs.result_received(result)
 
     def _tick(self) -> None:
         state, message = getattr(self, "_source_state", ("", ""))
@@ -251,18 +316,18 @@ class MainWindow(QMainWindow):
             idle = time.monotonic() - self._last_face_at
             attract = self.settings.kiosk and idle > self.settings.attract_after_s
             self.video.message = "Step closer: how old do I think you are?" if attract else ""
-        if self.grabber and self.grabber.source is not None and not self.grabber.source.is_live:
-            self.seek_slider.setVisible(True)
-            self.seek_slider.setMaximum(max(self.grabber.source.frame_count - 1, 0))
-        else:
-            self.seek_slider.setVisible(False)
+        source = self.grabber.source if self.grabber else None
+        seekable = source is not None and not source.is_live and source.frame_count > 0 and not self.settings.kiosk
+        if seekable and (not self.playback.isVisible() or self.playback.slider.maximum() != source.frame_count - 1):
+            self.playback.set_source(source.frame_count, source.fps)
+        self.playback.setVisible(seekable)
         self.video.update()
         self._update_status()
 
     def _update_status(self) -> None:
-        fps = len(self._frame_times) / 2.0
         stages = " · ".join(f"{s} {self.times.recent_ms(s):.0f} ms" for s in self.times.stages() if s != "total")
-        self.status.setText(f"{fps:.1f} FPS · {stages} · provider {self.provider}")
+        self.status.setText(f"{self.stats.painted_fps():.1f} FPS shown · {self.stats.results_per_s():.1f} results/s · "
+                            f"{stages} · provider {self.provider}")
         if self.design == "compare":
             s = self.compare.summary()
             pct = lambda v: "–" if v is None else f"{100 * v:.0f}%"
@@ -282,109 +347,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(note, 10000)
         self.open_source(self.source_spec)
 
-    # --- outputs (never in kiosk mode) ---
-    def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
-        """Record and/or export from the first frame on (asked for on the command line). Both are
-        checked before either is opened."""
-        if self.settings.kiosk and (video or results):
-            raise AgeGenderError("the kiosk writes nothing: --record and --results cannot be used with --kiosk")
-        refuse_outputs_over_inputs({"--record": video, "--results": results}, local_inputs(self.settings.source))
-        if video is not None:
-            check_video_path(video)
-            check_folder(Path(video))
-        if results is not None:
-            check_results_path(results)
-            self.start_export(Path(results))
-        if video is not None:
-            self._record_from_start = Path(video)  # opened at the first frame, when its size is known
-
-    def _refuse_over_source(self, what: str, path: Path) -> None:
-        refuse_outputs_over_inputs({what: path}, local_inputs(self.source_spec or self.settings.source))
-
-    def start_recording(self, path: Path) -> None:
-        if self.settings.kiosk:
-            raise AgeGenderError("the kiosk records nothing")
-        self._refuse_over_source("the recording", path)
-        fps = self.grabber.source.fps if self.grabber and self.grabber.source else 25.0
-        height, width = self.last_annotated.shape[:2] if self.last_annotated is not None else (720, 1280)
-        self.recorder = VideoWriter(Path(path), fps, (width, height))
-        self.record_action.setChecked(True)
-
-    def start_export(self, path: Path) -> None:
-        """Results as JSONL or CSV (by the suffix, as `agegender process`), a column group per design."""
-        if self.settings.kiosk:
-            raise AgeGenderError("the kiosk stores nothing")
-        self._refuse_over_source("the results file", path)
-        labels = list(buckets.scheme(self.settings.buckets).labels)
-        self.exporter = results_writer(Path(path), list(self.pipeline.designs), labels)
-        self.export_action.setChecked(True)
-
-    def save_snapshot(self, path: Path) -> None:
-        if self.last_annotated is None or self.settings.kiosk:
-            return
-        path = Path(path)
-        self._refuse_over_source("the snapshot", path)
-        try:
-            ok, encoded = cv2.imencode(path.suffix or ".png", self.last_annotated)
-        except cv2.error:
-            ok = False
-        if not ok:
-            raise AgeGenderError(f"cannot write the snapshot to {path}: give a .png or .jpg name")
-        write_bytes_atomically(path, encoded.tobytes())
-
-    def _toggle_recording(self) -> None:
-        if self.settings.kiosk:
-            return
-        if self.recorder:
-            self._stop_outputs(video=True, results=False)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Record to", "recording.mp4", "Video (*.mp4 *.avi)")
-        self._guarded(lambda: self.start_recording(Path(path)) if path else self.record_action.setChecked(False))
-
-    def _toggle_export(self) -> None:
-        if self.settings.kiosk:
-            return
-        if self.exporter:
-            self._stop_outputs(video=False, results=True)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results to", "results.jsonl",
-                                              "JSON lines (*.jsonl);;CSV, one row per face (*.csv)")
-        self._guarded(lambda: self.start_export(Path(path)) if path else self.export_action.setChecked(False))
-
-    def _ask_snapshot(self) -> None:
-        if self.settings.kiosk:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", "snapshot.png", "Images (*.png *.jpg)")
-        if path:
-            self._guarded(lambda: self.save_snapshot(Path(path)))
-
-    def _guarded(self, action) -> None:
-        try:
-            action()
-        except AgeGenderError as exc:
-            self.record_action.setChecked(self.recorder is not None)
-            self.export_action.setChecked(self.exporter is not None)
-            QMessageBox.warning(self, "Cannot write", str(exc))
-
-    def _stop_outputs(self, video: bool = True, results: bool = True, keep: bool = True) -> None:
-        """Finalises (renames into place) the recording and/or the export; keep=False throws them away."""
-        if video and self.recorder:
-            recorder, self.recorder = self.recorder, None
-            self.record_action.setChecked(False)
-            self._finalise(recorder, keep)
-        if results and self.exporter:
-            exporter, self.exporter = self.exporter, None
-            self.export_action.setChecked(False)
-            self._finalise(exporter, keep)
-
-    def _finalise(self, writer, keep: bool) -> None:
-        # Also called while closing (after Ctrl-C or SIGTERM), where a dialog would hold up the exit.
-        try:
-            writer.close(keep)
-        except AgeGenderError as exc:
-            print(f"agegender: error: {exc}", file=sys.stderr)
-            self.statusBar().showMessage(str(exc), 10000)
-
     def _show_settings(self) -> None:
         SettingsDialog(self.settings, self.pipeline, self).exec()
 
@@ -403,7 +365,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self._ticker.stop()
         self._stop_threads()
-        self._stop_outputs()
+        self.outputs.stop()
         if self.settings.kiosk:
             QApplication.restoreOverrideCursor()
         super().closeEvent(event)

@@ -1,9 +1,12 @@
 """The capture thread that feeds the window (FrameGrabber), and PacedReplay, a video file that behaves
 like a camera. The sources themselves are in capture.py.
 
-For live sources only the newest frame is kept: a slow inference never builds a queue, it skips
-frames. Files are read in order, every frame, paced to their frame rate. A source that fails is
-reopened every few seconds; the grabber reports 'lost' and 'running' so the window can say so.
+Every frame read is handed to `on_frame` (the window's display path) as it is read; the consumer of
+take() (inference) gets the newest frame waiting: a slow inference never builds a queue, it skips
+frames. Files are read in order, every frame, paced to their frame rate; with `wait_for_inference`
+a file's next frame waits until inference took the last one, so every frame is processed (at the pace
+inference allows). A source that fails is reopened every few seconds; the grabber reports 'lost' and
+'running' so the window can say so.
 """
 from __future__ import annotations
 
@@ -61,17 +64,21 @@ def list_cameras(limit: int = 4) -> list[int]:
 
 
 class FrameGrabber(threading.Thread):
-    """Reads a source on its own thread; take() hands the consumer the newest (live) or next (file) frame."""
+    """Reads a source on its own thread; every frame goes to `on_frame` (called on this thread), and
+    take() hands the consumer the newest frame, or with `wait_for_inference` a file's next one."""
 
     def __init__(self, spec: str, open_fn: Callable | None = None, reconnect_interval_s: float = 2.0,
                  loop: bool = False, on_status: Callable[[str, str], None] | None = None,
-                 max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:
+                 max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS,
+                 on_frame: Callable[[Frame], None] | None = None, wait_for_inference: bool = True) -> None:
         super().__init__(daemon=True, name="capture")
         self.spec = spec
         self._open = open_fn or functools.partial(open_source, max_image_megapixels=max_image_megapixels)
         self.reconnect_interval_s = reconnect_interval_s
         self.loop = loop
         self._on_status = on_status or (lambda state, message: None)
+        self._on_frame = on_frame or (lambda frame: None)
+        self.wait_for_inference = wait_for_inference  # files only; may be changed while running
         self._condition = threading.Condition()
         self._slot: Frame | None = None
         self._stopping = threading.Event()
@@ -137,8 +144,9 @@ class FrameGrabber(threading.Thread):
         return False
 
     def _put(self, frame: Frame) -> None:
+        self._on_frame(frame)
         with self._condition:
-            if not self.source.is_live:  # files drop nothing: wait for the consumer
+            if not self.source.is_live and self.wait_for_inference:  # drop nothing: wait for the consumer
                 while self._slot is not None and not self._stopping.is_set():
                     self._condition.wait(0.1)
             self._slot = frame

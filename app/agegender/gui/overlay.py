@@ -1,0 +1,126 @@
+"""What is drawn over each painted frame: the newest result's faces, moved to the frame's time.
+
+Results arrive a few frames behind the frames on screen (and, on a slow machine, only every few
+frames). Each face keeps the constant-velocity motion model of the tracker (vision/track.py), here in
+pixels per second of source time, measured from one result to the next for the same track id; a
+frame shown between results gets every box moved by velocity x (frame time - result time). The labels
+are the result's own, smoothed per track by the pipeline. No Qt here: the window paints these faces
+with QPainter (gui/overlay_paint.py), and recordings draw them with outputs/draw.py's annotate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agegender.outputs.draw import DESIGN_COLOURS, DESIGN_TAGS, gender_line
+from agegender.vision.detect import Detections
+from agegender.vision.pipeline import FrameResult
+
+
+@dataclass
+class LabelBlock:
+    design: str
+    tag: str  # "MT" / "ST" where both designs are shown, else ""
+    bucket: str
+    age: str
+    gender: list  # [(text, relative size)], as outputs/draw.py's gender_line
+    confidence: float
+    colour_bgr: tuple
+
+
+@dataclass
+class OverlayFace:
+    track_id: int  # 0 where the pipeline runs without a tracker
+    box: np.ndarray  # x1, y1, x2, y2 in frame pixels, at the frame's time
+    landmarks: np.ndarray  # 5 x (x, y)
+    labels: list[LabelBlock] = field(default_factory=list)
+
+
+class Overlay:
+    """Keeps the newest result and each track's velocity; faces_at() places them at a frame's time.
+
+    A result is not drawn over a frame more than `stale_after_s` of source time away from it (after a
+    seek, or a stalled inference), nor over another still image; motion is extrapolated at most
+    `max_extrapolation_s` ahead, so a face that stops is not carried off screen."""
+
+    def __init__(self, max_extrapolation_s: float = 1.0, stale_after_s: float = 3.0, blend: float = 0.5) -> None:
+        self.max_extrapolation_s, self.stale_after_s, self.blend = max_extrapolation_s, stale_after_s, blend
+        self.result: FrameResult | None = None
+        self.designs: list[str] = []
+        self._labels: list[list[LabelBlock]] = []
+        self._velocity: dict[int, np.ndarray] = {}  # track id -> px/s for x1, y1, x2, y2
+        self._last_seen: dict[int, tuple[float, np.ndarray]] = {}  # track id -> (time, box)
+
+    def reset(self) -> None:
+        self.__init__(self.max_extrapolation_s, self.stale_after_s, self.blend)
+
+    def update(self, result: FrameResult, designs: list[str]) -> None:
+        """A new result from inference (on the GUI thread, in the order results come)."""
+        self.result = result
+        self.designs = [d for d in designs if d in result.predictions]
+        ids = result.track_ids if result.track_ids is not None else np.zeros(len(result.detections), np.int64)
+        velocity, seen = {}, {}
+        for track_id, box in zip(ids, result.detections.boxes):
+            track_id = int(track_id)
+            if not track_id:
+                continue
+            seen[track_id] = (result.time, box.astype(np.float32))
+            before = self._last_seen.get(track_id)
+            dt = result.time - before[0] if before else 0.0
+            if before is None or not 0 < dt <= self.stale_after_s:
+                continue  # first seen (or seen again after a gap): standing still until measured
+            measured = (box - before[1]) / dt
+            previous = self._velocity.get(track_id, measured)  # the first measurement is taken as it is
+            velocity[track_id] = ((1 - self.blend) * previous + self.blend * measured).astype(np.float32)
+        self._velocity, self._last_seen = velocity, seen
+        self._labels = [self._label_blocks(result, i) for i in range(len(result.detections))]
+
+    def _label_blocks(self, result: FrameResult, i: int) -> list[LabelBlock]:
+        blocks = []
+        for name in self.designs:
+            p = result.predictions[name]
+            blocks.append(LabelBlock(name, DESIGN_TAGS.get(name, name) if len(self.designs) > 1 else "",
+                                     p.scheme.labels[p.bucket_index[i]], f"~{p.age_years[i]} y", gender_line(p, i),
+                                     float(p.gender_confidence[i]), DESIGN_COLOURS.get(name, (0, 255, 0))))
+        return blocks
+
+    def _shift_s(self, frame) -> float | None:
+        """Source seconds from the result to `frame`, or None where the result does not belong over it."""
+        result = self.result
+        if result is None:
+            return None
+        if frame.index == result.frame_index and frame.source == result.source:
+            return 0.0
+        if frame.is_still or result.source:
+            return None  # another image: nothing in common with it
+        dt = frame.time - result.time
+        if not -0.25 <= dt <= self.stale_after_s:
+            return None
+        return float(min(max(dt, 0.0), self.max_extrapolation_s))
+
+    def faces_at(self, frame) -> list[OverlayFace]:
+        """The newest result's faces, each box moved along its track's velocity to `frame`'s time."""
+        dt = self._shift_s(frame)
+        if dt is None:
+            return []
+        result = self.result
+        ids = result.track_ids if result.track_ids is not None else np.zeros(len(result.detections), np.int64)
+        faces = []
+        for i, track_id in enumerate(ids):
+            motion = self._velocity.get(int(track_id), np.zeros(4, np.float32)) * dt
+            centre = np.array([(motion[0] + motion[2]) / 2, (motion[1] + motion[3]) / 2], np.float32)
+            faces.append(OverlayFace(int(track_id), result.detections.boxes[i] + motion,
+                                     result.detections.landmarks[i] + centre, self._labels[i]))
+        return faces
+
+    def result_at(self, frame, faces: list[OverlayFace] | None = None) -> FrameResult:
+        """A FrameResult for `frame` with the moved boxes and the newest labels, for outputs/draw.py's
+        annotate (recordings and snapshots are drawn at the frame's own scale, whatever the window's size)."""
+        faces = self.faces_at(frame) if faces is None else faces
+        predictions = self.result.predictions if faces else {}
+        scores = self.result.detections.scores if faces else np.zeros((0,), np.float32)
+        detections = Detections(np.array([f.box for f in faces], np.float32).reshape(-1, 4), scores,
+                                np.array([f.landmarks for f in faces], np.float32).reshape(-1, 5, 2))
+        return FrameResult(frame.index, frame.time, detections, predictions, source=frame.source,
+                           captured_at=frame.captured_at)

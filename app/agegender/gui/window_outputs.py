@@ -1,0 +1,169 @@
+"""The window's outputs: the recording, the results export and snapshots (never in kiosk mode).
+
+Recordings and snapshots are every shown frame drawn by outputs/draw.py's annotate at the frame's own
+scale (not the window's), with the faces as the window shows them; the export holds one line per
+result, as `agegender process` writes it. While results are exported from a file, every frame of it is
+classified (the capture waits for inference), so the file misses none."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from agegender.errors import AgeGenderError
+from agegender.outputs.draw import annotate
+from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
+from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
+from agegender.sources.capture import local_inputs
+from agegender.vision import buckets
+
+
+class WindowOutputs:
+    def __init__(self, window) -> None:
+        self.window = window
+        self.settings = window.settings
+        self.recorder: VideoWriter | None = None
+        self.exporter = None  # JsonlWriter or CsvWriter
+        self.record_from_start: Path | None = None  # asked for on the command line; opened at the first frame
+
+    # --- what the window hands over ---
+    def annotated(self, frame, result):
+        w = self.window
+        return annotate(frame.image, result, [d for d in w.designs_to_run() if d in result.predictions],
+                        landmarks=self.settings.landmarks, privacy=self.settings.privacy)
+
+    def frame_shown(self, frame, result) -> None:
+        """Every frame put on screen, with the faces drawn over it (as a FrameResult)."""
+        if self.settings.kiosk or (self.recorder is None and self.record_from_start is None):
+            return
+        self._written(lambda: self._record(frame, result))
+
+    def result_received(self, result) -> None:
+        if self.exporter is not None and not self.settings.kiosk:
+            self._written(lambda: self.exporter.write(result.to_dict()))
+
+    def _record(self, frame, result) -> None:
+        if self.record_from_start is not None:
+            path, self.record_from_start = self.record_from_start, None
+            self.start_recording(path, frame.image.shape[:2])
+        self.recorder.write(self.annotated(frame, result))
+
+    def _written(self, write) -> None:
+        try:
+            write()
+        except AgeGenderError as exc:
+            self.stop(keep=False)
+            QMessageBox.warning(self.window, "Output stopped", f"{exc}\nNothing was saved; an earlier file of that "
+                                                               "name is as it was.")
+
+    # --- starting and stopping ---
+    def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
+        """Record and/or export from the first frame on (asked for on the command line). Both are
+        checked before either is opened."""
+        if self.settings.kiosk and (video or results):
+            raise AgeGenderError("the kiosk writes nothing: --record and --results cannot be used with --kiosk")
+        refuse_outputs_over_inputs({"--record": video, "--results": results}, local_inputs(self.settings.source))
+        if video is not None:
+            check_video_path(video)
+            check_folder(Path(video))
+        if results is not None:
+            check_results_path(results)
+            self.start_export(Path(results))
+        if video is not None:
+            self.record_from_start = Path(video)  # opened at the first frame, when its size is known
+
+    def _refuse_over_source(self, what: str, path: Path) -> None:
+        refuse_outputs_over_inputs({what: path}, local_inputs(self.window.source_spec or self.settings.source))
+
+    def start_recording(self, path: Path, size_hw=None) -> None:
+        if self.settings.kiosk:
+            raise AgeGenderError("the kiosk records nothing")
+        self._refuse_over_source("the recording", path)
+        grabber = self.window.grabber
+        fps = grabber.source.fps if grabber and grabber.source else 25.0
+        shown = self.window.current_frame
+        height, width = size_hw or (shown.image.shape[:2] if shown is not None else (720, 1280))
+        self.recorder = VideoWriter(Path(path), fps, (width, height))
+        self.window.record_action.setChecked(True)
+
+    def start_export(self, path: Path) -> None:
+        """Results as JSONL or CSV (by the suffix, as `agegender process`), a column group per design."""
+        if self.settings.kiosk:
+            raise AgeGenderError("the kiosk stores nothing")
+        self._refuse_over_source("the results file", path)
+        labels = list(buckets.scheme(self.settings.buckets).labels)
+        self.exporter = results_writer(Path(path), list(self.window.pipeline.designs), labels)
+        self.window.export_action.setChecked(True)
+        self.window.every_frame_to_inference(True)
+
+    def save_snapshot(self, path: Path) -> None:
+        frame = self.window.current_frame
+        if frame is None or self.settings.kiosk:
+            return
+        path = Path(path)
+        self._refuse_over_source("the snapshot", path)
+        try:
+            ok, encoded = cv2.imencode(path.suffix or ".png", self.annotated(frame, self.window.overlay.result_at(frame)))
+        except cv2.error:
+            ok = False
+        if not ok:
+            raise AgeGenderError(f"cannot write the snapshot to {path}: give a .png or .jpg name")
+        write_bytes_atomically(path, encoded.tobytes())
+
+    def stop(self, video: bool = True, results: bool = True, keep: bool = True) -> None:
+        """Finalises (renames into place) the recording and/or the export; keep=False throws them away."""
+        if video and self.recorder:
+            recorder, self.recorder = self.recorder, None
+            self.window.record_action.setChecked(False)
+            self._finalise(recorder, keep)
+        if results and self.exporter:
+            exporter, self.exporter = self.exporter, None
+            self.window.export_action.setChecked(False)
+            self.window.every_frame_to_inference(False)
+            self._finalise(exporter, keep)
+
+    def _finalise(self, writer, keep: bool) -> None:
+        # Also called while closing (after Ctrl-C or SIGTERM), where a dialog would hold up the exit.
+        try:
+            writer.close(keep)
+        except AgeGenderError as exc:
+            print(f"agegender: error: {exc}", file=sys.stderr)
+            self.window.statusBar().showMessage(str(exc), 10000)
+
+    # --- menu actions ---
+    def toggle_recording(self) -> None:
+        if self.settings.kiosk:
+            return
+        if self.recorder:
+            self.stop(video=True, results=False)
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Record to", "recording.mp4", "Video (*.mp4 *.avi)")
+        self._guarded(lambda: self.start_recording(Path(path)) if path else
+                      self.window.record_action.setChecked(False))
+
+    def toggle_export(self) -> None:
+        if self.settings.kiosk:
+            return
+        if self.exporter:
+            self.stop(video=False, results=True)
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export results to", "results.jsonl",
+                                              "JSON lines (*.jsonl);;CSV, one row per face (*.csv)")
+        self._guarded(lambda: self.start_export(Path(path)) if path else self.window.export_action.setChecked(False))
+
+    def ask_snapshot(self) -> None:
+        if self.settings.kiosk:
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save snapshot", "snapshot.png", "Images (*.png *.jpg)")
+        if path:
+            self._guarded(lambda: self.save_snapshot(Path(path)))
+
+    def _guarded(self, action) -> None:
+        try:
+            action()
+        except AgeGenderError as exc:
+            self.window.record_action.setChecked(self.recorder is not None)
+            self.window.export_action.setChecked(self.exporter is not None)
+            QMessageBox.warning(self.window, "Cannot write", str(exc))

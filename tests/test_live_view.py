@@ -1,0 +1,188 @@
+"""The window's live view, offscreen: every frame a source delivers is painted, in order, whatever
+inference does; boxes between results follow each track's motion; the playback bar follows playback
+and seeks the source. Behaviour only: nothing here depends on how fast the machine is."""
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from agegender.config import Settings  # noqa: E402
+from agegender.gui.overlay import Overlay  # noqa: E402
+from agegender.gui.window import MainWindow  # noqa: E402
+from agegender.sources.capture import Frame  # noqa: E402
+from agegender.sources.live import FrameGrabber  # noqa: E402
+from agegender.vision import buckets  # noqa: E402
+from agegender.vision.designs import Predictions  # noqa: E402
+from agegender.vision.detect import Detections  # noqa: E402
+from agegender.vision.pipeline import FrameResult  # noqa: E402
+
+
+class PacedFrames:
+    """A source of `count` numbered 320x240 frames at `fps`: a camera (live) or a file."""
+
+    def __init__(self, count: int, fps: float, is_live: bool) -> None:
+        self.count, self.fps, self.is_live = count, fps, is_live
+        self.name, self.error, self.frame_count = "paced frames", None, 0 if is_live else count
+        self.started, self.read_count = time.monotonic(), 0
+
+    def read(self):
+        if self.read_count >= self.count:
+            time.sleep(0.05)
+            return None
+        if self.is_live:  # a camera delivers at its own pace; the grabber paces files itself
+            time.sleep(max(0.0, self.started + self.read_count / self.fps - time.monotonic()))
+        index, self.read_count = self.read_count, self.read_count + 1
+        image = np.full((240, 320, 3), index % 256, np.uint8)
+        return Frame(image, index, index / self.fps)
+
+    def seek(self, index: int) -> None:
+        self.read_count = index
+
+    def close(self) -> None:
+        pass
+
+
+def predictions(n: int) -> Predictions:
+    scheme = buckets.scheme("default")
+    ages = np.zeros((n, 101), np.float32)
+    ages[:, 30] = 1.0
+    return Predictions(ages, np.full(n, 0.9, np.float32), scheme, ("male", "female"))
+
+
+class MovingFacePipeline:
+    """Stands in for the pipeline: one face moving right at `speed` px per second of source time,
+    found exactly where it is in the frame it was given, after `delay_s` of 'inference'."""
+
+    def __init__(self, speed: float = 200.0, delay_s: float = 0.12) -> None:
+        self.speed, self.delay_s = speed, delay_s
+        self.designs, self.tracker = {"multitask": object()}, None
+        self.processed: list[int] = []
+
+    def box_at(self, t: float) -> np.ndarray:
+        return np.array([20 + self.speed * t, 60, 80 + self.speed * t, 130], np.float32)
+
+    def process(self, frame, designs):
+        time.sleep(self.delay_s)
+        self.processed.append(frame.index)
+        detections = Detections(self.box_at(frame.time)[None], np.ones(1, np.float32), np.zeros((1, 5, 2), np.float32))
+        return FrameResult(frame.index, frame.time, detections, {"multitask": predictions(1)}, {"detect": 1.0},
+                           captured_at=frame.captured_at, track_ids=np.array([7]))
+
+
+def grabber_for(source):
+    def factory(spec, **kwargs):
+        return FrameGrabber(spec, open_fn=lambda _: source, **kwargs)
+    return factory
+
+
+@pytest.fixture
+def window_on(qtbot):
+    windows = []
+
+    def _open(source, pipeline, **settings):
+        window = MainWindow(Settings(**settings), pipeline, "test", grabber_factory=grabber_for(source))
+        qtbot.addWidget(window)
+        window.show()
+        window.open_source("paced")
+        windows.append(window)
+        return window
+    yield _open
+    for window in windows:
+        window.close()
+
+
+@pytest.mark.parametrize("is_live", [True, False], ids=["camera", "file"])
+def test_every_frame_the_source_delivers_is_painted_in_order(qtbot, window_on, is_live):
+    source = PacedFrames(count=30, fps=10.0, is_live=is_live)
+    pipeline = MovingFacePipeline(delay_s=0.35)  # inference far slower than the source
+    window = window_on(source, pipeline)
+    qtbot.waitUntil(lambda: window.stats.painted >= 30, timeout=30000)
+    assert window.feed.delivered == 30
+    assert window.stats.painted_indices == list(range(30))
+    assert len(pipeline.processed) < 30  # inference skipped frames; the screen did not
+
+
+def test_boxes_between_results_follow_the_track(qtbot, window_on):
+    pipeline = MovingFacePipeline(speed=200.0, delay_s=0.15)
+    window = window_on(PacedFrames(count=40, fps=20.0, is_live=True), pipeline)
+    painted = []  # (frame index, index of the result drawn over it, results so far, boxes painted)
+
+    def on_painted(index, _):
+        result = window.overlay.result
+        painted.append((index, result.frame_index if result else None, window.stats.results,
+                        [f.box.copy() for f in window.video.faces]))
+    window.video.frame_painted.connect(on_painted)
+    qtbot.waitUntil(lambda: len(painted) >= 40, timeout=30000)
+    # frames painted after a result's own frame, once two results have measured the track's velocity
+    between = [(i, r, faces) for i, r, results, faces in painted if faces and results >= 2 and i > r]
+    assert len(between) >= 5
+    for index, result_index, faces in between:
+        assert len(faces) == 1
+        np.testing.assert_allclose(faces[0], pipeline.box_at(index / 20.0), atol=1.0)  # where the face is now
+    assert max(index - result_index for index, result_index, _ in between) >= 2  # moved over several frames
+
+
+def test_overlay_moves_boxes_by_the_track_velocity_and_drops_stale_results():
+    overlay = Overlay()
+    detections = lambda x: Detections(np.array([[x, 10, x + 50, 60]], np.float32), np.ones(1, np.float32),
+                                      np.zeros((1, 5, 2), np.float32))
+    for index, x in ((0, 100.0), (5, 120.0)):  # 20 px in 0.2 s: 100 px/s
+        overlay.update(FrameResult(index, index / 25, detections(x), {"multitask": predictions(1)},
+                                   track_ids=np.array([3])), ["multitask"])
+    at = lambda index: overlay.faces_at(Frame(np.zeros((8, 8, 3), np.uint8), index, index / 25))
+    assert at(5)[0].box[0] == pytest.approx(120.0)
+    assert at(10)[0].box[0] == pytest.approx(140.0)  # 0.2 s on
+    assert at(10)[0].labels[0].bucket == "25-37"
+    assert at(10 + 25 * 10) == []  # a seek far ahead: the old result is not drawn over it
+    assert overlay.result_at(Frame(np.zeros((8, 8, 3), np.uint8), 10, 0.4)).detections.boxes[0][0] == pytest.approx(140)
+    still = Frame(np.zeros((8, 8, 3), np.uint8), 6, 0.0, source="b.jpg")
+    assert overlay.faces_at(still) == []  # another image: nothing of this one is drawn over it
+
+
+@pytest.fixture
+def numbered_video(tmp_path):
+    path = tmp_path / "numbered.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
+    for index in range(150):  # 6 s
+        writer.write(np.full((120, 160, 3), index, np.uint8))
+    writer.release()
+    return path
+
+
+def test_the_playback_bar_follows_playback_and_seeks_the_source(qtbot, window_on, numbered_video):
+    from agegender.sources.capture import VideoFileSource
+    window = window_on(VideoFileSource(numbered_video), MovingFacePipeline(delay_s=0.05))
+    bar = window.playback
+    qtbot.waitUntil(lambda: bar.isVisible() and bar.slider.value() >= 10, timeout=20000)
+    assert bar.slider.maximum() == 149 and bar.time_label.text().endswith(" / 00:06")
+    # under the video, not in the status bar where it would cover status text
+    assert bar.parent() is not window.statusBar() and bar.geometry().top() >= window.video.geometry().bottom()
+    first = bar.slider.value()
+    qtbot.waitUntil(lambda: bar.slider.value() >= first + 5, timeout=10000)  # it moves with playback
+    bar.slider.setValue(120)  # as a click or a drag on the slider does
+    qtbot.waitUntil(lambda: window.current_frame is not None and window.current_frame.index >= 120, timeout=10000)
+    assert bar.time_label.text().startswith("00:04")
+    assert window.stats.painted_indices[-1] >= 120
+    bar.slider.setSliderDown(True)  # held by the user: playback does not pull it away
+    held = bar.slider.value()
+    bar.follow(held + 10)
+    assert bar.slider.value() == held
+    bar.slider.setSliderDown(False)
+
+
+def test_a_paused_file_seeks_to_the_frame_asked_for(qtbot, window_on, numbered_video):
+    from agegender.sources.capture import VideoFileSource
+    window = window_on(VideoFileSource(numbered_video), MovingFacePipeline(delay_s=0.05))
+    qtbot.waitUntil(lambda: window.playback.isVisible(), timeout=20000)
+    window.play_action.trigger()
+    assert window.grabber.paused
+    window.playback.slider.setValue(75)
+    qtbot.waitUntil(lambda: window.current_frame is not None and window.current_frame.index == 75, timeout=10000)
+    assert abs(int(window.current_frame.image.mean()) - 75) <= 3  # the frame numbered 75 is on screen
+    window.step_action.trigger()
+    qtbot.waitUntil(lambda: window.current_frame.index == 76, timeout=10000)
+
