@@ -186,3 +186,10 @@ def test_a_paused_file_seeks_to_the_frame_asked_for(qtbot, window_on, numbered_v
     window.step_action.trigger()
     qtbot.waitUntil(lambda: window.current_frame.index == 76, timeout=10000)
 
+
+def test_the_window_bench_reports_what_was_painted(qtbot, random_models, short_clip):
+    from agegender.commands.bench.window import window_replay
+    row = window_replay(short_clip, random_models, "compare", seconds=1.5, height=360, warmup_s=0.5)
+    assert {"source_fps", "painted_fps", "results_per_s", "latency_ms"} <= set(row)
+    assert set(row["latency_ms"]) == {"p50", "p95", "p99"}
+    assert row["frames_painted"] <= row["frames_delivered"] and row["frames_painted"] > 0

@@ -1,4 +1,5 @@
-"""`agegender bench`: detection against facenet-pytorch, classifiers, end-to-end FPS, flicker, memory.
+"""`agegender bench`: detection against facenet-pytorch, classifiers, end-to-end FPS, flicker, the
+window on a paced 720p replay (frames painted, results, capture-to-paint latency), memory.
 
 Prints a table and, with --json, writes the same figures to a file.
 """
@@ -11,7 +12,7 @@ import resource
 from agegender.vision.designs import load_design
 from agegender.vision.detect import MtcnnDetector
 from agegender.paths import MODELS_DIR
-from agegender.commands.bench import detection, pipeline
+from agegender.commands.bench import detection, pipeline, window
 from agegender.commands.bench.frames import DEFAULT_MEDIA, crowd_video, read_frames
 
 
@@ -39,6 +40,10 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
                                      "tracking_mode": pipeline.end_to_end(detector, main, frames, 5, fps)}
         report["flicker"] = pipeline.flicker(detector, next(iter(main.values())), frames, fps)
         report["live_latency_720p"] = pipeline.live_latency(detector, main, video, seconds=3 if quick else 10)
+        seconds = 4 if quick else 15
+        report["window_replay_720p"] = window.window_replay(video, models, next(iter(main)), seconds)
+        if {"multitask", "single"} <= set(designs):
+            report["window_replay_720p_compare"] = window.window_replay(video, models, "compare", seconds)
     report["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return report
 
@@ -62,6 +67,9 @@ def print_report(report: dict) -> None:
         lat = report["live_latency_720p"]
         print(f"\nLive capture-to-result latency, 720p at 25 FPS, tracking mode: p50 {lat['p50_ms']} ms, "
               f"p95 {lat['p95_ms']} ms ({lat['frames_shown']} frames shown, {lat['frames_skipped']} skipped)")
+    for key in ("window_replay_720p", "window_replay_720p_compare"):
+        if key in report:
+            print(f"\nWindow, 720p replay at 25 FPS, tracking mode, {window.describe(report[key])}")
     print(f"\nPeak memory: {report['peak_memory_mb']} MB")
     for line in report.get("skipped", []):
         print(f"skipped {line}")
