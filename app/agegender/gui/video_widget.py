@@ -19,7 +19,6 @@ class VideoWidget(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
-        self._pixels: np.ndarray | None = None  # the array the QImage reads from
         self.faces: list = []  # OverlayFace, in frame pixels
         self.label_scale = 1.0
         self.landmarks = False
@@ -35,8 +34,10 @@ class VideoWidget(QWidget):
         """A frame to paint, with the faces to draw over it. With `index`, a new frame from the source
         (frame_painted follows once it is on screen); without, the same frame redrawn (new faces)."""
         height, width = image_bgr.shape[:2]
-        self._pixels = np.ascontiguousarray(image_bgr)  # kept: the QImage shares its memory
-        self._image = QImage(self._pixels.data, width, height, self._pixels.strides[0], QImage.Format.Format_BGR888)
+        pixels = np.ascontiguousarray(image_bgr)
+        # A deep copy: a QImage left sharing a numpy buffer crashed PySide6 in paintEvent (a refcount
+        # error on None, under load); the copy costs about a millisecond at 720p.
+        self._image = QImage(pixels.data, width, height, pixels.strides[0], QImage.Format.Format_BGR888).copy()
         self.faces = faces or []
         if index is not None:
             self._unpainted, self._unpainted_since = (index, captured_at), time.monotonic()
