@@ -64,6 +64,7 @@ def test_kiosk_is_full_screen_and_writes_nothing(qtbot, make_window, short_clip,
     monkeypatch.chdir(tmp_path)
     window = make_window(kiosk=True)
     assert window.isFullScreen() and not window.menuBar().isVisible()
+    window.loop_action.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 3)
     window.outputs.toggle_recording()  # would open a file dialog outside the kiosk
