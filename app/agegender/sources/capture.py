@@ -109,6 +109,7 @@ class VideoFileSource:
         self.frame_count = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
         self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self._index = 0
+        self._last_time: float | None = None
         self.error: str | None = None
 
     def read(self) -> Frame | None:
@@ -118,13 +119,27 @@ class VideoFileSource:
                 self.error = (f"{self.name} ended at frame {self._index} of {self.frame_count}: the file is truncated "
                               "or damaged; the frames before were processed")
             return None
-        frame = Frame(image, self._index, self._index / self.fps)
+        frame = Frame(image, self._index, self._frame_time())
         self._index += 1
         return frame
+
+    def _frame_time(self) -> float:
+        """The frame's own time in the container (its pts, from the stream's start), so variable frame rates
+        keep their real times; where the container gives none that advances, 1/fps after the frame before."""
+        container_time = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if self._last_time is None:
+            time_s = container_time if container_time >= 0 else self._index / self.fps
+        elif container_time > self._last_time:
+            time_s = container_time
+        else:
+            time_s = self._last_time + 1.0 / self.fps
+        self._last_time = time_s
+        return time_s
 
     def seek(self, frame_index: int) -> None:
         self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
         self._index = frame_index
+        self._last_time = None
         self.error = None
 
     def close(self) -> None:
