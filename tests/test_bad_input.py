@@ -501,3 +501,105 @@ def test_a_failing_stream_is_one_line_without_opencv_noise(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr  # one line
     assert done.stderr.startswith("agegender: error: cannot open the stream http://u:***@127.0.0.1")
+
+
+# --- recordings that survive a kill, play everywhere, and keep the source's times ---
+
+def decoded_frames(path) -> list:
+    """The frames' times (seconds) that PyAV decodes from a video, as far as it can be read."""
+    import av
+    times = []
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                times.append(float(frame.pts * frame.time_base))
+    except av.FFmpegError:  # a cut file: what came before the cut is what counts
+        pass
+    return times
+
+
+@pytest.fixture(scope="module")
+def long_clip(crowd_video, tmp_path_factory) -> Path:
+    """250 frames at 640x360 (the crowd video looped): long enough to be killed in the middle."""
+    path = tmp_path_factory.mktemp("long") / "crowd-250.avi"
+    capture = cv2.VideoCapture(str(crowd_video))
+    frames = []
+    while len(frames) < 105 and (read := capture.read())[0]:
+        frames.append(cv2.resize(read[1], (640, 360), interpolation=cv2.INTER_AREA))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
+    for index in range(250):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new name", "over an earlier file"])
+def test_a_recording_killed_mid_run_still_plays(long_clip, random_models, tmp_path, earlier):
+    from tests.conftest import lines_written_so_far
+    out, results = tmp_path / "out.mp4", tmp_path / "r.jsonl"
+    if earlier:
+        out.write_bytes(b"an earlier video")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(long_clip), "--out", str(out),
+                              "--results", str(results), "--models", str(random_models)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and lines_written_so_far(results) < 40:  # past the first 1-second fragment
+        assert child.poll() is None, child.stderr.read().decode()[-800:]
+        time.sleep(0.2)
+    child.kill()  # SIGKILL: nothing is finalised, nothing renamed
+    child.communicate(timeout=30)
+    written = lines_written_so_far(results)
+    assert 40 <= written < 250
+    if earlier:
+        assert out.read_bytes() == b"an earlier video"  # kept as it was; the recording is beside it
+        parts = list(tmp_path.glob(".out.*.part.mp4"))
+        assert len(parts) == 1
+        recording = parts[0]
+    else:
+        assert [name for name in leftovers(tmp_path) if ".out." in name] == []  # written under its own name
+        recording = out
+    times = decoded_frames(recording)
+    assert 25 <= len(times) <= written  # all but the last, unfinished second
+    assert times == pytest.approx([index / 25 for index in range(len(times))], abs=1e-3)
+    capture = cv2.VideoCapture(str(recording))
+    assert capture.read()[0]  # OpenCV (another FFmpeg) plays it too
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new name", "over an earlier file"])
+def test_an_annotated_video_is_h264_in_fragmented_mp4_with_every_frame(short_clip, random_models, tmp_path, earlier):
+    import av
+    out = tmp_path / "out.mp4"
+    if earlier:
+        out.write_bytes(b"an earlier video")
+    assert run(short_clip, "--out", out, "--models", random_models) == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert "mp4" in container.format.name and stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p" and (stream.width, stream.height) == (640, 360)
+    assert len(decoded_frames(out)) == 12
+    data = out.read_bytes()
+    assert data.count(b"moof") >= 1 and data[4:8] == b"ftyp"  # fragments, each playable without the end
+    assert leftovers(tmp_path) == []
+
+
+def test_a_variable_frame_rate_video_keeps_its_own_times(short_clip, random_models, tmp_path):
+    import av
+    from fractions import Fraction
+    pts_ms = [0, 40, 120, 130, 300, 310, 320, 500, 720, 760, 1000, 1400]  # irregular, as phones record
+    source = tmp_path / "vfr.mp4"
+    capture = cv2.VideoCapture(str(short_clip))
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        for pts in pts_ms:
+            frame = av.VideoFrame.from_ndarray(capture.read()[1], format="bgr24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert decoded_frames(source) == pytest.approx([p / 1000 for p in pts_ms])  # the file is really VFR
+    results, out = tmp_path / "r.jsonl", tmp_path / "out.mp4"
+    assert run(source, "--results", results, "--out", out, "--models", random_models) == 0
+    assert [line["time"] for line in read_jsonl(results)] == [p / 1000 for p in pts_ms]
+    assert decoded_frames(out) == pytest.approx([p / 1000 for p in pts_ms], abs=1e-4)  # not 1/fps apart

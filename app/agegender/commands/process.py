@@ -134,7 +134,7 @@ def _loop(source, pipeline, design_names, results_out, video_out, provider) -> i
                             raise
                         not_written.append(f"{frame.source}: {exc}")
                 else:
-                    video_out.write(image)
+                    video_out.write(image, frame.time)
             bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
