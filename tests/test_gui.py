@@ -56,6 +56,9 @@ def test_recording_and_export_produce_valid_files(qtbot, make_window, short_clip
     while capture.read()[0]:
         frames += 1
     assert frames >= 5
+    import av
+    with av.open(str(tmp_path / "rec.mp4")) as container:  # the same H.264 in fragmented MP4 as process --out
+        assert container.streams.video[0].codec_context.name == "h264" and b"moof" in (tmp_path / "rec.mp4").read_bytes()
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) >= 5
     assert cv2.imread(str(tmp_path / "snap.png")).shape == (360, 640, 3)
 
