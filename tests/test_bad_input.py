@@ -544,13 +544,13 @@ def test_a_recording_killed_mid_run_still_plays(long_clip, random_models, tmp_pa
                               "--results", str(results), "--models", str(random_models)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and lines_written_so_far(results) < 40:  # past the first 1-second fragment
+    while time.monotonic() < deadline and lines_written_so_far(results) < 10:
         assert child.poll() is None, child.stderr.read().decode()[-800:]
         time.sleep(0.2)
     child.kill()  # SIGKILL: nothing is finalised, nothing renamed
     child.communicate(timeout=30)
     written = lines_written_so_far(results)
-    assert 40 <= written < 250
+    assert 10 <= written < 250
     if earlier:
         assert out.read_bytes() == b"an earlier video"  # kept as it was; the recording is beside it
         parts = list(tmp_path.glob(".out.*.part.mp4"))
@@ -560,7 +560,8 @@ def test_a_recording_killed_mid_run_still_plays(long_clip, random_models, tmp_pa
         assert [name for name in leftovers(tmp_path) if ".out." in name] == []  # written under its own name
         recording = out
     times = decoded_frames(recording)
-    assert 25 <= len(times) <= written  # all but the last, unfinished second
+    # the results line of a frame is written before its video frame, and the muxer holds back the last
+    assert written - 2 <= len(times) <= written
     assert times == pytest.approx([index / 25 for index in range(len(times))], abs=1e-3)
     capture = cv2.VideoCapture(str(recording))
     assert capture.read()[0]  # OpenCV (another FFmpeg) plays it too

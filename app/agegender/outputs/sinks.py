@@ -116,7 +116,7 @@ def results_writer(path: Path, designs: list[str], bucket_labels: list[str]):
 
 
 class _RecordingFile:
-    """Where a recording is written. A recording must survive a kill, which cannot rename anything, so:
+    """Where a video is written. A video must survive a kill, which cannot rename anything, so:
     a target that did not exist is claimed (created exclusively) and written under its own name, since
     there is nothing to protect and a killed run leaves a playable file there; a target that exists
     (an earlier file, which a refused or failed run must leave as it was) is written to a temporary file
@@ -174,9 +174,10 @@ def _video_encoder() -> tuple[str, dict]:
 
 class VideoWriter:
     """H.264 (yuv420p) in fragmented MP4 at the source's size (odd sizes padded by one black pixel).
-    A keyframe every second starts a fragment, which goes to the file as soon as it is complete, and
-    the file is synced to disk once a second, so a file cut at any point (a kill, a power loss) plays
-    up to about its last second. Each frame carries its source's timestamp where one is given (variable
+    Every frame is a fragment of its own, handed to the file at once (the muxer holds back only the
+    last, whose duration it does not know yet), a keyframe comes every second (where players can start
+    and seek), and the file is synced to disk once a second: a killed run's file plays up to its last
+    frame but one, and after a power loss up to about its last second. Each frame carries its source's timestamp where one is given (variable
     frame rates stay variable), else index / fps. `.avi` targets hold the same H.264 in AVI, which is
     not fragmented."""
 
@@ -195,7 +196,8 @@ class VideoWriter:
         self._synced_at = time.monotonic()
         self.codec, options = _video_encoder()
         kind = self.FORMATS[self.path.suffix.lower()]
-        muxer = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"} if kind != "avi" else {}
+        # a fragment per frame, handed to the file at once: a cut file plays up to its last frames
+        muxer = {"movflags": "frag_every_frame+empty_moov+default_base_moof", "flush_packets": "1"} if kind != "avi" else {}
         self._container = None
         self._file = _RecordingFile(self.path)
         try:
