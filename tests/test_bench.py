@@ -42,3 +42,15 @@ def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_mo
 def test_bench_without_media_says_where_to_put_it(tmp_path, capsys):
     assert main(["bench", "--media", str(tmp_path / "nowhere")]) == 2
     assert "benchmark video not found" in capsys.readouterr().err
+
+
+def test_without_the_reference_the_bench_says_so_once_and_prints_its_own_figures(crowd_video, monkeypatch, capsys):
+    from agegender.commands.bench import detection
+    monkeypatch.setattr(detection, "reference_available", lambda: False)
+    report = detection.run(heights=(360,), frames_per_height=2, repeats=1, media=crowd_video.parent)
+    detection.print_table(report)
+    out, err = capsys.readouterr()
+    assert report["reference"] is None and report["rows"][0]["ours_ms"] > 0
+    assert "speedup" not in report["rows"][0]
+    assert len(err.strip().splitlines()) == 1 and "facenet-pytorch is not installed" in err
+    assert "nan" not in out.lower() and "None" not in out and "no reference installed" in out
