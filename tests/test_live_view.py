@@ -165,7 +165,8 @@ def test_the_playback_bar_follows_playback_and_seeks_the_source(qtbot, window_on
     qtbot.waitUntil(lambda: bar.slider.value() >= first + 5, timeout=10000)  # it moves with playback
     bar.slider.setValue(120)  # as a click or a drag on the slider does
     qtbot.waitUntil(lambda: window.current_frame is not None and window.current_frame.index >= 120, timeout=10000)
-    assert bar.time_label.text().startswith("00:04")
+    minutes, seconds = map(int, bar.time_label.text().split(" / ")[0].split(":"))
+    assert 4 <= minutes * 60 + seconds <= 6  # frame 120 is at 4.8 s; playback goes on meanwhile
     assert window.stats.painted_indices[-1] >= 120
     bar.slider.setSliderDown(True)  # held by the user: playback does not pull it away
     held = bar.slider.value()
