@@ -60,19 +60,19 @@ def predict(design, crops: np.ndarray, batch: int = 64) -> Predictions:
                        parts[0].scheme, parts[0].gender_labels, parts[0].gender_rule)
 
 
+def fastest_ms(run, batch: np.ndarray, repeats: int = 20) -> float:
+    """The fastest of `repeats` calls after a warm-up: the least disturbed by other work on the machine."""
+    run(batch)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run(batch)
+        times.append(time.perf_counter() - started)
+    return min(times) * 1000
+
+
 def milliseconds_per_batch(design, crops: np.ndarray, sizes=(1, 8, 32), repeats: int = 20) -> dict:
-    """The fastest of `repeats` calls per batch size: the least disturbed by other work on the machine."""
-    out = {}
-    for size in sizes:
-        batch = crops[:size]
-        design.predict(batch)
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            design.predict(batch)
-            times.append(time.perf_counter() - started)
-        out[str(size)] = round(min(times) * 1000, 2)
-    return out
+    return {str(size): round(fastest_ms(design.predict, crops[:size], repeats), 2) for size in sizes}
 
 
 def design_size(training_designs: list[str]) -> dict:

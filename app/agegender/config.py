@@ -10,6 +10,7 @@ from pathlib import Path
 from agegender.errors import AgeGenderError
 from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS
 from agegender.vision import buckets
+from agegender.vision.designs import PRECISION_CHOICES
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_THRESHOLDS, DetectorSettings
 from agegender.vision.pipeline import DEFAULT_MAX_FACES
 from agegender.vision.runtime import PROVIDER_CHOICES
@@ -38,6 +39,7 @@ class Settings:
     smoothing: bool = True  # per-track moving average of the labels
     detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
     provider: str = "auto"
+    precision: str = "auto"  # classifiers: auto (INT8 on CPU where shipped), int8 or fp32
     max_faces: int = DEFAULT_MAX_FACES
     max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS  # larger images are refused from their header
     label_scale: float = 1.0  # on-screen label size; the kiosk multiplies it by KIOSK_LABEL_SCALE
@@ -47,7 +49,8 @@ class Settings:
     watchdog_s: float = 10.0  # no frame processed for this long while the source runs: restart the capture
     compare_window_s: float = 5.0
 
-    CHOICES = {"design": ("multitask", "single", "compare"), "provider": PROVIDER_CHOICES}
+    CHOICES = {"design": ("multitask", "single", "compare"), "provider": PROVIDER_CHOICES,
+               "precision": PRECISION_CHOICES}
 
     def __post_init__(self) -> None:
         self._check_types()

@@ -23,7 +23,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="age buckets: default, adience, decades, or ranges like '0-9,10-19,...,70+'")
     parser.add_argument("--provider", choices=Settings.CHOICES["provider"], default=defaults.provider,
                         help="ONNX Runtime execution provider: auto (CUDA if available), cpu, cuda")
-    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
+    parser.add_argument("--precision", choices=Settings.CHOICES["precision"], default=defaults.precision,
+                        help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate), "
+                             "int8, fp32")
+    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
     parser.add_argument("--max-faces", type=int, default=defaults.max_faces,
                         help=f"most faces classified per frame ({defaults.max_faces}, at least 1)")
 
@@ -37,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--design", choices=("multitask", "single", "compare"))
     parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
     parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
-    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx")
+    parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
+                        help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate), "
+                             "int8, fp32")
+    parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
     parser.add_argument("--record", type=Path, help="record the annotated video (.mp4 or .avi) from the start")
     parser.add_argument("--results", type=Path, help="export results as JSONL from the start")
     commands = parser.add_subparsers(dest="command")
@@ -84,7 +90,7 @@ def _process_settings(args, **more):
     """The options as Settings, which check themselves: a bad value is refused with the key it names."""
     from agegender.config import Settings
     return Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider, max_faces=args.max_faces,
-                    detect_every=args.detect_every, **more)
+                    detect_every=args.detect_every, precision=args.precision, **more)
 
 
 def _process(args) -> int:
@@ -108,13 +114,9 @@ def _process(args) -> int:
 
 
 def _bench(args) -> int:
-    # benchmarks/ may load facenet-pytorch (torch) as the reference; the app's own modules never do.
-    try:
-        from agegender.commands.bench.frames import DEFAULT_MEDIA
-        from agegender.commands.bench.run import main as bench_main
-    except ImportError as exc:
-        raise AgeGenderError("the benchmark needs a source checkout with the train extra installed "
-                             f"(pip install -e '.[train]'); this installation lacks it ({exc.name})") from None
+    # The bench may load facenet-pytorch (torch) as its reference; the app's own modules never do.
+    from agegender.commands.bench.frames import DEFAULT_MEDIA
+    from agegender.commands.bench.run import main as bench_main
     args.media = args.media or DEFAULT_MEDIA
     return bench_main(args)
 
@@ -162,7 +164,8 @@ def _soak(args) -> int:
 def _window(args) -> int:
     from agegender.config import load_settings
     from agegender.gui.launch import run_window
-    settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk})
+    settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk,
+                                           "precision": args.precision})
     return run_window(settings, args.models, args.record, args.results)
 
 

@@ -48,7 +48,7 @@ class WindowOutputs:
         if self.record_from_start is not None:
             path, self.record_from_start = self.record_from_start, None
             self.start_recording(path, frame.image.shape[:2])
-        self.recorder.write(self.annotated(frame, result))
+        self.recorder.write(self.annotated(frame, result))  # evenly spaced: the view may loop or seek
 
     def _written(self, write) -> None:
         try:

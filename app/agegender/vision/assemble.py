@@ -20,14 +20,15 @@ log = logging.getLogger("agegender")
 
 def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=("multitask", "single"),
                    all_required: bool = False, track: bool = True):
-    """Returns (pipeline, bucket scheme, provider in use). Loads each design in `designs` whose files
+    """Returns (pipeline, bucket scheme, provider and precision in use, e.g. "CPUExecutionProvider, int8
+    classifiers"). Loads each design in `designs` whose files
     exist; with `all_required`, a missing or damaged one is an error, otherwise only having none is."""
     scheme = buckets.scheme(settings.buckets)  # settings checked themselves when they were made
     providers = choose_providers(settings.provider)
     loaded, problems = {}, []
     for name in designs:
         try:
-            loaded[name] = load_design(name, models_dir or MODELS_DIR, scheme, providers)
+            loaded[name] = load_design(name, models_dir or MODELS_DIR, scheme, providers, settings.precision)
         except ModelError as exc:
             if all_required:
                 raise
@@ -40,4 +41,5 @@ def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=(
     tracker = Tracker() if track else None  # without one, every frame is detected in full, on its own
     pipeline = Pipeline(detector, loaded, settings.max_faces, tracker=tracker, detect_every=settings.detect_every,
                         smoothing=settings.smoothing)
-    return pipeline, scheme, detector.provider
+    precisions = sorted({design.precision for design in loaded.values()})
+    return pipeline, scheme, f"{detector.provider}, {'/'.join(precisions)} classifiers"

@@ -16,11 +16,12 @@ import numpy as np
 
 from agegender.vision.buckets import BucketScheme
 from agegender.errors import ModelError
-from agegender.vision.model_info import ModelInfo
+from agegender.vision.model_info import INT8_SUFFIX, ModelInfo
 from agegender.paths import MODELS_DIR
 from agegender.vision.runtime import choose_providers, open_session, read_metadata
 
 DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
+PRECISION_CHOICES = ("auto", "int8", "fp32")
 MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (README, 'Models'): "
                        "python -m training.train and python -m training.export write them to models/.")
 
@@ -130,18 +131,22 @@ class Network:
 
     expected_outputs: tuple[str, ...] = ()
 
-    def run(self, crops_bgr: np.ndarray) -> dict[str, np.ndarray]:
+    def input_tensor(self, crops_bgr: np.ndarray) -> np.ndarray:
+        """The network's input for aligned BGR crops: colour order, mean/std and layout from its metadata."""
         size = self.info.input_size
         if crops_bgr.shape[1:3] != (size, size):
             raise ValueError(f"{self.path.name} takes {size}x{size} crops, got {crops_bgr.shape[1:3]}")
         pixels = crops_bgr[..., ::-1] if self.info.colour_order == "RGB" else crops_bgr
-        x = ((pixels.astype(np.float32) - self._mean) * self._inv_std).transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(((pixels.astype(np.float32) - self._mean) * self._inv_std).transpose(0, 3, 1, 2))
+
+    def run(self, crops_bgr: np.ndarray) -> dict[str, np.ndarray]:
+        x = self.input_tensor(crops_bgr)
         names = list(self.expected_outputs)
         if not len(x):  # no faces: no call, empty outputs of the right shapes
             empty = {"age_logits": np.zeros((0, self.info.age_classes), np.float32),
                      "gender_logit": np.zeros((0,), np.float32)}
             return {name: empty[name] for name in names}
-        return dict(zip(names, self.session.run(names, {self._input: np.ascontiguousarray(x)})))
+        return dict(zip(names, self.session.run(names, {self._input: x})))
 
 
 class MultiTaskNetwork(Network):
@@ -218,16 +223,42 @@ class SingleTaskPairDesign:
                            self.gender.info.gender_labels, self.gender_rule)
 
 
+def int8_copy(path: Path) -> Path:
+    return path.with_name(path.stem + INT8_SUFFIX)
+
+
+def choose_precision(paths: list[Path], precision: str, providers: list[str]) -> str:
+    """'int8' or 'fp32' for one design. auto: the INT8 copies where every network of the design has one (they
+    exist only where they kept the FP32 accuracy and ran faster) and the CPU runs them; FP32 on CUDA."""
+    have_int8 = all(int8_copy(p).is_file() for p in paths)
+    if precision == "int8":
+        if not have_int8:
+            missing = ", ".join(int8_copy(p).name for p in paths if not int8_copy(p).is_file())
+            raise ModelError(f"no INT8 copy {missing} in {paths[0].parent}: it is shipped only where it kept the "
+                             "FP32 network's accuracy (python -m training.quantize). Use precision 'auto' or 'fp32'")
+        return "int8"
+    if precision == "auto" and have_int8 and providers[0] == "CPUExecutionProvider":
+        return "int8"
+    return "fp32"
+
+
 def load_design(name: str, models_dir: Path = MODELS_DIR, scheme: BucketScheme | None = None,
-                providers: list[str] | None = None):
-    """'multitask' or 'single', from the files in models_dir."""
+                providers: list[str] | None = None, precision: str = "auto"):
+    """'multitask' or 'single', from the files in models_dir, at the precision chosen (PRECISION_CHOICES);
+    the design's .precision says which one runs."""
     if name not in DESIGN_FILES:
         raise ValueError(f"unknown design {name!r}; choose one of {', '.join(DESIGN_FILES)}")
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}")
     paths = [Path(models_dir) / f for f in DESIGN_FILES[name]]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise ModelError(f"no trained model {', '.join(missing)} in {models_dir}. {MISSING_MODELS_HELP}")
     providers = providers or choose_providers()
-    if name == "multitask":
-        return MultiTaskDesign(paths[0], scheme, providers)
-    return SingleTaskPairDesign(paths[0], paths[1], scheme, providers)
+    used = choose_precision(paths, precision, providers)
+    if used == "int8":
+        paths = [int8_copy(p) for p in paths]
+    design = MultiTaskDesign(paths[0], scheme, providers) if name == "multitask" else \
+        SingleTaskPairDesign(paths[0], paths[1], scheme, providers)
+    design.precision = used
+    return design

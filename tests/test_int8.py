@@ -1,0 +1,71 @@
+"""INT8 classifiers: made from real crops, shipped only past the accuracy gate, chosen by the precision setting."""
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+
+from agegender.errors import ModelError
+from agegender.vision.designs import choose_precision, int8_copy, load_design
+
+CPU, CUDA = ["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+@pytest.fixture(scope="module")
+def quantized_models(random_models, real_crops, tmp_path_factory):
+    """The random-weight networks with INT8 copies made by the project's quantiser from real aligned crops."""
+    from training.quantize import quantize
+    folder = tmp_path_factory.mktemp("int8_models")
+    for path in random_models.iterdir():
+        (shutil.copytree if path.is_dir() else shutil.copy)(path, folder / path.name)
+    calibration = np.concatenate([real_crops] * 4)
+    for name in ("multitask.onnx", "age.onnx", "gender.onnx"):
+        quantize(folder / name, calibration, int8_copy(folder / name))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def real_crops(group_photo):
+    import cv2
+    from agegender.vision.align import align_faces
+    from agegender.vision.detect import MtcnnDetector
+    image = cv2.imread(str(group_photo))
+    return align_faces(image, MtcnnDetector().detect(image).landmarks, 112)
+
+
+def test_auto_takes_int8_on_the_cpu_only_where_every_network_has_a_copy(quantized_models, random_models):
+    paths = [quantized_models / "age.onnx", quantized_models / "gender.onnx"]
+    assert choose_precision(paths, "auto", CPU) == "int8"
+    assert choose_precision(paths, "auto", CUDA) == "fp32"
+    assert choose_precision(paths, "fp32", CPU) == "fp32"
+    int8_copy(paths[1]).rename(paths[1].with_suffix(".hidden"))
+    try:
+        assert choose_precision(paths, "auto", CPU) == "fp32"  # half a pair is not the pair
+        with pytest.raises(ModelError, match="no INT8 copy gender.int8.onnx"):
+            choose_precision(paths, "int8", CPU)
+    finally:
+        paths[1].with_suffix(".hidden").rename(int8_copy(paths[1]))
+    assert choose_precision([random_models / "multitask.onnx"], "auto", CPU) == "fp32"
+
+
+def test_the_int8_copy_keeps_the_description_and_answers_like_its_fp32_self(quantized_models, real_crops):
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(quantized_models / "multitask.int8.onnx")).metadata_props}
+    assert meta["precision"] == "int8" and meta["design"] == "multitask" and meta["template_id"]
+    fp32 = load_design("multitask", quantized_models, precision="fp32").predict(real_crops)
+    int8_design = load_design("multitask", quantized_models, precision="int8")
+    assert int8_design.precision == "int8"
+    int8 = int8_design.predict(real_crops)
+    assert np.abs(int8.p_female - fp32.p_female).max() < 0.1
+    assert np.abs(int8.expected_age - fp32.expected_age).max() < 3
+
+
+def test_the_gate_holds_back_a_copy_that_loses_accuracy_or_is_not_faster():
+    from training.quantize import gate
+    fp32 = {"utkface": {"gender_accuracy": 0.950, "mae": 4.00}, "aaf": {"gender_accuracy": 0.920, "mae": 6.00}}
+    close = {"utkface": {"gender_accuracy": 0.948, "mae": 4.09}, "aaf": {"gender_accuracy": 0.918, "mae": 6.05}}
+    assert gate(fp32, close, fp32_ms=40, int8_ms=20) == []
+    worse = {**close, "aaf": {"gender_accuracy": 0.915, "mae": 6.2}}
+    reasons = gate(fp32, worse, fp32_ms=40, int8_ms=20)
+    assert len(reasons) == 2 and all(r.startswith("aaf:") for r in reasons)
+    assert gate(fp32, close, fp32_ms=20, int8_ms=21) == ["not faster: 21.0 against 20.0 ms for 8 crops"]

@@ -1,0 +1,133 @@
+"""INT8 copies of the classifiers, shipped only where they keep the FP32 network's accuracy and are faster.
+
+    python -m training.quantize [--models models]
+
+For each of multitask.onnx, age.onnx and gender.onnx: ONNX Runtime's static quantisation (QDQ format,
+per-channel int8 weights, uint8 activations), calibrated on real aligned crops of the training split of
+every source (the app's own detector and aligner made them). The INT8 copy is then run beside its FP32
+self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
+accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
+and a batch of 8 crops runs faster. The verdicts go to docs/evaluation/int8.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+from agegender.vision.designs import load_network, sigmoid, softmax
+from agegender.vision.model_info import INT8_SUFFIX
+from training.calibrate import validation_faces
+from training.evaluate import fastest_ms
+from training.utkface import ROOT
+
+NETWORK_FILES = ("multitask.onnx", "age.onnx", "gender.onnx")
+GENDER_TOLERANCE = 0.003  # 0.3 points of accuracy
+MAE_TOLERANCE = 0.1  # years
+CALIBRATION_CROPS = 512
+
+
+class CropReader(CalibrationDataReader):
+    """Feeds the quantiser batches of crops normalised exactly as the app feeds the network."""
+
+    def __init__(self, network, crops_bgr: np.ndarray, batch: int = 32) -> None:
+        self._batches = iter([network.input_tensor(crops_bgr[i:i + batch]) for i in range(0, len(crops_bgr), batch)])
+        self._input = network.session.get_inputs()[0].name
+
+    def get_next(self):
+        batch = next(self._batches, None)
+        return None if batch is None else {self._input: batch}
+
+
+def quantize(fp32_path: Path, calibration_crops: np.ndarray, out_path: Path) -> None:
+    network = load_network(fp32_path, ["CPUExecutionProvider"])
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = Path(scratch) / out_path.name
+        # The heads (Gemm) stay in float: they are a sliver of the cost, and their outputs are the answers.
+        heads = [node.name for node in onnx.load(str(fp32_path)).graph.node if node.op_type in ("Gemm", "MatMul")]
+        quantize_static(str(fp32_path), str(staged), CropReader(network, calibration_crops),
+                        quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
+                        activation_type=QuantType.QUInt8, nodes_to_exclude=heads)
+        model = onnx.load(str(staged))
+        del model.metadata_props[:]
+        for prop in onnx.load(str(fp32_path)).metadata_props:  # the same description, calibration included
+            model.metadata_props.add(key=prop.key, value=prop.value)
+        model.metadata_props.add(key="precision", value=json.dumps("int8"))
+        onnx.save(model, str(staged))
+        os.replace(staged, out_path)
+
+
+def answers(network, crops: np.ndarray) -> dict[str, np.ndarray]:
+    out: dict[str, list] = {}
+    for start in range(0, len(crops), 128):
+        for name, value in network.run(crops[start:start + 128]).items():
+            out.setdefault(name, []).append(value)
+    return {name: np.concatenate(parts) for name, parts in out.items()}
+
+
+def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarray) -> dict:
+    result = {}
+    if "age_logits" in outputs:
+        distribution = softmax(outputs["age_logits"])
+        result["mae"] = float(np.abs(distribution @ np.arange(distribution.shape[1]) - ages).mean())
+    if "gender_logit" in outputs:
+        result["gender_accuracy"] = float(((sigmoid(outputs["gender_logit"]) > 0.5) == (genders == 1)).mean())
+    return result
+
+
+def gate(fp32: dict, int8: dict, fp32_ms: float, int8_ms: float) -> list[str]:
+    """The reasons an INT8 copy may not ship; empty when it may."""
+    reasons = []
+    for source, reference in fp32.items():
+        if "gender_accuracy" in reference and int8[source]["gender_accuracy"] < reference["gender_accuracy"] - GENDER_TOLERANCE:
+            reasons.append(f"{source}: gender accuracy {int8[source]['gender_accuracy']:.2%} against "
+                           f"{reference['gender_accuracy']:.2%}")
+        if "mae" in reference and int8[source]["mae"] > reference["mae"] + MAE_TOLERANCE:
+            reasons.append(f"{source}: MAE {int8[source]['mae']:.2f} against {reference['mae']:.2f} years")
+    if int8_ms >= fp32_ms:
+        reasons.append(f"not faster: {int8_ms:.1f} against {fp32_ms:.1f} ms for 8 crops")
+    return reasons
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation" / "int8.json")
+    args = parser.parse_args()
+    train_crops, _, _, _ = validation_faces("train")
+    pick = np.random.default_rng(0).choice(len(train_crops), CALIBRATION_CROPS, replace=False)
+    calibration = np.ascontiguousarray(train_crops[np.sort(pick)])
+    crops, ages, genders, sources = validation_faces("test")
+    verdicts = {}
+    for name in NETWORK_FILES:
+        fp32_path = args.models / name
+        int8_path = fp32_path.with_name(fp32_path.stem + INT8_SUFFIX)
+        candidate = int8_path.with_name("candidate-" + int8_path.name)
+        quantize(fp32_path, calibration, candidate)
+        networks = {"fp32": load_network(fp32_path, ["CPUExecutionProvider"]),
+                    "int8": load_network(candidate, ["CPUExecutionProvider"])}
+        outputs = {precision: answers(network, crops) for precision, network in networks.items()}
+        scores = {precision: {str(source): quality({k: v[sources == source] for k, v in out.items()},
+                                                   ages[sources == source], genders[sources == source])
+                              for source in np.unique(sources)} for precision, out in outputs.items()}
+        ms = {precision: fastest_ms(network.run, crops[:8], repeats=30) for precision, network in networks.items()}
+        reasons = gate(scores["fp32"], scores["int8"], ms["fp32"], ms["int8"])
+        if reasons:
+            candidate.unlink()
+            int8_path.unlink(missing_ok=True)
+        else:
+            os.replace(candidate, int8_path)
+        verdicts[name] = {"shipped": not reasons, "reasons": reasons, "test": scores, "ms_for_8": ms}
+        print(f"{name}: {'shipped as ' + int8_path.name if not reasons else 'not shipped: ' + '; '.join(reasons)} "
+              f"({ms['fp32']:.1f} -> {ms['int8']:.1f} ms for 8 crops) {json.dumps(scores['int8'])}")
+    args.out.write_text(json.dumps(verdicts, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
