@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Without a command, opens the window on the default camera.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--source", help="camera index, video or image file, folder, or rtsp:// / http:// URL")
-    parser.add_argument("--design", choices=("multitask", "single", "compare"))
+    parser.add_argument("--design", choices=("multitask", "single", "compare"),
+                        help="multitask: one network for age and gender; single: an age network and a gender "
+                             "network; compare: both, side by side (default: multitask, or the config file's)")
     parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
     parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
@@ -49,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
     process.add_argument("input", help="video file, image file, or folder of images")
-    process.add_argument("--design", choices=("multitask", "single", "both"), default="multitask")
+    process.add_argument("--design", choices=("multitask", "single", "both"), default="multitask",
+                         help="multitask: one network for age and gender (default); single: an age network and "
+                              "a gender network; both: each face answered by both")
     process.add_argument("--out", type=Path, help="annotated video (.mp4) or, for images, an image or a folder")
     process.add_argument("--results", type=Path, help="per-frame results: .jsonl, or .csv (one row per face)")
     process.add_argument("--track", action="store_true",
