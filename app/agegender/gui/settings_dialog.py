@@ -59,13 +59,9 @@ class SettingsDialog(QDialog):
         except ValueError as exc:
             QMessageBox.warning(self, "Settings", str(exc))
             return
-        # Plain attribute swaps: the worker picks them up on its next frame.
-        self.pipeline.detector.settings = detector_settings
-        for design in self.pipeline.designs.values():
-            design.scheme = scheme
+        self.pipeline.reconfigure(detector_settings, scheme, self.smoothing.isChecked(), self.detect_every.value())
         self.settings.min_face, self.settings.thresholds = detector_settings.min_face, list(thresholds)
         self.settings.buckets = self.buckets.currentText().strip()
         self.settings.privacy, self.settings.landmarks = self.privacy.isChecked(), self.landmarks.isChecked()
-        self.settings.smoothing = self.pipeline.smoothing = self.smoothing.isChecked()
-        self.settings.detect_every = self.pipeline.detect_every = self.detect_every.value()
+        self.settings.smoothing, self.settings.detect_every = self.pipeline.smoothing, self.pipeline.detect_every
         self.accept()

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QStyle,
                                QVBoxLayout, QWidget)
@@ -33,8 +33,14 @@ PRIVACY_NOTICE = "Nothing is recorded or stored. Age and gender are estimates, a
 
 
 class MainWindow(QMainWindow):
+    # The capture thread's state of its source ("running", "lost", "failed", ...) and a message; emitted
+    # there, delivered here on the GUI thread.
+    source_status = Signal(str, str)
+
     def __init__(self, settings: Settings, pipeline, provider: str, grabber_factory=FrameGrabber) -> None:
         super().__init__()
+        self._source_state = ("", "")
+        self.source_status.connect(self._on_status)
         self.settings, self.pipeline, self.provider = settings, pipeline, provider
         self._grabber_factory = grabber_factory
         self.grabber = None
@@ -194,7 +200,7 @@ class MainWindow(QMainWindow):
         self.playback.setVisible(False)
         self.video.message = f"Opening {mask_credentials(spec)}…"
         self.grabber = self._grabber_factory(spec, reconnect_interval_s=self.settings.reconnect_interval_s,
-                                             loop=self.loop_action.isChecked(), on_status=self._on_status,
+                                             loop=self.loop_action.isChecked(), on_status=self.source_status.emit,
                                              max_image_megapixels=self.settings.max_image_megapixels,
                                              on_frame=self.feed.push,
                                              wait_for_inference=self.outputs.exporter is not None)
@@ -210,8 +216,7 @@ class MainWindow(QMainWindow):
             self.grabber.wait_for_inference = on
 
     def _on_status(self, state: str, message: str) -> None:
-        # Called on the capture thread: only store; the GUI thread shows it in _tick.
-        self._source_state = (state, message)
+        self._source_state = (state, message)  # shown by _tick
 
     def _fill_cameras(self) -> None:
         self.cameras_menu.clear()
@@ -300,7 +305,7 @@ class MainWindow(QMainWindow):
         self.outputs.result_received(result)
 
     def _tick(self) -> None:
-        state, message = getattr(self, "_source_state", ("", ""))
+        state, message = self._source_state
         expecting = state == "running" and self.grabber is not None and not self.grabber.paused
         if self.watchdog.check(expecting):
             self._restart_capture()

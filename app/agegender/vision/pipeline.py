@@ -8,7 +8,8 @@ import numpy as np
 from agegender.vision.align import align_faces
 from agegender.sources.capture import Frame
 from agegender.vision.designs import Predictions
-from agegender.vision.detect import Detections, MtcnnDetector
+from agegender.vision.buckets import BucketScheme
+from agegender.vision.detect import Detections, DetectorSettings, MtcnnDetector
 from agegender.timing import timed
 from agegender.vision.track import Tracker
 
@@ -61,6 +62,17 @@ class Pipeline:
         self.max_faces = max_faces
         self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
         self._since_full = 0
+
+    def reconfigure(self, detector_settings: DetectorSettings, scheme: BucketScheme, smoothing: bool,
+                    detect_every: int) -> None:
+        """New settings while frames are processed on another thread: each is one attribute swap, taken up
+        by the next frame."""
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be at least 1, got {detect_every}")
+        self.detector.settings = detector_settings
+        for design in self.designs.values():
+            design.scheme = scheme
+        self.smoothing, self.detect_every = smoothing, detect_every
 
     def _detect(self, frame: Frame) -> tuple[Detections, bool]:
         tracking = not frame.is_still and self.tracker is not None and self.detect_every > 1 and self.tracker.tracks
