@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from agegender.vision.designs import GenderRule, load_network, sigmoid, softmax
+from agegender.vision.designs import GenderRule, load_network, says_female, sigmoid, softmax
 from training.crops import load_cache
 from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT
@@ -57,7 +57,7 @@ def abstention_curve(p_female: np.ndarray, genders: np.ndarray, predicted_age: n
                      min_age: float) -> list[dict]:
     """For each candidate threshold: accuracy of the answers given as sure, and the share of adult faces covered."""
     confidence = np.maximum(p_female, 1 - p_female)
-    right = (p_female > 0.5) == (genders == 1)
+    right = says_female(p_female) == (genders == 1)
     adult = true_age >= ADULT_AGE
     curve = []
     for threshold in np.round(np.arange(0.5, 1.0, 0.005), 3):

@@ -120,7 +120,7 @@ def evaluate_design(predictions: Predictions, faces: SplitFaces, calibrated: boo
     threshold of ours, so its 'sure' answers mean nothing."""
     gender = gender_metrics(faces.genders, predictions.p_female)
     age = age_metrics(faces.ages, predictions.age_distribution)
-    correct = ((predictions.p_female > 0.5).astype(int) == faces.genders).astype(float)
+    correct = (predictions.is_female.astype(int) == faces.genders).astype(float)
     bands = AGE_BANDS.index(np.minimum(faces.ages, MAX_AGE))
     groups = GROUPS[faces.source]
     result = {"gender": gender, "gender_correct": correct, "mae": age["mae"], "age_errors": age["errors"],

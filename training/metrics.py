@@ -5,6 +5,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
 
 from agegender.vision.buckets import BucketScheme
+from agegender.vision.designs import says_female
 
 
 def per_class_rates(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> dict:
@@ -27,7 +28,7 @@ def per_class_rates(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> dic
 
 def expected_calibration_error(y_true: np.ndarray, p_positive: np.ndarray, bins: int = 10) -> tuple[float, list]:
     """ECE over equal-width bins of the predicted class's confidence, and the reliability table."""
-    predicted = (p_positive > 0.5).astype(int)
+    predicted = says_female(p_positive).astype(int)
     confidence = np.where(predicted == 1, p_positive, 1 - p_positive)
     correct = (predicted == y_true).astype(float)
     edges = np.linspace(0.5, 1.0, bins + 1)
@@ -43,7 +44,7 @@ def expected_calibration_error(y_true: np.ndarray, p_positive: np.ndarray, bins:
 
 
 def gender_metrics(genders: np.ndarray, p_female: np.ndarray, labels=("male", "female")) -> dict:
-    predicted = (p_female > 0.5).astype(int)
+    predicted = says_female(p_female).astype(int)
     ece, reliability = expected_calibration_error(genders, p_female)
     fpr, tpr, _ = roc_curve(genders, p_female)
     return {"accuracy": float((predicted == genders).mean()), "per_class": per_class_rates(genders, predicted, list(labels)),
@@ -83,7 +84,7 @@ def confident_answers(genders: np.ndarray, p_female: np.ndarray, confident: np.n
                       adult_age: int = 18) -> dict:
     """How the answers a design gives as sure fare: the share of adult faces (true age >= adult_age) it is
     sure of and how often those are right, and the same over every face."""
-    right = (p_female > 0.5) == (genders == 1)
+    right = says_female(p_female) == (genders == 1)
     adult = true_ages >= adult_age
 
     def accuracy(mask: np.ndarray) -> float | None:

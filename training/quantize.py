@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from agegender.vision.designs import load_network, sigmoid, softmax
+from agegender.vision.designs import load_network, says_female, sigmoid, softmax
 from agegender.vision.model_info import INT8_SUFFIX
 from training.calibrate import validation_faces
 from training.evaluate import fastest_ms
@@ -77,7 +77,7 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
         distribution = softmax(outputs["age_logits"])
         result["mae"] = float(np.abs(distribution @ np.arange(distribution.shape[1]) - ages).mean())
     if "gender_logit" in outputs:
-        result["gender_accuracy"] = float(((sigmoid(outputs["gender_logit"]) > 0.5) == (genders == 1)).mean())
+        result["gender_accuracy"] = float((says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)).mean())
     return result
 
 

@@ -74,7 +74,7 @@ class Predictions:
 
     @cached_property
     def is_female(self) -> np.ndarray:
-        return self.p_female > 0.5
+        return says_female(self.p_female)
 
     @cached_property
     def gender_confidence(self) -> np.ndarray:
@@ -94,6 +94,11 @@ class Predictions:
                 "gender": self.gender_labels[int(self.is_female[i])],
                 "p_female": round(float(self.p_female[i]), 4),
                 "gender_confident": bool(self.gender_confident[i])}
+
+
+def says_female(p_female: np.ndarray) -> np.ndarray:
+    """The gender decision, the one definition of it: female where P(female) > 0.5."""
+    return np.asarray(p_female) > 0.5
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
