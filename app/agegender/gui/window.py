@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, pipeline, provider: str, grabber_factory=FrameGrabber) -> None:
         super().__init__()
         self._source_state = ("", "")
+        self._retiring: list = []  # workers stopped while inside a long inference, kept alive until they end
         self.source_status.connect(self._on_status)
         self.settings, self.pipeline, self.provider = settings, pipeline, provider
         self._grabber_factory = grabber_factory
@@ -191,6 +192,7 @@ class MainWindow(QMainWindow):
     # --- sources ---
     def open_source(self, spec: str) -> None:
         self._stop_threads()
+        self._wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
         self.source_spec = spec
         self.watchdog.beat()
         if self.pipeline.tracker is not None:
@@ -357,20 +359,31 @@ class MainWindow(QMainWindow):
 
     # --- shutdown ---
     def _stop_threads(self) -> None:
-        if self.worker:
-            self.worker.stop()
-        if self.grabber:
-            self.grabber.stop()
-        if self.worker:
-            self.worker.wait(1000)
-        if self.grabber:
-            self.grabber.join(1.0)
+        worker, grabber = self.worker, self.grabber
         self.worker = self.grabber = None
+        if worker:
+            worker.stop()
+            worker.result_ready.disconnect()  # a late result belongs to the old source: dropped
+            worker.failed.disconnect()
+        if grabber:
+            grabber.stop()
+        if worker and not worker.wait(1000):
+            # Still inside one long inference. Qt aborts the process if a running QThread is destroyed,
+            # so it is kept until it finishes.
+            self._retiring.append(worker)
+            worker.finished.connect(lambda: self._retiring.remove(worker) if worker in self._retiring else None)
+        if grabber:
+            grabber.join(1.0)
+
+    def _wait_for_retiring(self, timeout_ms: int) -> None:
+        for worker in list(self._retiring):
+            worker.wait(timeout_ms)
 
     def closeEvent(self, event) -> None:
         self._ticker.stop()
         self._stop_threads()
-        self.outputs.stop()
+        self.outputs.stop()  # finalised before any wait: nothing writes to them any more
+        self._wait_for_retiring(30000)
         if self.settings.kiosk:
             QApplication.restoreOverrideCursor()
         super().closeEvent(event)

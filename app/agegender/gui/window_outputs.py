@@ -38,11 +38,11 @@ class WindowOutputs:
         """Every frame put on screen, with the faces drawn over it (as a FrameResult)."""
         if self.settings.kiosk or (self.recorder is None and self.record_from_start is None):
             return
-        self._written(lambda: self._record(frame, result))
+        self._written(lambda: self._record(frame, result), video=True)
 
     def result_received(self, result) -> None:
         if self.exporter is not None and not self.settings.kiosk:
-            self._written(lambda: self.exporter.write(result.to_dict()))
+            self._written(lambda: self.exporter.write(result.to_dict()), video=False)
 
     def _record(self, frame, result) -> None:
         if self.record_from_start is not None:
@@ -50,13 +50,17 @@ class WindowOutputs:
             self.start_recording(path, frame.image.shape[:2])
         self.recorder.write(self.annotated(frame, result))  # evenly spaced: the view may loop or seek
 
-    def _written(self, write) -> None:
+    def _written(self, write, video: bool) -> None:
+        """Runs one write; where it fails, that output alone stops and the other goes on. A recording keeps
+        what it holds (fragmented MP4 plays up to its last whole frame); an export, whose last line may be
+        torn, is thrown away and an earlier file of its name stays as it was."""
         try:
             write()
         except AgeGenderError as exc:
-            self.stop(keep=False)
-            QMessageBox.warning(self.window, "Output stopped", f"{exc}\nNothing was saved; an earlier file of that "
-                                                               "name is as it was.")
+            self.stop(video=video, results=not video, keep=video)
+            outcome = ("The recording stopped; what it holds was kept." if video else
+                       "The export stopped and was not saved; an earlier file of that name is as it was.")
+            QMessageBox.warning(self.window, "Output stopped", f"{exc}\n{outcome}")
 
     # --- starting and stopping ---
     def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:

@@ -178,9 +178,12 @@ class FrameGrabber(threading.Thread):
                         continue
                     self.ended = True
                     self._status("ended", self.source.error or f"{self.source.name} ended")
-                    with self._condition:
-                        while self._seek_to is None and not self._stopping.is_set():
+                    with self._condition:  # until a seek, or Loop is turned on
+                        while self._seek_to is None and not self.loop and not self._stopping.is_set():
                             self._condition.wait(0.1)
+                    if not self._stopping.is_set():
+                        self.ended = False
+                        self._status("running", self.source.name)
                     continue
                 self.source.close()
                 self._status("lost", f"{self.source.name} stopped sending frames; reconnecting")
