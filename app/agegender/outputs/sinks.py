@@ -78,6 +78,7 @@ class CsvWriter(_TextOutput):
     def __init__(self, path: Path, designs: list[str], bucket_labels: list[str]) -> None:
         super().__init__(path, newline="")
         self._designs = designs
+        self._bucket_labels = list(bucket_labels)
         self._per_design = 5 + len(bucket_labels)
         header = ["source", "frame", "time", "face", "x1", "y1", "x2", "y2", "score"]
         header += [f"landmark{i}_{axis}" for i in range(5) for axis in "xy"]
@@ -102,8 +103,10 @@ class CsvWriter(_TextOutput):
                 if d is None:
                     row += [""] * self._per_design
                 else:
+                    # by label: if the scheme changes during a window's export, the columns keep their meaning
+                    probs = d["age_bucket_probs"]
                     row += [d["age"], d["age_bucket"], d["gender"], d["p_female"], d["gender_confident"],
-                            *d["age_bucket_probs"].values()]
+                            *(probs.get(label, "") for label in self._bucket_labels)]
             rows.append(row)
         self._write_rows(rows)
 
