@@ -58,8 +58,11 @@ def test_smoke_training_exports_a_model_the_app_runs(tmp_path):
     split = read_split()
     names = split["train"][:256] + split["val"][:256]  # --limit takes that many of each
     build_cache(sorted(names), UTKFACE, "utkface", cache_dir=tmp_path / "cache")
-    state = train(Config(design="multitask", epochs=1, batch=32, limit=256, warmup_steps=2, sources=("utkface",)),
-                  tmp_path / "run", cache_dir=tmp_path / "cache")
+    config = dict(design="multitask", epochs=1, batch=32, limit=256, warmup_steps=2, sources=("utkface",))
+    paused = train(Config(**config, max_minutes=0), tmp_path / "run", cache_dir=tmp_path / "cache")
+    assert paused["stopped"] is None and paused["global_step"] == 1  # paused by the time limit, resumable
+    state = train(Config(**config), tmp_path / "run", cache_dir=tmp_path / "cache")
+    assert state["global_step"] == 256 // 32  # went on from step 1: one epoch in all
     assert state["stopped"] == "all epochs done" and len(state["history"]) == 1
     assert set(state["history"][0]["by_source"]) == {"utkface"} and state["train_curve"]
     model = build_model("multitask")

@@ -18,6 +18,7 @@ from torch import nn
 
 from agegender.vision.align import TEMPLATE_ID
 from agegender.vision.buckets import DEFAULT
+from agegender.vision.designs import int8_copy
 from agegender.vision.model_info import SCHEMA_VERSION
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
@@ -93,6 +94,10 @@ def main() -> None:
         model, commit = load_trained(training_design)
         export_network(model, training_design, path, metrics.get(reported_as), commit=commit)
         print(f"wrote {path}")
+        stale = int8_copy(path)
+        if stale.exists():  # quantised from the network just replaced: training.quantize makes it anew
+            stale.unlink()
+            print(f"removed {stale.name}")
     if not args.no_calibrate:
         from training.calibrate import main as calibrate
         calibrate([])

@@ -49,7 +49,7 @@ class Config:
     warmup_steps: int = 300
     patience: int = 6
     seed: int = 0
-    max_minutes: float = 180.0
+    max_minutes: float = 170.0  # wall-clock minutes after which this run pauses; the same command goes on
     limit: int = 0  # use only this many training and validation images per source (smoke runs)
     max_steps: int = DEFAULT_STEPS  # stop after this many optimizer steps (identical training for every design)
     checkpoint_minutes: float = 4.0
@@ -166,16 +166,20 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         state = checkpoint["state"]
+        if str(state["stopped"]).startswith("time budget"):  # what older runs called a pause: go on
+            state["stopped"] = None
         print(f"resuming {cfg.design} at epoch {state['epoch']} step {state['step_in_epoch']} "
               f"({state['minutes']:.1f} min done)")
 
-    def save(path: Path) -> None:
+    def save(path: Path, content: dict | None = None) -> None:
         # written beside and renamed into place: a kill during the save leaves the previous checkpoint intact
         partial = path.with_suffix(".partial")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, partial)
+        torch.save(content or {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state},
+                   partial)
         os.replace(partial, path)
 
-    last_save = time.monotonic()
+    run_started = last_save = time.monotonic()
+    paused = False
     running_loss = None  # the training loss, smoothed, for the learning curve
     while state["stopped"] is None:
         epoch = state["epoch"]
@@ -208,13 +212,18 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 save(last)
                 last_save = time.monotonic()
-            if state["minutes"] >= cfg.max_minutes:
-                state["stopped"] = f"time budget of {cfg.max_minutes} min reached"
+            if (time.monotonic() - run_started) / 60 >= cfg.max_minutes:
+                paused = True  # not stopped: the same command goes on from here
                 break
             if cfg.max_steps and state["global_step"] >= cfg.max_steps:
                 state["stopped"] = f"step budget of {cfg.max_steps} steps reached"
                 break
         bar.close()
+        if paused:
+            save(last)
+            print(f"{cfg.design}: paused after {cfg.max_minutes:g} min at step {state['global_step']}; "
+                  "run the same command to go on")
+            return state
         metrics = evaluate(model, val_data)
         metrics.update(epoch=epoch + 1, minutes=round(state["minutes"], 2), complete=state["stopped"] is None)
         state["history"].append(metrics)
@@ -222,8 +231,8 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
         if metrics["loss"] < state["best_val_loss"]:
             state["best_val_loss"] = metrics["loss"]
             state["epochs_without_improvement"] = 0
-            torch.save({"model": model.state_dict(), "design": cfg.design, "metrics": metrics,
-                        "training_commit": state.get("training_commit", "unknown")}, run_dir / "best.pt")
+            save(run_dir / "best.pt", {"model": model.state_dict(), "design": cfg.design, "metrics": metrics,
+                                       "training_commit": state.get("training_commit", "unknown")})
         else:
             state["epochs_without_improvement"] += 1
             if cfg.patience and state["epochs_without_improvement"] >= cfg.patience:
@@ -261,7 +270,9 @@ def main() -> None:
         cfg = Config(design=design, init=args.init, epochs=args.epochs, batch=args.batch, lr=args.lr,
                      patience=args.patience, seed=args.seed, max_minutes=args.max_minutes, limit=args.limit,
                      max_steps=args.max_steps, sources=tuple(args.source or SOURCES))
-        train(cfg, args.run_dir if args.run_dir and not args.all else RUNS_DIR / design)
+        state = train(cfg, args.run_dir if args.run_dir and not args.all else RUNS_DIR / design)
+        if state["stopped"] is None:  # paused by the time limit: the next run goes on with this design
+            break
 
 
 if __name__ == "__main__":
