@@ -61,7 +61,7 @@ def abstention_curve(p_female: np.ndarray, genders: np.ndarray, predicted_age: n
     adult = true_age >= ADULT_AGE
     curve = []
     for threshold in np.round(np.arange(0.5, 1.0, 0.005), 3):
-        sure = (confidence >= threshold) & (predicted_age >= min_age)
+        sure = (confidence >= threshold) & (np.rint(predicted_age) >= min_age)  # as Predictions.gender_confident
         curve.append({"threshold": float(threshold), "accuracy": float(right[sure].mean()) if sure.any() else 1.0,
                       "coverage_all": float(sure.mean()), "coverage_adults": float(sure[adult].mean())})
     return curve

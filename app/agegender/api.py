@@ -19,7 +19,8 @@ from agegender.config import Settings
 from agegender.sources.capture import Frame, read_image
 from agegender.vision.assemble import build_pipeline
 from agegender.vision.detect import DEFAULT_MIN_FACE
-from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult
+from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult, Pipeline
+from agegender.vision.track import Tracker
 
 DESIGN_CHOICES = {"multitask": ("multitask",), "single": ("single",), "both": ("multitask", "single")}
 
@@ -112,9 +113,10 @@ class FaceAnalyzer:
         """Faces in each frame of a video-like sequence of BGR arrays, followed across frames (Face.track)
         with labels smoothed per track. The full detector runs on every `detect_every`-th frame; between,
         the tracked faces are refined. Each call starts with no tracks."""
-        settings = replace(self.settings, detect_every=detect_every, smoothing=smoothing)
-        pipeline, _, _ = build_pipeline(settings, self._models, designs=DESIGN_CHOICES[self.design],
-                                        all_required=True, track=True)
+        settings = replace(self.settings, detect_every=detect_every, smoothing=smoothing)  # checks the values
+        loaded = self._pipeline  # the same networks: only the tracking state is new
+        pipeline = Pipeline(loaded.detector, loaded.designs, loaded.max_faces, tracker=Tracker(),
+                            detect_every=settings.detect_every, smoothing=settings.smoothing)
         for index, image in enumerate(frames):
             yield faces_of(pipeline.process(Frame(_checked_bgr(image), index, index / fps)), self._primary)
 

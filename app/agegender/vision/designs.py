@@ -83,7 +83,7 @@ class Predictions:
     @cached_property
     def gender_confident(self) -> np.ndarray:
         rule = self.gender_rule
-        return (self.gender_confidence >= rule.threshold) & (self.expected_age >= rule.min_age)
+        return (self.gender_confidence >= rule.threshold) & (self.age_years >= rule.min_age)  # the age shown
 
     def face(self, i: int) -> dict:
         """The JSON form of face i (the `designs` entry of the results schema)."""
