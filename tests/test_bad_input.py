@@ -476,7 +476,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(short_clip, random_mode
     assert leftovers(tmp_path) == []
     if "during start-up" in said[0]:
         assert not results.exists()
-    else:
+    elif results.exists():  # (a Ctrl-C just before the results file is opened leaves none)
         assert len(read_jsonl(results)) < 12  # what was processed, every line whole
 
 
