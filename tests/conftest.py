@@ -118,3 +118,19 @@ def lines_written_so_far(target: Path) -> int:
         except FileNotFoundError:  # renamed into place meanwhile
             pass
     return len(target.read_text(encoding="utf-8").splitlines()) if target.exists() else 0
+
+
+def start_agegender(args: list, results: Path, lines: int, timeout_s: float = 120, **env):
+    """`python -m agegender ARGS` in a subprocess, returned once its results file (still being written)
+    holds `lines` lines; fails the test if the program ends first."""
+    import subprocess
+    import sys
+    import time
+    child = subprocess.Popen([sys.executable, "-m", "agegender", *map(str, args)],
+                             env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and lines_written_so_far(results) < lines:
+        assert child.poll() is None, child.stderr.read().decode()[-800:]
+        time.sleep(0.2)
+    return child

@@ -535,18 +535,12 @@ def long_clip(crowd_video, tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("earlier", [False, True], ids=["new name", "over an earlier file"])
 def test_a_recording_killed_mid_run_still_plays(long_clip, random_models, tmp_path, earlier):
-    from tests.conftest import lines_written_so_far
+    from tests.conftest import lines_written_so_far, start_agegender
     out, results = tmp_path / "out.mp4", tmp_path / "r.jsonl"
     if earlier:
         out.write_bytes(b"an earlier video")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(long_clip), "--out", str(out),
-                              "--results", str(results), "--models", str(random_models)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and lines_written_so_far(results) < 10:
-        assert child.poll() is None, child.stderr.read().decode()[-800:]
-        time.sleep(0.2)
+    child = start_agegender(["process", long_clip, "--out", out, "--results", results, "--models", random_models],
+                            results, lines=10, timeout_s=300)
     child.kill()  # SIGKILL: nothing is finalised, nothing renamed
     child.communicate(timeout=30)
     written = lines_written_so_far(results)

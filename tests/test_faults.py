@@ -1,12 +1,8 @@
 """Faults a kiosk must survive on its own: a real network stream that is cut and restored, a source
 that hangs (the watchdog restarts the capture), SIGTERM and SIGINT with recordings open, and no
 network port or credential leak along the way."""
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 
 import cv2
 import psutil
@@ -17,7 +13,7 @@ pytest.importorskip("PySide6")
 from agegender.sources.capture import VideoFileSource  # noqa: E402
 from agegender.sources.live import FrameGrabber  # noqa: E402
 from agegender.sources.watchdog import Watchdog  # noqa: E402
-from tests.conftest import ROOT, lines_written_so_far, wait_results  # noqa: E402
+from tests.conftest import start_agegender, wait_results  # noqa: E402
 from tests.mjpeg_server import MjpegServer, encoded_frames, free_port  # noqa: E402
 
 
@@ -123,14 +119,8 @@ def test_stream_credentials_are_never_shown(qtbot, make_window, capfd):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_finalises_the_window_recording_and_results(signum, short_clip, random_models, tmp_path):
     record, results = tmp_path / "rec.mp4", tmp_path / "r.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    child = subprocess.Popen([sys.executable, "-m", "agegender", "--source", str(short_clip), "--record", str(record),
-                              "--results", str(results), "--models", str(random_models)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and lines_written_so_far(results) < 4:
-        assert child.poll() is None, child.stderr.read().decode()[-800:]
-        time.sleep(0.2)
+    child = start_agegender(["--source", short_clip, "--record", record, "--results", results,
+                             "--models", random_models], results, lines=4, QT_QPA_PLATFORM="offscreen")
     child.send_signal(signum)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 130, err.decode()[-800:]

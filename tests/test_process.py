@@ -68,20 +68,12 @@ def test_folder_of_images_with_an_unreadable_one(group_photo, random_models, tmp
 
 
 def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_path):
-    import os
     import signal
-    import subprocess
-    import sys
-    import time
+
+    from tests.conftest import start_agegender
     results, out = tmp_path / "r.jsonl", tmp_path / "a.mp4"
-    from tests.conftest import ROOT, lines_written_so_far
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(crowd_video), "--results", str(results),
-                              "--out", str(out), "--models", str(random_models)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and lines_written_so_far(results) < 3:
-        time.sleep(0.2)
+    child = start_agegender(["process", crowd_video, "--results", results, "--out", out, "--models", random_models],
+                            results, lines=3)
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err.decode()[-500:]
