@@ -38,6 +38,7 @@ class Settings:
     landmarks: bool = False
     smoothing: bool = True  # per-track moving average of the labels
     detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
+    classify_budget: int = 4  # with tracking: crops classified per frame, new faces first; 0: every face every frame
     provider: str = "auto"
     precision: str = "auto"  # classifiers: auto (INT8 on CPU where shipped), int8 or fp32
     max_faces: int = DEFAULT_MAX_FACES
@@ -89,6 +90,7 @@ class Settings:
             raise ConfigError(f"setting 'buckets': {exc}") from None
         must(self.detect_every >= 1, "detect_every", "at least 1")
         must(self.max_faces >= 1, "max_faces", "at least 1")
+        must(self.classify_budget >= 0, "classify_budget", "0 (no budget) or more")
         must(self.max_image_megapixels > 0, "max_image_megapixels", "more than 0")
         for key in ("attract_after_s", "reconnect_interval_s", "watchdog_s", "compare_window_s"):
             must(getattr(self, key) > 0, key, "more than 0 seconds")
