@@ -119,12 +119,13 @@ def regress(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 class MtcnnDetector:
     def __init__(self, settings: DetectorSettings = DetectorSettings(), model_dir: Path = MTCNN_DIR,
-                 providers: list[str] | None = None) -> None:
-        self.settings = settings
-        providers = providers or choose_providers()
-        self._pnet = open_session(Path(model_dir) / "pnet.onnx", providers, layout_optimizations=False)
-        self._rnet = open_session(Path(model_dir) / "rnet.onnx", providers)
-        self._onet = open_session(Path(model_dir) / "onet.onnx", providers)
+                 providers: list[str] | None = None, threads: int = 0) -> None:
+        self.settings, self.model_dir = settings, Path(model_dir)
+        self.providers = providers or choose_providers()
+        self._pnet = open_session(self.model_dir / "pnet.onnx", self.providers, layout_optimizations=False,
+                                  threads=threads)
+        self._rnet = open_session(self.model_dir / "rnet.onnx", self.providers, threads=threads)
+        self._onet = open_session(self.model_dir / "onet.onnx", self.providers, threads=threads)
         self.provider = active_provider(self._pnet)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:

@@ -35,9 +35,11 @@ def choose_providers(requested: str = "auto") -> list[str]:
     return [CPU]
 
 
-def open_session(path: Path, providers: list[str], layout_optimizations: bool = True) -> ort.InferenceSession:
+def open_session(path: Path, providers: list[str], layout_optimizations: bool = True,
+                 threads: int = 0) -> ort.InferenceSession:
     """layout_optimizations=False skips ONNX Runtime's blocked-layout (NCHWc) rewrite, which costs more
-    than it saves on P-Net's few channels and frame-sized maps (measured: 35 against 46 ms)."""
+    than it saves on P-Net's few channels and frame-sized maps (measured: 35 against 46 ms).
+    threads: the session's intra-op threads (0: ONNX Runtime's choice, one per core)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}. See README, 'Models', for how to get the models.")
@@ -47,6 +49,7 @@ def open_session(path: Path, providers: list[str], layout_optimizations: bool = 
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     # Sessions share two cores with each other and with Python: idle threads must sleep, not spin.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = threads
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # ORT raises several unrelated types for a bad file
