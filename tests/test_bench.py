@@ -29,6 +29,9 @@ def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_mo
         stages = row["ms_per_stage"]
         assert row["fps"] > 0 and stages["detect"] > 0 and stages["total"] >= stages["detect"]
         assert all(ms >= 0 for ms in stages.values())
+    live = modes["live_view"]
+    assert live["source_fps"] == 25 and 0 < live["frames_kept_up"] <= 1 and live["classify_budget"] == 4
+    assert live["crops_per_frame"] <= live["faces_per_frame"]
     flicker = report["flicker"]
     raw, smoothed = (flicker["changes_per_track_second"][kind] for kind in ("raw", "smoothed"))
     assert flicker["track_seconds"] > 0 and raw >= 0 and smoothed >= 0

@@ -65,6 +65,9 @@ class MovingFacePipeline:
     def box_at(self, t: float) -> np.ndarray:
         return np.array([20 + self.speed * t, 60, 80 + self.speed * t, 130], np.float32)
 
+    def reset(self) -> None:
+        pass
+
     def process(self, frame, designs):
         time.sleep(self.delay_s)
         self.processed.append(frame.index)

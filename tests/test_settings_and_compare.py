@@ -50,9 +50,10 @@ def test_the_compare_panel_reports_cost_and_agreement_of_the_last_seconds():
     now = [100.0]
     stats = CompareStats(window_s=5.0, clock=lambda: now[0])
 
-    def frame(mt, st, multitask_ms, single_ms):
+    def frame(mt, st, multitask_ms, single_ms, classified=None):
         stats.add(types.SimpleNamespace(predictions={"multitask": mt, "single": st},
-                                        timings={"classify:multitask": multitask_ms, "classify:single": single_ms}))
+                                        timings={"classify:multitask": multitask_ms, "classify:single": single_ms},
+                                        classified=classified))
 
     # frame 1: 2 faces, agree on both genders, on one bucket (30 and 31 share 25-37; 10 and 40 do not)
     frame(_predictions([0.9, 0.1], [30, 10]), _predictions([0.8, 0.2], [31, 40]), 10.0, 30.0)
@@ -67,3 +68,7 @@ def test_the_compare_panel_reports_cost_and_agreement_of_the_last_seconds():
     assert summary.cost_ratio == 42 / 16
     now[0] += 4.5  # 5.5 s after the first frame, 4.5 s after the second: only the second is left
     assert stats.summary().frames == 1 and stats.summary().cost_ratio == 2.0
+    # frame 3: 2 faces shown, 1 classified on this frame (the live view's budget): cost per face classified
+    frame(_predictions([0.9, 0.1], [30, 10]), _predictions([0.8, 0.2], [31, 40]), 3.0, 5.0, classified=np.array([1]))
+    summary = stats.summary()
+    assert summary.faces == 3 and summary.ms_per_face == {"multitask": 9.0 / 2, "single": 17.0 / 2}

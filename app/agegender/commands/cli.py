@@ -139,7 +139,8 @@ def _soak(args) -> int:
     if args.json is not None:  # checked now: the figures of a long run must not be lost at its end
         refuse_outputs_over_inputs({"--json": args.json}, local_inputs(str(args.video)))
         check_folder(args.json)
-    pipeline, _, provider = build_pipeline(_process_settings(args), args.models, ["multitask"], all_required=True)
+    pipeline, _, provider = build_pipeline(_process_settings(args), args.models, ["multitask"], all_required=True,
+                                         live=True)
     duration = args.minutes * 60
     warmup = duration * 0.1 if args.warmup is None else args.warmup
     log.info("soak: %s looped for %g min on %s, tracking mode every %d frames, warm-up %.0f s", args.video.name,

@@ -22,7 +22,7 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
     app.setDesktopFileName("agegender")  # matches packaging/agegender.desktop, for the dock and task bar
     app.setWindowIcon(QIcon(str(ASSETS_DIR / "icon-256.png")))
     try:
-        pipeline, _, provider = build_pipeline(settings, models_dir)
+        pipeline, _, provider = build_pipeline(settings, models_dir, live=True)
     except AgeGenderError as exc:
         print(f"agegender: error: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "AgeGender Live", str(exc))

@@ -195,8 +195,7 @@ class MainWindow(QMainWindow):
         self._wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
         self.source_spec = spec
         self.watchdog.beat()
-        if self.pipeline.tracker is not None:
-            self.pipeline.tracker.reset()
+        self.pipeline.reset()
         self.overlay.reset()
         self.feed.clear()
         self.playback.setVisible(False)

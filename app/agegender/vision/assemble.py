@@ -19,10 +19,12 @@ log = logging.getLogger("agegender")
 
 
 def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=("multitask", "single"),
-                   all_required: bool = False, track: bool = True):
+                   all_required: bool = False, track: bool = True, live: bool = False):
     """Returns (pipeline, bucket scheme, provider and precision in use, e.g. "CPUExecutionProvider, int8
     classifiers"). Loads each design in `designs` whose files
-    exist; with `all_required`, a missing or damaged one is an error, otherwise only having none is."""
+    exist; with `all_required`, a missing or damaged one is an error, otherwise only having none is.
+    `live`: the window's pipeline (and the soak's, which stands in for it): the full sweep beside the
+    frame path and the per-frame classification budget (vision/pipeline.py)."""
     scheme = buckets.scheme(settings.buckets)  # settings checked themselves when they were made
     providers = choose_providers(settings.provider)
     loaded, problems = {}, []
@@ -40,6 +42,6 @@ def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=(
     detector = MtcnnDetector(settings.detector_settings(), mtcnn_dir(models_dir), providers=providers)
     tracker = Tracker() if track else None  # without one, every frame is detected in full, on its own
     pipeline = Pipeline(detector, loaded, settings.max_faces, tracker=tracker, detect_every=settings.detect_every,
-                        smoothing=settings.smoothing)
+                        smoothing=settings.smoothing, live=live, classify_budget=settings.classify_budget if live else 0)
     precisions = sorted({design.precision for design in loaded.values()})
     return pipeline, scheme, f"{detector.provider}, {'/'.join(precisions)} classifiers"

@@ -10,6 +10,8 @@ from agegender.sources.capture import Frame
 from agegender.vision.designs import Predictions
 from agegender.vision.buckets import BucketScheme
 from agegender.vision.detect import Detections, DetectorSettings, MtcnnDetector
+from agegender.vision.schedule import ClassifySchedule
+from agegender.vision.sweep import BackgroundSweep, new_faces
 from agegender.timing import timed
 from agegender.vision.track import Tracker
 
@@ -28,6 +30,7 @@ class FrameResult:
     faces_dropped: int = 0  # faces found beyond the per-frame cap (max_faces): neither classified nor listed
     track_ids: np.ndarray | None = None
     full_detection: bool = True  # False where tracking mode refined known faces only
+    classified: np.ndarray | None = None  # indices of the faces classified on this frame (None: all)
 
     def to_dict(self) -> dict:
         """The results schema: one JSON object per frame (JSONL), deterministic for golden tests."""
@@ -53,15 +56,23 @@ class Pipeline:
     """With a tracker, faces keep ids and their predictions are smoothed per track (if `smoothing`);
     with detect_every > 1 as well, the full detector runs on every N-th frame only and the frames
     between refine the tracked faces (tracking mode). Stills (images) never touch the tracker: each is
-    detected in full and labelled on its own, whatever came before."""
+    detected in full and labelled on its own, whatever came before.
+
+    The live view adds two things (`live=True`, with a tracker): the full sweep runs on its own thread
+    (vision/sweep.py), so no frame waits for it, and with `classify_budget` > 0 only that many crops
+    are classified per frame (vision/schedule.py); the other faces keep their track's answer. Files
+    processed for their results use neither, so every frame gets the same work, whatever the timing."""
 
     def __init__(self, detector: MtcnnDetector, designs: dict, max_faces: int = DEFAULT_MAX_FACES,
-                 tracker: Tracker | None = None, detect_every: int = 1, smoothing: bool = True) -> None:
+                 tracker: Tracker | None = None, detect_every: int = 1, smoothing: bool = True,
+                 live: bool = False, classify_budget: int = 0) -> None:
         self.detector = detector
         self.designs = designs  # name -> design object with input_size and predict()
         self.max_faces = max_faces
         self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
-        self._since_full = 0
+        self._since_full = detect_every  # the live view's first frame starts a sweep
+        self.sweep = BackgroundSweep(detector) if live and tracker is not None else None
+        self.schedule = ClassifySchedule(classify_budget) if classify_budget and tracker is not None else None
 
     def reconfigure(self, detector_settings: DetectorSettings, scheme: BucketScheme, smoothing: bool,
                     detect_every: int) -> None:
@@ -74,16 +85,57 @@ class Pipeline:
             design.scheme = scheme
         self.smoothing, self.detect_every = smoothing, detect_every
 
+    def reset(self) -> None:
+        """Forgets every face: for a new source, or a seek. Not while a frame is being processed."""
+        if self.tracker is not None:
+            self.tracker.reset()
+        if self.sweep is not None:
+            self.sweep.reset()
+        if self.schedule is not None:
+            self.schedule.reset()
+        self._since_full = self.detect_every
+
+    def close(self) -> None:
+        if self.sweep is not None:
+            self.sweep.close()
+
     def _detect(self, frame: Frame) -> tuple[Detections, bool]:
-        tracking = not frame.is_still and self.tracker is not None and self.detect_every > 1 and self.tracker.tracks
-        if tracking and self._since_full < self.detect_every - 1:
+        if frame.is_still or self.tracker is None:
+            return self.detector.detect(frame.image), True
+        if self.sweep is not None:
+            return self._detect_beside_sweep(frame)
+        if self.detect_every > 1 and self.tracker.tracks and self._since_full < self.detect_every - 1:
             self._since_full += 1
             return self.detector.detect_near(frame.image, self.tracker.predicted_boxes()), False
         self._since_full = 0
         return self.detector.detect(frame.image), True
 
+    def _detect_beside_sweep(self, frame: Frame) -> tuple[Detections, bool]:
+        """Known faces by the region search on this frame; the full sweep runs beside it every
+        detect_every frames (or as often as it can, at 1), and what it found new is searched for here."""
+        swept = self.sweep.finished()
+        regions = self.tracker.predicted_boxes()
+        if swept is not None:
+            regions = np.concatenate([regions, new_faces(swept, regions)])
+        self._since_full += 1
+        if self._since_full >= self.detect_every and self.sweep.start(frame.image):
+            self._since_full = 0
+        if not len(regions):
+            return Detections(), swept is not None
+        return self.detector.detect_near(frame.image, regions), swept is not None
+
+    def _to_classify(self, detections: Detections, track_ids: np.ndarray | None, names: list[str]) -> np.ndarray:
+        """Indices of the faces classified on this frame: all of them, or the schedule's choice."""
+        if self.schedule is None or track_ids is None:
+            return np.arange(len(detections))
+        unanswered = np.array([not self.tracker.has_answer(int(t), names) for t in track_ids], bool)
+        chosen = self.schedule.choose(track_ids, detections.boxes, detections.landmarks, unanswered)
+        self.schedule.forget_all_but(t.track_id for t in self.tracker.tracks)
+        return chosen
+
     def process(self, frame: Frame, design_names: list[str] | None = None) -> FrameResult:
         timings: dict[str, float] = {}
+        names = design_names or list(self.designs)
         with timed(timings, "detect"):
             detections, full = self._detect(frame)
         dropped = 0
@@ -92,23 +144,28 @@ class Pipeline:
             keep = np.sort(np.argsort(-detections.scores)[: self.max_faces])
             dropped = len(detections) - self.max_faces
             detections = detections[keep]
-        predictions = {}
-        crops_by_size: dict[int, np.ndarray] = {}
-        for name in design_names or list(self.designs):
-            design = self.designs[name]
-            if design.input_size not in crops_by_size:
-                with timed(timings, "align"):
-                    crops_by_size[design.input_size] = align_faces(frame.image, detections.landmarks,
-                                                                   design.input_size)
-            crops = crops_by_size[design.input_size]
-            with timed(timings, f"classify:{name}"):
-                predictions[name] = design.predict(crops)
         track_ids = None
         if self.tracker is not None and not frame.is_still:
             with timed(timings, "track"):
                 track_ids = self.tracker.update(detections.boxes, detections.landmarks)
-                if self.smoothing:
-                    predictions = {name: self.tracker.smooth(track_ids, name, p) for name, p in predictions.items()}
+        chosen = self._to_classify(detections, track_ids, names)
+        raw: dict[str, Predictions] = {}
+        crops_by_size: dict[int, np.ndarray] = {}
+        for name in names:
+            design = self.designs[name]
+            if design.input_size not in crops_by_size:
+                with timed(timings, "align"):
+                    crops_by_size[design.input_size] = align_faces(frame.image, detections.landmarks[chosen],
+                                                                   design.input_size)
+            with timed(timings, f"classify:{name}"):
+                raw[name] = design.predict(crops_by_size[design.input_size])
+        predictions = raw
+        if track_ids is not None and (self.smoothing or self.schedule is not None):
+            with timed(timings, "track"):
+                predictions = {name: self.tracker.follow(track_ids, chosen, name, p, self.smoothing)
+                               for name, p in raw.items()}
+            if self.schedule is not None:
+                self.schedule.note_answers(track_ids, list(predictions.values()))
         timings["total"] = sum(timings.values())
         return FrameResult(frame.index, frame.time, detections, predictions, timings, frame.source,
-                           frame.captured_at, dropped, track_ids, full)
+                           frame.captured_at, dropped, track_ids, full, classified=chosen)

@@ -91,14 +91,27 @@ class Tracker:
 
     def smooth(self, ids: np.ndarray, design: str, raw: Predictions) -> Predictions:
         """Per-track moving average of one design's predictions for the faces of this frame."""
+        return self.follow(ids, np.arange(len(ids)), design, raw, smoothing=True)
+
+    def follow(self, ids: np.ndarray, fresh: np.ndarray, design: str, raw: Predictions,
+               smoothing: bool = True) -> Predictions:
+        """One design's answers for the faces of this frame: faces `fresh` (indices into ids) were just
+        classified (`raw`, in the same order) and update their track, averaged in if `smoothing`; every
+        other face keeps its track's last answer, which it must have (see has_answer)."""
         by_id = {t.track_id: t for t in self.tracks}
-        age = raw.age_distribution.copy()
-        p_female = raw.p_female.copy()
-        a = self.smoothing_weight
-        for i, track_id in enumerate(ids):
-            track = by_id[int(track_id)]
+        a = self.smoothing_weight if smoothing else 1.0
+        for j, i in enumerate(fresh):
+            track = by_id[int(ids[i])]
+            age, p_female = raw.age_distribution[j], raw.p_female[j]
             if design in track.age_distributions:
-                age[i] = (1 - a) * track.age_distributions[design] + a * age[i]
-                p_female[i] = (1 - a) * track.p_female[design] + a * p_female[i]
-            track.age_distributions[design], track.p_female[design] = age[i], p_female[i]
+                age = (1 - a) * track.age_distributions[design] + a * age
+                p_female = (1 - a) * track.p_female[design] + a * p_female
+            track.age_distributions[design], track.p_female[design] = age, p_female
+        ages = raw.age_distribution.shape[1]
+        age = np.array([by_id[int(t)].age_distributions[design] for t in ids], np.float32).reshape(-1, ages)
+        p_female = np.array([by_id[int(t)].p_female[design] for t in ids], np.float32).reshape(-1)
         return Predictions(age, p_female, raw.scheme, raw.gender_labels, raw.gender_rule)
+
+    def has_answer(self, track_id: int, designs) -> bool:
+        track = next((t for t in self.tracks if t.track_id == track_id), None)
+        return track is not None and all(d in track.age_distributions for d in designs)

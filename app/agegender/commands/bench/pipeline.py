@@ -41,11 +41,48 @@ def real_crops(detector, frames: list[np.ndarray], size: int, wanted: int = 16) 
 def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: int, fps: float) -> dict:
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
     times = StageTimes()
+    faces = 0
     started = time.perf_counter()
     for i, image in enumerate(frames):
-        times.add_all(pipeline.process(Frame(image, i, i / fps)).timings)
+        result = pipeline.process(Frame(image, i, i / fps))
+        times.add_all(result.timings)
+        faces += len(result.detections)
     elapsed = time.perf_counter() - started
     return {"detect_every": detect_every, "fps": round(len(frames) / elapsed, 2),
+            "faces_per_frame": round(faces / len(frames), 2),
+            "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
+
+
+def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: float, detect_every: int = 5,
+                    classify_budget: int = 4, budget_s: float | None = None) -> dict:
+    """The live view's pipeline (full sweep beside the frame path, classification budget) fed at the
+    source's pace, newest frame winning as from a camera: how many of the source's frames it keeps up
+    with, the faces it reports per frame, and the frame path's own cost per stage."""
+    from agegender.config import Settings
+
+    budget = Settings(classify_budget=classify_budget).classify_budget  # checked as the window's setting is
+    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every, live=True,
+                        classify_budget=budget)
+    times = StageTimes()
+    processed, faces, classified = 0, 0, 0
+    started = time.perf_counter()
+    i = 0
+    while i < len(frames):
+        due = started + i / fps
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        result = pipeline.process(Frame(frames[i], i, i / fps, captured_at=time.monotonic()))
+        times.add_all(result.timings)
+        processed += 1
+        faces += len(result.detections)
+        classified += len(result.classified)
+        i = max(i + 1, int((time.perf_counter() - started) * fps))  # frames that came meanwhile are skipped
+    elapsed = time.perf_counter() - started
+    pipeline.close()
+    return {"detect_every": detect_every, "classify_budget": budget, "source_fps": fps,
+            "fps": round(processed / elapsed, 2), "frames_kept_up": round(processed / len(frames), 3),
+            "faces_per_frame": round(faces / processed, 2), "crops_per_frame": round(classified / processed, 2),
             "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
 
 

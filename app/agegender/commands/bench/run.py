@@ -37,7 +37,8 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
         report["classifier_ms_per_batch"] = pipeline.classifier_ms(designs, crops, repeats=3 if quick else 20)
         main = {"multitask": designs["multitask"]} if "multitask" in designs else dict([next(iter(designs.items()))])
         report["end_to_end_720p"] = {"every_frame": pipeline.end_to_end(detector, main, frames, 1, fps),
-                                     "tracking_mode": pipeline.end_to_end(detector, main, frames, 5, fps)}
+                                     "tracking_mode": pipeline.end_to_end(detector, main, frames, 5, fps),
+                                     "live_view": pipeline.live_end_to_end(detector, main, frames, fps)}
         report["flicker"] = pipeline.flicker(detector, next(iter(main.values())), frames, fps)
         report["live_latency_720p"] = pipeline.live_latency(detector, main, video, seconds=3 if quick else 10)
         seconds = 4 if quick else 15
@@ -58,7 +59,10 @@ def print_report(report: dict) -> None:
             print(f"  {name:>22}: " + "  ".join(f"{size}: {ms}" for size, ms in row.items()))
     for mode, row in report.get("end_to_end_720p", {}).items():
         stages = ", ".join(f"{k} {v}" for k, v in row["ms_per_stage"].items())
-        print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}): {row['fps']} FPS; ms: {stages}")
+        paced = (f" of a {row['source_fps']:g} FPS source ({row['frames_kept_up']:.0%} of its frames, "
+                 f"{row['faces_per_frame']} faces and {row['crops_per_frame']} crops classified per frame)"
+                 if "source_fps" in row else "")
+        print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}): {row['fps']} FPS{paced}; ms: {stages}")
     if "flicker" in report:
         f = report["flicker"]
         print(f"\nAge-bucket changes per track-second: raw {f['changes_per_track_second']['raw']}, smoothed "

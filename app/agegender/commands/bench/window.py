@@ -35,7 +35,7 @@ def window_replay(video, models=MODELS_DIR, design: str = "multitask", seconds: 
 
     app = QApplication.instance() or QApplication(["agegender-bench"])
     settings = Settings(design=design)  # the window's defaults: tracking mode, smoothing on
-    pipeline, _, provider = build_pipeline(settings, models)
+    pipeline, _, provider = build_pipeline(settings, models, live=True)
 
     def replay(spec, **kwargs):
         return FrameGrabber(spec, open_fn=lambda s: PacedReplay(s, fps=fps, height=height), **kwargs)

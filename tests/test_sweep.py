@@ -1,0 +1,64 @@
+"""The live view's full sweep beside the frame path: no frame waits for it, and the faces it finds
+join the tracks on a later frame."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from agegender.sources.capture import Frame
+from agegender.vision.designs import load_design
+from agegender.vision.detect import Detections
+from agegender.vision.pipeline import Pipeline
+from agegender.vision.sweep import new_faces
+from agegender.vision.track import Tracker
+from agegender.commands.bench.frames import read_frames
+
+
+def test_only_faces_no_track_covers_become_search_regions_around_where_they_were():
+    swept = Detections(np.array([[0, 0, 40, 40], [100, 0, 140, 40]], np.float32), np.ones(2, np.float32),
+                       np.zeros((2, 5, 2), np.float32))
+    tracked = np.array([[2, 1, 42, 41]], np.float32)  # covers the first face
+    regions = new_faces(swept, tracked)
+    assert len(regions) == 5  # the second face, and four boxes a quarter of a face around it
+    np.testing.assert_array_equal(regions[0], swept.boxes[1])
+    centres = (regions[:, :2] + regions[:, 2:]) / 2 - (swept.boxes[1, :2] + swept.boxes[1, 2:]) / 2
+    assert sorted(map(tuple, centres.tolist())) == [(-10, 0), (0, -10), (0, 0), (0, 10), (10, 0)]
+    assert len(new_faces(Detections(), tracked)) == 0
+
+
+@pytest.fixture(scope="module")
+def frames_720p(crowd_video):
+    return read_frames(crowd_video, 720, limit=8)
+
+
+def test_no_frame_waits_for_the_sweep_and_its_faces_join_the_tracks(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
+                        detect_every=5, live=True, classify_budget=4)
+    release, sweeping = threading.Event(), threading.Event()
+    real_detect = pipeline.sweep._own.detect
+
+    def held_sweep(image):
+        sweeping.set()
+        release.wait(60)  # held until the test lets it go
+        return real_detect(image)
+    pipeline.sweep._own.detect = held_sweep
+    try:
+        first = [pipeline.process(Frame(image, i, i / 25)) for i, image in enumerate(frames_720p[:3])]
+        assert sweeping.is_set() and not release.is_set()  # the frames came back while the sweep was held
+        assert all(len(r.detections) == 0 for r in first)  # nothing known yet, and nothing waited for
+    finally:
+        release.set()
+    deadline = time.monotonic() + 60
+    while pipeline.sweep._running is not None and not pipeline.sweep._running.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    swept_faces = len(real_detect(frames_720p[0]))
+    merged = pipeline.process(Frame(frames_720p[3], 3, 3 / 25))
+    assert merged.full_detection  # this frame took up the finished sweep
+    # Found again on this frame, three frames later, by the region search: most of them (the faces the
+    # sweep only just accepted can fall below O-Net's threshold on another frame).
+    assert len(merged.detections) >= max(3, swept_faces // 2)
+    assert set(merged.classified) == set(range(len(merged.detections)))  # new tracks: all classified at once
+    later = pipeline.process(Frame(frames_720p[4], 4, 4 / 25))
+    assert len(set(later.track_ids) & set(merged.track_ids)) >= len(merged.track_ids) - 1  # followed, same ids
+    pipeline.close()
