@@ -93,7 +93,7 @@ def make_window(qtbot, random_models):
 
     def _make(grabber_factory=FrameGrabber, **overrides):
         settings = Settings(**overrides)
-        pipeline, _, provider = build_pipeline(settings, random_models)
+        pipeline, _, provider = build_pipeline(settings, random_models, live=True)  # as the app's launch does
         window = MainWindow(settings, pipeline, provider, grabber_factory=grabber_factory)
         qtbot.addWidget(window)
         window.show()

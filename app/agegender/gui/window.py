@@ -196,6 +196,7 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self.watchdog.beat()
         self.pipeline.reset()
+        self.pipeline.live = self.outputs.exporter is None
         self.overlay.reset()
         self.feed.clear()
         self.playback.setVisible(False)
@@ -212,7 +213,9 @@ class MainWindow(QMainWindow):
         self.worker.start()
 
     def every_frame_to_inference(self, on: bool) -> None:
-        """While results are exported, a file's every frame is classified: its capture waits for inference."""
+        """While results are exported, a file's every frame is classified (its capture waits for inference),
+        and every frame gets the same work as in `agegender process`: no sweep beside it, no budget."""
+        self.pipeline.live = not on
         if self.grabber is not None:
             self.grabber.wait_for_inference = on
 
@@ -267,8 +270,12 @@ class MainWindow(QMainWindow):
     # --- frames and results ---
     def _show_waiting(self) -> None:
         """The next frame from the source (in order), once the one before is on screen."""
+        if not self.isVisible() or self.isMinimized():  # nothing paints: take every frame now, for a recording
+            while (frame := self.feed.pop()) is not None:
+                self._render(frame, new=True)
+            return
         if self.video.waiting_to_paint_for() and self.video.waiting_to_paint_for() < 0.2:
-            return  # its paint will call again (a hidden window never paints: then it is not waited for)
+            return  # its paint will call again (or, if it never comes, the next frame does not wait for it)
         frame = self.feed.pop()
         if frame is not None:
             self._render(frame, new=True)
@@ -280,11 +287,14 @@ class MainWindow(QMainWindow):
             image = image.copy()
             blur_faces(image, self.overlay.result_at(frame, faces).detections.boxes)
         self.video.label_scale, self.video.landmarks = self.settings.label_scale, self.settings.landmarks
-        self.video.show_frame(image, faces, frame.index if new else None, frame.captured_at)
+        if new or self.settings.privacy:  # (privacy: the blur follows the new faces)
+            self.video.show_frame(image, faces, frame.index if new else None, frame.captured_at)
+        else:  # the frame on screen is unchanged; only the faces over it are new
+            self.video.set_faces(faces)
         if new:
             self.current_frame = frame
             self.playback.follow(frame.index)
-            self.outputs.frame_shown(frame, self.overlay.result_at(frame, faces))
+            self.outputs.frame_shown(frame, lambda: self.overlay.result_at(frame, faces))
 
     def _on_painted(self, index: int, captured_at: float) -> None:
         self.stats.frame_painted(index, captured_at)

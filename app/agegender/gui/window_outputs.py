@@ -34,11 +34,12 @@ class WindowOutputs:
         return annotate(frame.image, result, [d for d in w.designs_to_run() if d in result.predictions],
                         landmarks=self.settings.landmarks, privacy=self.settings.privacy)
 
-    def frame_shown(self, frame, result) -> None:
-        """Every frame put on screen, with the faces drawn over it (as a FrameResult)."""
+    def frame_shown(self, frame, result_for) -> None:
+        """Every frame put on screen; result_for() gives the faces drawn over it as a FrameResult (made
+        only while recording)."""
         if self.settings.kiosk or (self.recorder is None and self.record_from_start is None):
             return
-        self._written(lambda: self._record(frame, result), video=True)
+        self._written(lambda: self._record(frame, result_for()), video=True)
 
     def result_received(self, result) -> None:
         if self.exporter is not None and not self.settings.kiosk:

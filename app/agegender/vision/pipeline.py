@@ -72,7 +72,10 @@ class Pipeline:
         self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
         self._since_full = detect_every  # the live view's first frame starts a sweep
         self.sweep = BackgroundSweep(detector) if live and tracker is not None else None
-        self.schedule = ClassifySchedule(classify_budget) if classify_budget and tracker is not None else None
+        self.schedule = ClassifySchedule(classify_budget) if live and classify_budget and tracker is not None else None
+        # May be switched off and on while running: off, a live pipeline does the same work on every
+        # frame as a file's (the window does so while it exports results).
+        self.live = live
 
     def reconfigure(self, detector_settings: DetectorSettings, scheme: BucketScheme, smoothing: bool,
                     detect_every: int) -> None:
@@ -102,7 +105,7 @@ class Pipeline:
     def _detect(self, frame: Frame) -> tuple[Detections, bool]:
         if frame.is_still or self.tracker is None:
             return self.detector.detect(frame.image), True
-        if self.sweep is not None:
+        if self.live and self.sweep is not None:
             return self._detect_beside_sweep(frame)
         if self.detect_every > 1 and self.tracker.tracks and self._since_full < self.detect_every - 1:
             self._since_full += 1
@@ -112,21 +115,21 @@ class Pipeline:
 
     def _detect_beside_sweep(self, frame: Frame) -> tuple[Detections, bool]:
         """Known faces by the region search on this frame; the full sweep runs beside it every
-        detect_every frames (or as often as it can, at 1), and what it found new is searched for here."""
+        detect_every frames (or as often as it can, at 1), and the new faces it found join them here."""
+        self.sweep.newest_image = frame.image
         swept = self.sweep.finished()
         regions = self.tracker.predicted_boxes()
-        if swept is not None:
+        if swept is not None:  # swept faces are where they were a frame or two ago: searched for here
             regions = np.concatenate([regions, new_faces(swept, regions)])
         self._since_full += 1
         if self._since_full >= self.detect_every and self.sweep.start(frame.image):
             self._since_full = 0
-        if not len(regions):
-            return Detections(), swept is not None
-        return self.detector.detect_near(frame.image, regions), swept is not None
+        found = self.detector.detect_near(frame.image, regions) if len(regions) else Detections()
+        return found, swept is not None
 
     def _to_classify(self, detections: Detections, track_ids: np.ndarray | None, names: list[str]) -> np.ndarray:
         """Indices of the faces classified on this frame: all of them, or the schedule's choice."""
-        if self.schedule is None or track_ids is None:
+        if not self.live or self.schedule is None or track_ids is None:
             return np.arange(len(detections))
         unanswered = np.array([not self.tracker.has_answer(int(t), names) for t in track_ids], bool)
         chosen = self.schedule.choose(track_ids, detections.boxes, detections.landmarks, unanswered)
@@ -160,11 +163,11 @@ class Pipeline:
             with timed(timings, f"classify:{name}"):
                 raw[name] = design.predict(crops_by_size[design.input_size])
         predictions = raw
-        if track_ids is not None and (self.smoothing or self.schedule is not None):
+        if track_ids is not None and (self.smoothing or len(chosen) < len(detections)):
             with timed(timings, "track"):
                 predictions = {name: self.tracker.follow(track_ids, chosen, name, p, self.smoothing)
                                for name, p in raw.items()}
-            if self.schedule is not None:
+            if self.live and self.schedule is not None:
                 self.schedule.note_answers(track_ids, list(predictions.values()))
         timings["total"] = sum(timings.values())
         return FrameResult(frame.index, frame.time, detections, predictions, timings, frame.source,

@@ -1,27 +1,34 @@
 """The full-frame detector on its own thread, so that no frame waits for the pyramid.
 
-In the live view the pipeline follows known faces on every frame with the detector's cheap region
-search (R-Net and O-Net around each track), and starts a full sweep every few frames on a thread of
-its own. When a sweep finishes, the faces it found that no track covers become search regions on
-the next frame: new faces join the tracks within a sweep's time, and no frame stops for it.
+In the live view the pipeline follows known faces with the detector's cheap region search (R-Net and
+O-Net around each track) on every frame, and starts a full sweep every few frames on a thread of its
+own. A sweep ends some frames after the frame it looked at, and a face may have moved about a face
+width meanwhile, further than the region search looks; so the sweep thread then looks for each face
+it found again, around where it was, on the newest frame the pipeline has seen. The pipeline takes
+up the faces that no track covers on its next frame: new faces join the tracks within a sweep's time,
+and no frame waits for it.
 """
 from __future__ import annotations
 
+import copy
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
+import cv2
 import numpy as np
 
-from agegender.vision.detect import Detections, MtcnnDetector
+from agegender.vision.detect import PNET_CELL, Detections, MtcnnDetector, nms
 from agegender.vision.track import iou_matrix
 
-NEW_FACE_MAX_IOU = 0.3  # a swept face overlapping a track less than this is someone new
+NEW_FACE_MAX_IOU = 0.3  # a swept face overlapping a known face less than this is someone new
+REACH = 3.0  # a new face is looked for again in a square this many times its size
 
 
 class BackgroundSweep:
     """Runs `detector`'s full detection with sessions of its own, on half the cores, so that it does not
     queue behind (or crowd out) the region searches of the frame path on the other half. It takes up
-    the frame path detector's settings at each sweep."""
+    the frame path detector's settings at each sweep. The pipeline sets `newest_image` on every frame."""
 
     def __init__(self, detector: MtcnnDetector) -> None:
         self.detector = detector
@@ -29,14 +36,22 @@ class BackgroundSweep:
                                   threads=max(1, (os.cpu_count() or 2) // 2))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep")
         self._running: Future | None = None
+        self.newest_image: np.ndarray | None = None
 
     def start(self, image_bgr: np.ndarray) -> bool:
         """Starts a sweep of this image unless one is under way or not yet collected; True if it started."""
         if self._running is not None:
             return False
         self._own.settings = self.detector.settings
-        self._running = self._executor.submit(self._own.detect, image_bgr)
+        self._running = self._executor.submit(self._sweep, image_bgr)
         return True
+
+    def _sweep(self, image_bgr: np.ndarray) -> Detections:
+        faces = self._own.detect(image_bgr)
+        newest = self.newest_image
+        if newest is None or newest is image_bgr or newest.shape != image_bgr.shape:
+            return faces
+        return find_again(self._own, newest, faces.boxes)
 
     def finished(self) -> Detections | None:
         """The faces of the sweep that finished since the last call (once), else None. A sweep that
@@ -55,16 +70,41 @@ class BackgroundSweep:
         self._executor.shutdown(wait=True)
 
 
-def new_faces(swept: Detections, tracked_boxes: np.ndarray) -> np.ndarray:
-    """Search regions for the swept faces that no tracked box covers. A sweep finishes a few frames
-    after the frame it looked at, and a face may have moved meanwhile; the region search only looks a
-    tenth of a face around a box, so each new face is searched for around its box and four boxes a
-    quarter of a face away."""
-    if not len(swept):
-        return np.zeros((0, 4), np.float32)
-    boxes = swept.boxes
-    if len(tracked_boxes):
-        boxes = boxes[iou_matrix(boxes, tracked_boxes).max(axis=1) < NEW_FACE_MAX_IOU]
-    side = (boxes[:, 2:4] - boxes[:, :2]).max(axis=1, keepdims=True)
-    shifts = [(0, 0), (-0.25, 0), (0.25, 0), (0, -0.25), (0, 0.25)]
-    return np.concatenate([boxes + np.tile(np.array(shift, np.float32) * side, 2) for shift in shifts])
+def new_faces(swept: Detections, known_boxes: np.ndarray) -> np.ndarray:
+    """Boxes of the swept faces that no known box covers."""
+    if not len(swept) or not len(known_boxes):
+        return swept.boxes
+    return swept.boxes[iou_matrix(swept.boxes, known_boxes).max(axis=1) < NEW_FACE_MAX_IOU]
+
+
+def find_again(detector: MtcnnDetector, image_bgr: np.ndarray, boxes: np.ndarray, reach: float = REACH) -> Detections:
+    """Each box's face looked for anew in this image, by the full detector on a square `reach` times the
+    box's size around it (so it may have moved up to a face width)."""
+    if not len(boxes):
+        return Detections()
+    rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    height, width = rgb.shape[:2]
+    found = []
+    for box in boxes:
+        side = float(max(box[2] - box[0], box[3] - box[1]))
+        cx, cy, half = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, reach * side / 2
+        x1, y1 = int(max(0, cx - half)), int(max(0, cy - half))
+        x2, y2 = int(min(width, cx + half)), int(min(height, cy + half))
+        if min(x2 - x1, y2 - y1) < PNET_CELL:
+            continue
+        local = copy.copy(detector)  # shares the sessions; the face's own size sets where the pyramid starts
+        local.settings = replace(detector.settings, min_face=max(detector.settings.min_face, int(0.6 * side)))
+        faces = local.detect_rgb(np.ascontiguousarray(rgb[y1:y2, x1:x2]))
+        offset = np.array([x1, y1], np.float32)
+        found.append(Detections(faces.boxes + np.tile(offset, 2), faces.scores, faces.landmarks + offset))
+    return merge(found)
+
+
+def merge(parts: list[Detections], iou_threshold: float = 0.5) -> Detections:
+    """Several Detections as one, a face found twice kept once (its best-scored box)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Detections()
+    joined = Detections(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
+                        np.concatenate([p.landmarks for p in parts]))
+    return joined[np.sort(nms(joined.boxes, joined.scores, iou_threshold))]
