@@ -69,3 +69,17 @@ def test_the_gate_holds_back_a_copy_that_loses_accuracy_or_is_not_faster():
     reasons = gate(fp32, worse, fp32_ms=40, int8_ms=20)
     assert len(reasons) == 2 and all(r.startswith("aaf:") for r in reasons)
     assert gate(fp32, close, fp32_ms=20, int8_ms=21) == ["not faster: 21.0 against 20.0 ms for 8 crops"]
+
+
+def test_each_plan_keeps_more_of_the_network_in_float(random_models):
+    from training.quantize import PLANS, kept_in_float
+    graph = onnx.load(str(random_models / "multitask.onnx")).graph
+    kinds = {node.name: node for node in graph.node}
+    kept = {plan: set(kept_in_float(graph, plan)) for plan in PLANS}
+    assert kept["heads"] < kept["depthwise"] < kept["ends"]
+    assert {kinds[name].op_type for name in kept["heads"]} <= {"Gemm", "MatMul"}
+    depthwise = kept["depthwise"] - kept["heads"]
+    assert depthwise and all(kinds[n].op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in kinds[n].attribute)
+                             for n in depthwise)
+    convs = [node.name for node in graph.node if node.op_type == "Conv"]
+    assert {convs[0], convs[-1]} <= kept["ends"]

@@ -7,7 +7,8 @@ per-channel int8 weights, uint8 activations), calibrated on real aligned crops o
 every source (the app's own detector and aligner made them). The INT8 copy is then run beside its FP32
 self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
 accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
-and a batch of 8 crops runs faster. The verdicts go to docs/evaluation/int8.json.
+and a batch of 8 crops runs faster. Where a copy fails, the next plan (PLANS) keeps more of the network
+in float and is tried in turn. The verdicts go to docs/evaluation/int8.json.
 """
 from __future__ import annotations
 
@@ -45,15 +46,31 @@ class CropReader(CalibrationDataReader):
         return None if batch is None else {self._input: batch}
 
 
-def quantize(fp32_path: Path, calibration_crops: np.ndarray, out_path: Path) -> None:
+def kept_in_float(graph: onnx.GraphProto, plan: str) -> list[str]:
+    """The nodes a plan leaves in float. Always the heads (Gemm/MatMul): a sliver of the cost, and their
+    outputs are the answers. "depthwise" adds the depthwise convolutions, whose few weights per channel
+    quantise worst; "ends" adds the first and last convolutions too."""
+    kept = [node.name for node in graph.node if node.op_type in ("Gemm", "MatMul")]
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    if plan in ("depthwise", "ends"):
+        kept += [node.name for node in convs
+                 if any(a.name == "group" and a.i > 1 for a in node.attribute)]
+    if plan == "ends" and convs:
+        kept += [convs[0].name, convs[-1].name]
+    return kept
+
+
+PLANS = ("heads", "depthwise", "ends")  # tried in this order: the most INT8 first
+
+
+def quantize(fp32_path: Path, calibration_crops: np.ndarray, out_path: Path, plan: str = "heads") -> None:
     network = load_network(fp32_path, ["CPUExecutionProvider"])
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / out_path.name
-        # The heads (Gemm) stay in float: they are a sliver of the cost, and their outputs are the answers.
-        heads = [node.name for node in onnx.load(str(fp32_path)).graph.node if node.op_type in ("Gemm", "MatMul")]
         quantize_static(str(fp32_path), str(staged), CropReader(network, calibration_crops),
                         quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
-                        activation_type=QuantType.QUInt8, nodes_to_exclude=heads)
+                        activation_type=QuantType.QUInt8,
+                        nodes_to_exclude=kept_in_float(onnx.load(str(fp32_path)).graph, plan))
         model = onnx.load(str(staged))
         del model.metadata_props[:]
         for prop in onnx.load(str(fp32_path)).metadata_props:  # the same description, calibration included
@@ -81,6 +98,12 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
     return result
 
 
+def scores_by_source(network, crops, ages, genders, sources) -> dict:
+    out = answers(network, crops)
+    return {str(source): quality({k: v[sources == source] for k, v in out.items()}, ages[sources == source],
+                                 genders[sources == source]) for source in np.unique(sources)}
+
+
 def gate(fp32: dict, int8: dict, fp32_ms: float, int8_ms: float) -> list[str]:
     """The reasons an INT8 copy may not ship; empty when it may."""
     reasons = []
@@ -99,6 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation" / "int8.json")
+    parser.add_argument("--plans", nargs="+", choices=PLANS, default=list(PLANS),
+                        help="what stays in float, tried in order until a copy passes the gate")
     args = parser.parse_args()
     train_crops, _, _, _ = validation_faces("train")
     pick = np.random.default_rng(0).choice(len(train_crops), CALIBRATION_CROPS, replace=False)
@@ -108,24 +133,26 @@ def main() -> None:
     for name in NETWORK_FILES:
         fp32_path = args.models / name
         int8_path = fp32_path.with_name(fp32_path.stem + INT8_SUFFIX)
-        candidate = int8_path.with_name("candidate-" + int8_path.name)
-        quantize(fp32_path, calibration, candidate)
-        networks = {"fp32": load_network(fp32_path, ["CPUExecutionProvider"]),
-                    "int8": load_network(candidate, ["CPUExecutionProvider"])}
-        outputs = {precision: answers(network, crops) for precision, network in networks.items()}
-        scores = {precision: {str(source): quality({k: v[sources == source] for k, v in out.items()},
-                                                   ages[sources == source], genders[sources == source])
-                              for source in np.unique(sources)} for precision, out in outputs.items()}
-        ms = {precision: fastest_ms(network.run, crops[:8], repeats=30) for precision, network in networks.items()}
-        reasons = gate(scores["fp32"], scores["int8"], ms["fp32"], ms["int8"])
-        if reasons:
+        int8_path.unlink(missing_ok=True)
+        fp32 = load_network(fp32_path, ["CPUExecutionProvider"])
+        fp32_scores = scores_by_source(fp32, crops, ages, genders, sources)
+        fp32_ms = fastest_ms(fp32.run, crops[:8], repeats=30)
+        verdicts[name] = {"shipped": False, "fp32": {"test": fp32_scores, "ms_for_8": fp32_ms}, "plans": {}}
+        for plan in args.plans:
+            candidate = int8_path.with_name("candidate-" + int8_path.name)
+            quantize(fp32_path, calibration, candidate, plan)
+            int8 = load_network(candidate, ["CPUExecutionProvider"])
+            scores = scores_by_source(int8, crops, ages, genders, sources)
+            ms = fastest_ms(int8.run, crops[:8], repeats=30)
+            reasons = gate(fp32_scores, scores, fp32_ms, ms)
+            verdicts[name]["plans"][plan] = {"reasons": reasons, "test": scores, "ms_for_8": ms}
+            print(f"{name}, {plan} in float: {'passes' if not reasons else 'fails: ' + '; '.join(reasons)} "
+                  f"({fp32_ms:.1f} -> {ms:.1f} ms for 8 crops)", flush=True)
+            if not reasons:
+                os.replace(candidate, int8_path)
+                verdicts[name].update(shipped=True, plan=plan)
+                break
             candidate.unlink()
-            int8_path.unlink(missing_ok=True)
-        else:
-            os.replace(candidate, int8_path)
-        verdicts[name] = {"shipped": not reasons, "reasons": reasons, "test": scores, "ms_for_8": ms}
-        print(f"{name}: {'shipped as ' + int8_path.name if not reasons else 'not shipped: ' + '; '.join(reasons)} "
-              f"({ms['fp32']:.1f} -> {ms['int8']:.1f} ms for 8 crops) {json.dumps(scores['int8'])}")
     args.out.write_text(json.dumps(verdicts, indent=1) + "\n")
 
 
