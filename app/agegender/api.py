@@ -18,11 +18,12 @@ import numpy as np
 from agegender.config import Settings
 from agegender.sources.capture import Frame, read_image
 from agegender.vision.assemble import build_pipeline
+from agegender.vision.designs import DESIGNS_RUN
 from agegender.vision.detect import DEFAULT_MIN_FACE
 from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult, Pipeline
 from agegender.vision.track import Tracker
 
-DESIGN_CHOICES = {"multitask": ("multitask",), "single": ("single",), "both": ("multitask", "single")}
+DESIGN_CHOICES = {name: DESIGNS_RUN[name] for name in ("multitask", "single", "both")}
 
 
 @dataclass(frozen=True)

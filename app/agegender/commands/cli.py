@@ -100,8 +100,9 @@ def _process_settings(args, **more):
 def _process(args) -> int:
     from agegender.vision.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
+    from agegender.vision.designs import DESIGNS_RUN
     settings = _process_settings(args, max_image_megapixels=args.max_image_megapixels)
-    names = ["multitask", "single"] if args.design == "both" else [args.design]
+    names = list(DESIGNS_RUN[args.design])
     source = open_input(args.input, settings.max_image_megapixels)
     try:
         check_outputs(args.input, source, args.out, args.results)

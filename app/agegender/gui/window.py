@@ -22,6 +22,7 @@ from agegender.gui.settings_dialog import SettingsDialog
 from agegender.gui.video_widget import VideoWidget
 from agegender.gui.window_outputs import WindowOutputs
 from agegender.gui.worker import InferenceWorker
+from agegender.vision.designs import DESIGNS_RUN
 from agegender.outputs.draw import blur_faces
 from agegender.sources.capture import mask_credentials
 from agegender.sources.live import FrameGrabber, list_cameras
@@ -122,8 +123,7 @@ class MainWindow(QMainWindow):
 
     # --- set-up ---
     def _available(self, design: str) -> bool:
-        needed = ["multitask", "single"] if design == "compare" else [design]
-        return all(name in self.pipeline.designs for name in needed)
+        return all(name in self.pipeline.designs for name in DESIGNS_RUN[design])
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
         self.compare_dock.setVisible(design == "compare" and not self.settings.kiosk)
 
     def designs_to_run(self) -> list[str]:
-        return ["multitask", "single"] if self.design == "compare" else [self.design]
+        return list(DESIGNS_RUN[self.design])
 
     # --- frames and results ---
     def _show_waiting(self) -> None:

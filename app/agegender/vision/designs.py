@@ -21,6 +21,9 @@ from agegender.paths import MODELS_DIR
 from agegender.vision.runtime import choose_providers, open_session, read_metadata
 
 DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
+# What each design choice runs: the window calls running both "compare", `process` and the API "both".
+DESIGNS_RUN = {"multitask": ("multitask",), "single": ("single",), "compare": ("multitask", "single"),
+               "both": ("multitask", "single")}
 PRECISION_CHOICES = ("auto", "int8", "fp32")
 MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (README, 'Models'): "
                        "python -m training.train and python -m training.export write them to models/.")
