@@ -71,6 +71,17 @@ def test_the_gate_holds_back_a_copy_that_loses_accuracy_or_is_not_faster():
     assert gate(fp32, close, fp32_ms=20, int8_ms=21) == ["not faster: 21.0 against 20.0 ms for 8 crops"]
 
 
+def test_the_gate_holds_back_a_copy_whose_sure_answers_break_the_calibrated_promise():
+    from training.quantize import gate
+    fp32 = {"aaf": {"gender_accuracy": 0.92, "sure_accuracy": 0.975, "sure_coverage": 0.80}}
+    same = {"aaf": {"gender_accuracy": 0.92, "sure_accuracy": 0.973, "sure_coverage": 0.79}}
+    assert gate(fp32, same, fp32_ms=40, int8_ms=20) == []
+    overconfident = {"aaf": {"gender_accuracy": 0.92, "sure_accuracy": 0.960, "sure_coverage": 0.85}}
+    assert gate(fp32, overconfident, 40, 20) == ["aaf: sure answers right 96.00% against 97.50%"]
+    timid = {"aaf": {"gender_accuracy": 0.92, "sure_accuracy": 0.98, "sure_coverage": 0.70}}
+    assert gate(fp32, timid, 40, 20) == ["aaf: sure answers cover 70.0% against 80.0%"]
+
+
 def test_each_plan_keeps_more_of_the_network_in_float(random_models):
     from training.quantize import PLANS, kept_in_float
     graph = onnx.load(str(random_models / "multitask.onnx")).graph

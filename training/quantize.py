@@ -7,7 +7,8 @@ per-channel int8 weights, uint8 activations), calibrated on real aligned crops o
 every source (the app's own detector and aligner made them). The INT8 copy is then run beside its FP32
 self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
 accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
-and a batch of 8 crops runs faster. Where a copy fails, the next plan (PLANS) keeps more of the network
+its sure gender answers (by the calibration both share) as often right and nearly as many, and a batch
+of 8 crops runs faster. Where a copy fails, the next plan (PLANS) keeps more of the network
 in float and is tried in turn. The verdicts go to docs/evaluation/int8.json.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from training.utkface import ROOT
 NETWORK_FILES = ("multitask.onnx", "age.onnx", "gender.onnx")
 GENDER_TOLERANCE = 0.003  # 0.3 points of accuracy
 MAE_TOLERANCE = 0.1  # years
+COVERAGE_TOLERANCE = 0.02  # of the faces answered as sure
 CALIBRATION_CROPS = 512
 
 
@@ -88,20 +90,28 @@ def answers(network, crops: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
-def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarray) -> dict:
+def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarray, info=None) -> dict:
+    """MAE, gender accuracy and, where the network carries its calibration (`info`), the accuracy and
+    coverage of the answers it gives as sure (by its own temperature and threshold)."""
     result = {}
     if "age_logits" in outputs:
         distribution = softmax(outputs["age_logits"])
         result["mae"] = float(np.abs(distribution @ np.arange(distribution.shape[1]) - ages).mean())
     if "gender_logit" in outputs:
-        result["gender_accuracy"] = float((says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)).mean())
+        right = says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)
+        result["gender_accuracy"] = float(right.mean())
+        if info is not None and info.gender_threshold is not None:
+            p_female = sigmoid(outputs["gender_logit"] / info.gender_temperature)
+            sure = np.maximum(p_female, 1 - p_female) >= info.gender_threshold
+            result["sure_coverage"] = float(sure.mean())
+            result["sure_accuracy"] = float(right[sure].mean()) if sure.any() else 1.0
     return result
 
 
 def scores_by_source(network, crops, ages, genders, sources) -> dict:
     out = answers(network, crops)
     return {str(source): quality({k: v[sources == source] for k, v in out.items()}, ages[sources == source],
-                                 genders[sources == source]) for source in np.unique(sources)}
+                                 genders[sources == source], network.info) for source in np.unique(sources)}
 
 
 def gate(fp32: dict, int8: dict, fp32_ms: float, int8_ms: float) -> list[str]:
@@ -113,6 +123,14 @@ def gate(fp32: dict, int8: dict, fp32_ms: float, int8_ms: float) -> list[str]:
                            f"{reference['gender_accuracy']:.2%}")
         if "mae" in reference and int8[source]["mae"] > reference["mae"] + MAE_TOLERANCE:
             reasons.append(f"{source}: MAE {int8[source]['mae']:.2f} against {reference['mae']:.2f} years")
+        if "sure_accuracy" in reference:  # the copy shares the threshold: it must keep what that promises
+            ours, theirs = int8[source], reference
+            if ours["sure_accuracy"] < theirs["sure_accuracy"] - GENDER_TOLERANCE:
+                reasons.append(f"{source}: sure answers right {ours['sure_accuracy']:.2%} against "
+                               f"{theirs['sure_accuracy']:.2%}")
+            if ours["sure_coverage"] < theirs["sure_coverage"] - COVERAGE_TOLERANCE:
+                reasons.append(f"{source}: sure answers cover {ours['sure_coverage']:.1%} against "
+                               f"{theirs['sure_coverage']:.1%}")
     if int8_ms >= fp32_ms:
         reasons.append(f"not faster: {int8_ms:.1f} against {fp32_ms:.1f} ms for 8 crops")
     return reasons
