@@ -213,6 +213,6 @@ def test_switching_source_or_closing_during_a_long_inference_neither_aborts_nor_
     window.open_source("paced")  # while the worker sleeps inside process()
     assert window.results_received == results_before
     qtbot.wait(2500)  # the old worker's inference ends meanwhile; Qt would abort had it been destroyed
-    assert window._retiring == []
+    assert window.session._retiring == []
     window.close()
     assert not window.isVisible()

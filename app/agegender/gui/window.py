@@ -21,7 +21,7 @@ from agegender.gui.playback_bar import PlaybackBar
 from agegender.gui.settings_dialog import SettingsDialog
 from agegender.gui.video_widget import VideoWidget
 from agegender.gui.window_outputs import WindowOutputs
-from agegender.gui.worker import InferenceWorker
+from agegender.gui.live_session import LiveSession
 from agegender.vision.designs import DESIGNS_RUN
 from agegender.outputs.draw import blur_faces
 from agegender.sources.capture import mask_credentials
@@ -41,12 +41,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, pipeline, provider: str, grabber_factory=FrameGrabber) -> None:
         super().__init__()
         self._source_state = ("", "")
-        self._retiring: list = []  # workers stopped while inside a long inference, kept alive until they end
         self.source_status.connect(self._on_status)
         self.settings, self.pipeline, self.provider = settings, pipeline, provider
-        self._grabber_factory = grabber_factory
-        self.grabber = None
-        self.worker = None
+        self.session = LiveSession(grabber_factory)
         self.design = settings.design if self._available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
@@ -191,8 +188,8 @@ class MainWindow(QMainWindow):
 
     # --- sources ---
     def open_source(self, spec: str) -> None:
-        self._stop_threads()
-        self._wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
+        self.session.stop()
+        self.session.wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
         self.source_spec = spec
         self.watchdog.beat()
         self.pipeline.reset()
@@ -201,16 +198,20 @@ class MainWindow(QMainWindow):
         self.feed.clear()
         self.playback.setVisible(False)
         self.video.message = f"Opening {mask_credentials(spec)}…"
-        self.grabber = self._grabber_factory(spec, reconnect_interval_s=self.settings.reconnect_interval_s,
-                                             loop=self.loop_action.isChecked(), on_status=self.source_status.emit,
-                                             max_image_megapixels=self.settings.max_image_megapixels,
-                                             on_frame=self.feed.push,
-                                             wait_for_inference=self.outputs.exporter is not None)
-        self.worker = InferenceWorker(self.pipeline, self.grabber, self.designs_to_run)
-        self.worker.result_ready.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
-        self.worker.failed.connect(lambda message: self.statusBar().showMessage(message, 5000))
-        self.grabber.start()
-        self.worker.start()
+        self.session.start(spec, self.pipeline, self.designs_to_run, self._on_result,
+                           lambda message: self.statusBar().showMessage(message, 5000),
+                           reconnect_interval_s=self.settings.reconnect_interval_s,
+                           loop=self.loop_action.isChecked(), on_status=self.source_status.emit,
+                           max_image_megapixels=self.settings.max_image_megapixels, on_frame=self.feed.push,
+                           wait_for_inference=self.outputs.exporter is not None)
+
+    @property
+    def grabber(self):
+        return self.session.grabber
+
+    @property
+    def worker(self):
+        return self.session.worker
 
     def every_frame_to_inference(self, on: bool) -> None:
         """While results are exported, a file's every frame is classified (its capture waits for inference),
@@ -367,32 +368,11 @@ class MainWindow(QMainWindow):
         SettingsDialog(self.settings, self.pipeline, self).exec()
 
     # --- shutdown ---
-    def _stop_threads(self) -> None:
-        worker, grabber = self.worker, self.grabber
-        self.worker = self.grabber = None
-        if worker:
-            worker.stop()
-            worker.result_ready.disconnect()  # a late result belongs to the old source: dropped
-            worker.failed.disconnect()
-        if grabber:
-            grabber.stop()
-        if worker and not worker.wait(1000):
-            # Still inside one long inference. Qt aborts the process if a running QThread is destroyed,
-            # so it is kept until it finishes.
-            self._retiring.append(worker)
-            worker.finished.connect(lambda: self._retiring.remove(worker) if worker in self._retiring else None)
-        if grabber:
-            grabber.join(1.0)
-
-    def _wait_for_retiring(self, timeout_ms: int) -> None:
-        for worker in list(self._retiring):
-            worker.wait(timeout_ms)
-
     def closeEvent(self, event) -> None:
         self._ticker.stop()
-        self._stop_threads()
+        self.session.stop()
         self.outputs.stop()  # finalised before any wait: nothing writes to them any more
-        self._wait_for_retiring(30000)
+        self.session.wait_for_retiring(30000)
         if self.settings.kiosk:
             QApplication.restoreOverrideCursor()
         super().closeEvent(event)

@@ -1,0 +1,48 @@
+"""One source on screen: its capture thread (FrameGrabber) and its inference thread (InferenceWorker),
+started together and stopped together without waiting long."""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import Qt
+
+from agegender.gui.worker import InferenceWorker
+
+
+class LiveSession:
+    def __init__(self, grabber_factory) -> None:
+        self._grabber_factory = grabber_factory
+        self.grabber = None
+        self.worker = None
+        self._retiring: list = []  # workers stopped while inside a long inference, kept alive until they end
+
+    def start(self, spec: str, pipeline, designs_to_run: Callable[[], list[str]], on_result: Callable,
+              on_failure: Callable[[str], None], **grabber_options) -> None:
+        self.grabber = self._grabber_factory(spec, **grabber_options)
+        self.worker = InferenceWorker(pipeline, self.grabber, designs_to_run)
+        self.worker.result_ready.connect(on_result, Qt.ConnectionType.QueuedConnection)
+        self.worker.failed.connect(on_failure)
+        self.grabber.start()
+        self.worker.start()
+
+    def stop(self) -> None:
+        worker, grabber = self.worker, self.grabber
+        self.worker = self.grabber = None
+        if worker:
+            worker.stop()
+            worker.result_ready.disconnect()  # a late result belongs to the old source: dropped
+            worker.failed.disconnect()
+        if grabber:
+            grabber.stop()
+        if worker and not worker.wait(1000):
+            # Still inside one long inference. Qt aborts the process if a running QThread is destroyed,
+            # so it is kept until it finishes.
+            self._retiring.append(worker)
+            worker.finished.connect(lambda: self._retiring.remove(worker) if worker in self._retiring else None)
+        if grabber:
+            grabber.join(1.0)
+
+    def wait_for_retiring(self, timeout_ms: int) -> None:
+        """Until every stopped worker has ended (or the time is up): the pipeline is free again."""
+        for worker in list(self._retiring):
+            worker.wait(timeout_ms)
