@@ -20,11 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
 REFERENCE_JSON = ROOT / "tests" / "data" / "mtcnn_reference.json"
 
-# The inputs of the parity test: the shared photos, and frames of the crowd video at 720p and 1080p.
+# The inputs of the parity and recall tests (tests/test_detect_parity.py, tests/test_detect_recall.py): the
+# shared photos, and frames of the crowd video: the eight `agegender bench` detects (every 13th) at 360p,
+# 720p and 1080p, and the last frame at 720p.
 PARITY_PHOTOS = ["group.jpg", "portrait-angelina_jolie.jpg", "portrait-kate_siegel.jpg",
                  "portrait-paul_rudd.jpg", "portrait-shea_whigham.jpg"]
 PARITY_VIDEO = "crowd-1080p.mp4"
-PARITY_FRAMES = [(0, 720), (26, 720), (52, 720), (78, 720), (104, 720), (52, 1080)]
+PARITY_FRAMES = [(index, height) for height in (360, 720, 1080) for index in range(0, 104, 13)] + [(104, 720)]
 
 
 def parity_inputs(media_dir: Path = SHARED_MEDIA) -> dict[str, np.ndarray]:
