@@ -38,8 +38,17 @@ def group_photo() -> Path:
 
 @pytest.fixture(scope="session")
 def detector():
+    """The detector with its default settings: the "fast" preset, as the app runs it."""
     from agegender.vision.detect import MtcnnDetector
     return MtcnnDetector()
+
+
+@pytest.fixture(scope="session")
+def parity_images():
+    """name -> RGB image: the inputs of tests/data/mtcnn_reference.json (photos and crowd-video frames)."""
+    need(MEDIA)
+    from training.mtcnn_reference import parity_inputs
+    return parity_inputs(MEDIA)
 
 
 @pytest.fixture(scope="session")

@@ -60,3 +60,13 @@ def test_the_command_line_defaults_are_the_settings_defaults():
     defaults = Settings()
     assert (args.min_face, args.max_faces, args.buckets, args.provider, args.max_image_megapixels) == (
         defaults.min_face, defaults.max_faces, defaults.buckets, defaults.provider, defaults.max_image_megapixels)
+
+
+def test_the_detector_preset_is_a_setting_and_the_thresholds_apply_to_either():
+    from agegender.vision.detect import PRESETS
+    assert Settings().detector == "fast" and Settings().detector_settings() == PRESETS["fast"]
+    reference = Settings(detector="reference", min_face=40, thresholds=[0.5, 0.6, 0.8]).detector_settings()
+    assert reference.seed_score == PRESETS["reference"].seed_score and reference.min_face == 40
+    assert reference.thresholds == (0.5, 0.6, 0.8)
+    with pytest.raises(ConfigError, match="'detector' must be one of fast, reference"):
+        Settings(detector="quick")

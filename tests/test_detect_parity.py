@@ -1,4 +1,6 @@
-"""Our ONNX MTCNN finds the faces facenet-pytorch's MTCNN finds, on real photos and video frames.
+"""Our ONNX MTCNN with the "reference" preset finds the faces facenet-pytorch's MTCNN finds, on real
+photos and video frames. (The default, "fast", preset is held to a recall gate instead:
+tests/test_detect_recall.py.)
 
 Reference: tests/data/mtcnn_reference.json, made by `python -m training.mtcnn_reference`.
 """
@@ -7,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import MEDIA, ROOT, need
+from agegender.vision.detect import DetectorSettings, MtcnnDetector
+from tests.conftest import ROOT
 
 REFERENCE = json.loads((ROOT / "tests" / "data" / "mtcnn_reference.json").read_text())["images"]
 
@@ -20,22 +23,21 @@ def iou(a, b) -> float:
 
 
 @pytest.fixture(scope="module")
-def parity_images():
-    need(MEDIA)
-    from training.mtcnn_reference import parity_inputs
-    return parity_inputs(MEDIA)
+def reference_preset():
+    return MtcnnDetector(DetectorSettings.preset("reference"))
 
 
 def test_reference_covers_photos_and_video_frames():
     assert len(REFERENCE) >= 10
     assert sum(len(v["faces"]) for v in REFERENCE.values()) >= 40
+    assert {name.rsplit("@", 1)[-1] for name in REFERENCE if "@" in name} == {"360p", "720p", "1080p"}
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_same_faces_as_facenet_pytorch(name, parity_images, detector):
+def test_same_faces_as_facenet_pytorch(name, parity_images, reference_preset):
     rgb = parity_images[name]
     assert [rgb.shape[1], rgb.shape[0]] == REFERENCE[name]["size"]
-    ours = detector.detect_rgb(rgb)
+    ours = reference_preset.detect_rgb(rgb)
     reference = REFERENCE[name]["faces"]
     matched = set()
     for face in reference:

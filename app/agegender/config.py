@@ -11,7 +11,7 @@ from agegender.errors import AgeGenderError
 from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS
 from agegender.vision import buckets
 from agegender.vision.designs import PRECISION_CHOICES
-from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_THRESHOLDS, DetectorSettings
+from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET, DEFAULT_THRESHOLDS, PRESETS, DetectorSettings
 from agegender.vision.pipeline import DEFAULT_MAX_FACES
 from agegender.vision.runtime import PROVIDER_CHOICES
 
@@ -31,6 +31,7 @@ class Settings:
     source: str = "0"
     design: str = "multitask"  # multitask, single or compare
     kiosk: bool = False
+    detector: str = DEFAULT_PRESET  # fast, or reference: facenet-pytorch's settings exactly (vision/detect.py)
     min_face: int = DEFAULT_MIN_FACE
     thresholds: list = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
     buckets: str = "default"
@@ -51,14 +52,14 @@ class Settings:
     compare_window_s: float = 5.0
 
     CHOICES = {"design": ("multitask", "single", "compare"), "provider": PROVIDER_CHOICES,
-               "precision": PRECISION_CHOICES}
+               "precision": PRECISION_CHOICES, "detector": tuple(PRESETS)}
 
     def __post_init__(self) -> None:
         self._check_types()
         self._check_values()
 
     def detector_settings(self) -> DetectorSettings:
-        return DetectorSettings(self.min_face, tuple(self.thresholds))
+        return DetectorSettings.preset(self.detector, self.min_face, self.thresholds)
 
     def _check_types(self) -> None:
         for spec in fields(self):

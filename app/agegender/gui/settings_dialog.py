@@ -55,7 +55,7 @@ class SettingsDialog(QDialog):
         try:
             scheme = buckets.scheme(self.buckets.currentText().strip())
             thresholds = tuple(box.value() for box in self.thresholds)
-            detector_settings = DetectorSettings(self.min_face.value(), thresholds)
+            detector_settings = DetectorSettings.preset(self.settings.detector, self.min_face.value(), thresholds)
         except ValueError as exc:
             QMessageBox.warning(self, "Settings", str(exc))
             return

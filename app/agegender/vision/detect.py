@@ -1,12 +1,15 @@
 """MTCNN face detection on ONNX Runtime: boxes, scores and five landmarks.
 
 Follows facenet-pytorch's detect_face step by step (pyramid, P-Net per scale, NMS, regression,
-squaring, R-Net, O-Net) so that it finds the same faces; tests/test_detect_parity.py holds it to that.
-R-Net and O-Net each run once per frame on all candidates.
+squaring, R-Net, O-Net). Two presets of settings (PRESETS): "reference" is facenet-pytorch's
+detect_face exactly, and tests/test_detect_parity.py holds it to facenet-pytorch's faces; "fast", the
+default, sends R-Net only the P-Net candidates near a confident one, and tests/test_detect_recall.py
+holds it to the recall gate of agegender.commands.bench.detection. R-Net and O-Net each run once per
+frame on all candidates.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -23,11 +26,23 @@ DEFAULT_THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """The detector's parameters and their rules; config.Settings checks its own through this class."""
+    """The detector's parameters and their rules; config.Settings checks its own through this class.
+
+    The defaults are the "fast" preset. `seed_score` is what makes it fast: of the P-Net candidates
+    (after NMS, regression and squaring) only those overlapping, with IoU >= `seed_iou`, one that scores
+    at least `seed_score` go on to R-Net. A face's own candidates cluster around a confident one and are
+    all kept, so a face that is found comes out of the same R-Net and O-Net inputs as in the reference
+    (the same box and landmarks); lone weak candidates, mostly background, are dropped. 0 keeps every
+    candidate, as facenet-pytorch does. The pyramid and the thresholds are the reference's in both
+    presets: a coarser pyramid, a higher P-Net threshold, a cap on candidates or a cheaper resize each
+    lost more faces than the recall gate allows (README, "Face detection").
+    """
 
     min_face: int = DEFAULT_MIN_FACE
     thresholds: tuple[float, float, float] = DEFAULT_THRESHOLDS
     scale_factor: float = 0.709
+    seed_score: float = 0.85
+    seed_iou: float = 0.5
 
     def __post_init__(self) -> None:
         if self.min_face < PNET_CELL:
@@ -36,6 +51,27 @@ class DetectorSettings:
             raise ValueError(f"'scale_factor' must be in [0.1, 1), got {self.scale_factor}")
         if len(self.thresholds) != 3 or not all(0 <= t <= 1 for t in self.thresholds):
             raise ValueError(f"'thresholds' must be three numbers in [0, 1], got {list(self.thresholds)}")
+        if not (0 <= self.seed_score <= 1 and 0 <= self.seed_iou <= 1):
+            raise ValueError(f"'seed_score' and 'seed_iou' must be in [0, 1], got {self.seed_score}, {self.seed_iou}")
+
+    @classmethod
+    def preset(cls, name: str = "fast", min_face: int = DEFAULT_MIN_FACE,
+               thresholds: tuple[float, float, float] | list | None = None) -> "DetectorSettings":
+        """The preset `name` ("fast" or "reference") at this minimum face size. `thresholds` (P-Net, R-Net,
+        O-Net; the `thresholds` setting) replace the preset's where given, with either preset; None keeps
+        the preset's (today both presets use MTCNN's own, DEFAULT_THRESHOLDS)."""
+        if name not in PRESETS:
+            raise ValueError(f"'detector' must be one of {', '.join(PRESETS)}, got {name!r}")
+        chosen = PRESETS[name]
+        return replace(chosen, min_face=min_face,
+                       thresholds=chosen.thresholds if thresholds is None else tuple(thresholds))
+
+
+DEFAULT_PRESET = "fast"
+PRESETS = {
+    "fast": DetectorSettings(),  # the defaults above
+    "reference": DetectorSettings(seed_score=0.0),  # facenet-pytorch's detect_face exactly
+}
 
 
 @dataclass
@@ -174,7 +210,10 @@ class MtcnnDetector:
         w = found[:, 2] - found[:, 0]
         h = found[:, 3] - found[:, 1]
         shift = found[:, 5:9] * np.column_stack([w, h, w, h])
-        return square(np.column_stack([found[:, :4] + shift, found[:, 4]]))
+        boxes = square(np.column_stack([found[:, :4] + shift, found[:, 4]]))
+        if self.settings.seed_score:
+            boxes = near_seeds(boxes, self.settings.seed_score, self.settings.seed_iou)
+        return boxes
 
     def _refine(self, sums: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Stage 2: R-Net on all candidates in one call."""
@@ -205,6 +244,20 @@ class MtcnnDetector:
         pick = nms_min(boxes[:, :4], boxes[:, 4], 0.7)
         return Detections(boxes[pick, :4].astype(np.float32), boxes[pick, 4].astype(np.float32),
                           landmarks[pick].astype(np.float32))
+
+
+def near_seeds(boxes: np.ndarray, seed_score: float, seed_iou: float) -> np.ndarray:
+    """The candidates (N, 5) that overlap, with IoU >= seed_iou, a candidate scoring >= seed_score
+    (seeds overlap themselves, so they are kept)."""
+    seeds = boxes[boxes[:, 4] >= seed_score]
+    if not len(seeds):
+        return boxes[:0]
+    top_left = np.maximum(boxes[:, None, :2], seeds[None, :, :2])
+    bottom_right = np.minimum(boxes[:, None, 2:4], seeds[None, :, 2:4])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area, seed_area = (np.prod(b[:, 2:4] - b[:, :2], axis=1) for b in (boxes, seeds))
+    iou = inter / np.maximum(area[:, None] + seed_area[None, :] - inter, 1e-9)
+    return boxes[iou.max(axis=1) >= seed_iou]
 
 
 def region_candidates(boxes: np.ndarray) -> np.ndarray:
