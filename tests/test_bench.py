@@ -12,12 +12,18 @@ def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_mo
     report = json.loads(out.read_text())
     assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
     assert report["peak_memory_mb"] > 0
-    for row in report["detection"]["rows"]:
+    detection = report["detection"]
+    assert detection["detector"] == "fast" and set(detection["other_presets"]) == {"reference"}
+    for row in detection["rows"] + detection["other_presets"]["reference"]:
         assert row["height"] == 720 and row["width"] == 1280 and row["ours_ms"] > 0
         assert row["faces_per_frame"] > 0  # the crowd video always shows people
         if "recall_vs_reference" in row:  # only where facenet-pytorch is installed
             assert 0 <= row["recall_vs_reference"] <= 1
             assert row["speedup"] == pytest.approx(row["reference_ms"] / row["ours_ms"], rel=0.05)
+            assert row["landmark_px_mean"] >= 0 and row["landmark_px_p95"] >= 0
+    if "recall_vs_reference" in detection["rows"][0]:  # the reference preset is facenet-pytorch's detector
+        exact = detection["other_presets"]["reference"][0]
+        assert exact["recall_vs_reference"] == 1.0 and exact["landmark_px_p95"] <= 0.05
     classifier = report["classifier_ms_per_batch"]
     for name in ("multitask", "single"):
         assert set(classifier[name]) == {"1", "4", "8", "16"} and all(ms > 0 for ms in classifier[name].values())
@@ -54,6 +60,7 @@ def test_without_the_reference_the_bench_says_so_once_and_prints_its_own_figures
     detection.print_table(report)
     out, err = capsys.readouterr()
     assert report["reference"] is None and report["rows"][0]["ours_ms"] > 0
-    assert "speedup" not in report["rows"][0]
+    assert "speedup" not in report["rows"][0] and "speedup" not in report["other_presets"]["reference"][0]
     assert len(err.strip().splitlines()) == 1 and "facenet-pytorch is not installed" in err
     assert "nan" not in out.lower() and "None" not in out and "no reference installed" in out
+    assert 'detector = "fast"' in out and 'detector = "reference"' in out
