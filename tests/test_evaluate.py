@@ -77,10 +77,13 @@ def results_of_two_sources() -> dict:
     worse = Predictions(one_hot([40, 40, 20, 40]), np.array([0.4, 0.7, 0.4, 0.6], np.float32), DEFAULT,
                         ("male", "female"), GenderRule(threshold=0.8))
     single = evaluate_design(worse, faces())
-    cost = {"ms_per_batch": {"1": 1.0, "8": 4.0, "32": 10.0}, "size": {"parameters": 1_000_000, "flops": 4e8}}
+    how = {"sources": ["utkface", "aaf"], "max_steps": 3000, "batch": 64, "lr": 1e-3, "init": "t.pt", "steps": 3000}
+    cost = {"ms_per_batch": {"1": 1.0, "8": 4.0, "32": 10.0}, "size": {"parameters": 1_000_000, "flops": 4e8},
+            "training": [how]}
     return {"sources": {source: {"n": 4, "designs": {"multitask": mt, "single": single}}
                         for source in ("utkface", "aaf")},
-            "costs": {"multitask": cost, "single": {**cost, "size": {"parameters": 2_000_000, "flops": 8e8}}}}
+            "costs": {"multitask": cost, "single": {**cost, "size": {"parameters": 2_000_000, "flops": 8e8},
+                                                     "training": [how, {**how, "steps": 2990}]}}}
 
 
 def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path):
@@ -99,6 +102,17 @@ def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path)
     assert "No training runs were found" in text
     assert "bucket shown is the one holding the age estimate" in text
     assert "gender-to-age variant" in text
+
+
+def test_report_draws_no_verdict_between_designs_trained_differently(tmp_path):
+    results = results_of_two_sources()
+    pair = results["costs"]["single"]
+    pair["training"] = [{**pair["training"][0], "sources": ["utkface"], "max_steps": 1857, "steps": 1857}, None]
+    text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
+    assert "not all trained with the same recipe" in text and "Verdict" not in text
+    assert "single: utkface, 1,857 of 1,857 steps" not in text  # one of the pair's networks has no recipe
+    assert "recipe not recorded" in text
+    assert "0.50× the pair's parameters" in text  # the cost stands whatever the training
 
 
 def test_report_plots_learning_curves_of_the_runs_present(tmp_path):

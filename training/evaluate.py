@@ -20,6 +20,7 @@ import numpy as np
 
 from agegender.vision.buckets import ADIENCE, DECADES, DEFAULT
 from agegender.vision.designs import MultiTaskDesign, Predictions, load_design
+from agegender.vision.runtime import read_metadata
 from training.calibrate import ADULT_AGE
 from training.crops import load_cache
 from training.metrics import age_metrics, bucket_metrics, confident_answers, gender_metrics, group_means
@@ -200,8 +201,13 @@ def costs(designs: dict, crops: np.ndarray) -> dict:
     out = {}
     for name, design in designs.items():
         training_designs = ["age", "gender"] if name == "single" else [design.network.info.variant or "multitask"]
-        out[name] = {"ms_per_batch": milliseconds_per_batch(design, crops), "size": design_size(training_designs)}
+        out[name] = {"ms_per_batch": milliseconds_per_batch(design, crops), "size": design_size(training_designs),
+                     "training": [read_metadata(n.session).get("training") for n in networks_of(design)]}
     return out
+
+
+def networks_of(design) -> list:
+    return [design.age, design.gender] if hasattr(design, "gender") else [design.network]
 
 
 def main() -> None:

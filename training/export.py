@@ -4,7 +4,7 @@
 
 Each file gets a dynamic batch axis and, as JSON strings in its metadata: design, variant, input size,
 mean/std, colour order, alignment template id, age classes, gender labels, default age buckets, output
-names, schema version, training commit and (when given) test metrics. The new networks' gender is then
+names, schema version, training commit, the training recipe and (when given) test metrics. The new networks' gender is then
 calibrated on the validation faces (training.calibrate), which adds the temperature and the threshold.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ class _Outputs(nn.Module):
 
 
 def metadata(training_design: str, test_metrics: dict | None = None, note: str = "",
-             commit: str | None = None) -> dict:
+             commit: str | None = None, training: dict | None = None) -> dict:
     design, output_names, _ = EXPORTS[training_design]
     meta = {"schema_version": SCHEMA_VERSION, "design": design, "variant": training_design,
             "input_size": INPUT_SIZE, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
@@ -58,25 +58,39 @@ def metadata(training_design: str, test_metrics: dict | None = None, note: str =
         meta["test_metrics"] = test_metrics
     if note:
         meta["note"] = note
+    if training:
+        meta["training"] = training
     return meta
 
 
 def export_network(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
-                   note: str = "", commit: str | None = None) -> Path:
+                   note: str = "", commit: str | None = None, training: dict | None = None) -> Path:
     _, output_names, _ = EXPORTS[training_design]
     example = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
     return export_onnx(_Outputs(model.eval()), example, path, input_name="crops", output_names=output_names,
                        dynamic_axes={"crops": {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
-                       metadata=metadata(training_design, test_metrics, note, commit))
+                       metadata=metadata(training_design, test_metrics, note, commit, training))
 
 
-def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None]:
-    """The best checkpoint of a run, and the commit of the code that trained it."""
-    checkpoint = torch.load((run_dir or RUNS_DIR / training_design) / "best.pt", map_location="cpu",
-                            weights_only=False)
+def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None, dict | None]:
+    """The best checkpoint of a run, the commit of the code that trained it, and its recipe (from the
+    run's last checkpoint: sources, step budget, trunk it started from, steps taken)."""
+    run_dir = run_dir or RUNS_DIR / training_design
+    checkpoint = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
     model = build_model(training_design)
     model.load_state_dict(checkpoint["model"])
-    return model.eval(), checkpoint.get("training_commit")
+    return model.eval(), checkpoint.get("training_commit"), recipe(run_dir / "last.pt")
+
+
+def recipe(last_checkpoint: Path) -> dict | None:
+    """How a network was trained, for telling whether two were trained alike."""
+    if not last_checkpoint.is_file():
+        return None
+    state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)["state"]
+    config = state["config"]
+    return {"sources": list(config["sources"]), "max_steps": config["max_steps"], "batch": config["batch"],
+            "lr": config["lr"], "init": Path(config["init"]).name if config.get("init") else None,
+            "steps": state["global_step"]}
 
 
 def main() -> None:
@@ -91,8 +105,8 @@ def main() -> None:
     for training_design in args.design or ["multitask", "age", "gender"]:
         path = ROOT / "models" / EXPORTS[training_design][2]
         reported_as = "single" if training_design in ("age", "gender") else training_design
-        model, commit = load_trained(training_design)
-        export_network(model, training_design, path, metrics.get(reported_as), commit=commit)
+        model, commit, how = load_trained(training_design)
+        export_network(model, training_design, path, metrics.get(reported_as), commit=commit, training=how)
         print(f"wrote {path}")
         stale = int8_copy(path)
         if stale.exists():  # quantised from the network just replaced: training.quantize makes it anew

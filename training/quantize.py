@@ -14,6 +14,7 @@ in float and is tried in turn. The verdicts go to docs/evaluation/int8.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import tempfile
@@ -108,6 +109,10 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
     return result
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def scores_by_source(network, crops, ages, genders, sources) -> dict:
     out = answers(network, crops)
     return {str(source): quality({k: v[sources == source] for k, v in out.items()}, ages[sources == source],
@@ -140,6 +145,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation" / "int8.json")
+    parser.add_argument("--networks", nargs="+", choices=NETWORK_FILES, default=list(NETWORK_FILES),
+                        help="which to quantise; the verdicts of the others in --out are kept")
     parser.add_argument("--plans", nargs="+", choices=PLANS, default=list(PLANS),
                         help="what stays in float, tried in order until a copy passes the gate")
     args = parser.parse_args()
@@ -147,15 +154,16 @@ def main() -> None:
     pick = np.random.default_rng(0).choice(len(train_crops), CALIBRATION_CROPS, replace=False)
     calibration = np.ascontiguousarray(train_crops[np.sort(pick)])
     crops, ages, genders, sources = validation_faces("test")
-    verdicts = {}
-    for name in NETWORK_FILES:
+    verdicts = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    for name in args.networks:
         fp32_path = args.models / name
         int8_path = fp32_path.with_name(fp32_path.stem + INT8_SUFFIX)
         int8_path.unlink(missing_ok=True)
         fp32 = load_network(fp32_path, ["CPUExecutionProvider"])
         fp32_scores = scores_by_source(fp32, crops, ages, genders, sources)
         fp32_ms = fastest_ms(fp32.run, crops[:8], repeats=30)
-        verdicts[name] = {"shipped": False, "fp32": {"test": fp32_scores, "ms_for_8": fp32_ms}, "plans": {}}
+        verdicts[name] = {"shipped": False, "fp32": {"test": fp32_scores, "ms_for_8": fp32_ms}, "plans": {},
+                          "model_sha256": sha256(fp32_path)}
         for plan in args.plans:
             candidate = int8_path.with_name("candidate-" + int8_path.name)
             quantize(fp32_path, calibration, candidate, plan)
