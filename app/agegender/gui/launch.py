@@ -11,6 +11,7 @@ from agegender.interrupts import EXIT_INTERRUPTED, SIGNALS
 
 
 def run_window(settings: Settings, models_dir=None, record=None, results=None) -> int:
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -33,8 +34,10 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
     interrupted = []
 
     def close_window(signum, frame):
+        # The handler runs between two bytecodes of whatever the GUI thread was doing (a frame half
+        # written to the recording, say): the window is closed from the event loop, after that is done.
         interrupted.append(signum)
-        window.close()
+        QTimer.singleShot(0, window.close)
     previous = {signum: signal.signal(signum, close_window) for signum in SIGNALS}
     try:
         try:
@@ -45,7 +48,11 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
             return 2
         window.show()
         window.open_source(settings.source)
-        code = app.exec() if not interrupted else 0
+        if interrupted:  # before the event loop ran: closed here, where nothing is half done
+            window.close()
+            code = 0
+        else:
+            code = app.exec()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
