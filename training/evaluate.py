@@ -172,7 +172,7 @@ def load_designs(models: Path, variants: list[Path]) -> dict:
     designs = {}
     for name in ("multitask", "single"):
         try:
-            designs[name] = load_design(name, models)
+            designs[name] = load_design(name, models, precision="fp32")  # INT8 copies: training.quantize
         except Exception as exc:  # report what exists; say what does not
             print(f"skipping {name}: {exc}")
     for path in variants:

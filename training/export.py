@@ -74,7 +74,7 @@ def export_network(model: nn.Module, training_design: str, path: Path, test_metr
 
 def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None, dict | None]:
     """The best checkpoint of a run, the commit of the code that trained it, and its recipe (from the
-    run's last checkpoint: sources, step budget, trunk it started from, steps taken)."""
+    run's last checkpoint: sources, batch, learning rate, trunk it started from, steps taken)."""
     run_dir = run_dir or RUNS_DIR / training_design
     checkpoint = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
     model = build_model(training_design)
@@ -87,10 +87,9 @@ def recipe(last_checkpoint: Path) -> dict | None:
     if not last_checkpoint.is_file():
         return None
     state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)["state"]
-    config = state["config"]
-    return {"sources": list(config["sources"]), "max_steps": config["max_steps"], "batch": config["batch"],
-            "lr": config["lr"], "init": Path(config["init"]).name if config.get("init") else None,
-            "steps": state["global_step"]}
+    config = state["config"]  # as the run was first started; the steps taken are what counts
+    return {"sources": list(config["sources"]), "batch": config["batch"], "lr": config["lr"],
+            "init": Path(config["init"]).name if config.get("init") else None, "steps": state["global_step"]}
 
 
 def main() -> None:

@@ -222,7 +222,7 @@ def _winner(source: str, part: dict) -> str:
 def _recipe_text(recipes: list | None) -> str:
     if not recipes or not all(recipes):
         return "recipe not recorded (exported before recipes were)"
-    return ", ".join(f"{'+'.join(r['sources'])}, {r['steps']:,} of {r['max_steps']:,} steps" for r in recipes)
+    return ", ".join(f"{'+'.join(r['sources'])}, {r['steps']:,} steps" for r in recipes)
 
 
 def _comparison(results: dict) -> list[str]:
@@ -231,10 +231,9 @@ def _comparison(results: dict) -> list[str]:
         return []
     lines = ["## Which design wins, and at what cost", ""]
     recipes = [r for name in ("multitask", "single") for r in costs[name].get("training", [None])]
-    if all(recipes) and all({**r, "steps": 0} == {**recipes[0], "steps": 0} for r in recipes):
-        steps = ", ".join(f"{r['steps']:,}" for r in recipes)
-        lines += [f"Both designs have the same trunk and recipe (sources {', '.join(recipes[0]['sources'])}, "
-                  f"budget {recipes[0]['max_steps']:,} steps; steps taken by multi-task, age, gender: {steps}).", ""]
+    if all(recipes) and all(r == recipes[0] for r in recipes):
+        lines += [f"Both designs have the same trunk and recipe, each network {recipes[0]['steps']:,} steps on "
+                  f"{' and '.join(recipes[0]['sources'])}.", ""]
         for source, part in results["sources"].items():
             if {"multitask", "single"} <= set(part["designs"]):
                 lines.append(_winner(source, part))
@@ -331,8 +330,9 @@ def _about(results: dict, note: str) -> list[str]:
     return lines + [
         f"Test faces: {counts} (the stored test splits in `training/splits/`, used neither for training nor for "
         "calibration). Every face was cropped by the app's own MTCNN detector and five-point aligner "
-        "(`python -m training.crops`, cached) and run through the shipped ONNX files by `agegender.vision.designs`, as the app runs "
-        "them (`python -m training.evaluate`). Each source is reported on its own: All-Age-Faces holds mostly East "
+        "(`python -m training.crops`, cached) and run through the shipped FP32 ONNX files by `agegender.vision.designs`, as the "
+        "app runs them (`python -m training.evaluate`); the INT8 copies, where shipped, are held to these figures by "
+        "`python -m training.quantize` (`int8.json`). Each source is reported on its own: All-Age-Faces holds mostly East "
         "Asian faces and is one group here, not a row of UTKFace's race labels.", "",
         "**The label.** The age bucket shown is the one holding the age estimate (the expected age in whole years, the "
         "\"~NN y\" beside it), so the two never disagree; every bucket figure here scores that bucket.", ""]
