@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from agegender.config import Settings
 from agegender.vision.align import align_faces
 from agegender.sources.capture import Frame
 from agegender.vision.pipeline import Pipeline
@@ -58,8 +59,6 @@ def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: floa
     """The live view's pipeline (full sweep beside the frame path, classification budget) fed at the
     source's pace, newest frame winning as from a camera: how many of the source's frames it keeps up
     with, the faces it reports per frame, and the frame path's own cost per stage."""
-    from agegender.config import Settings
-
     budget = Settings(classify_budget=classify_budget).classify_budget  # checked as the window's setting is
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every, live=True,
                         classify_budget=budget)
@@ -113,12 +112,14 @@ def flicker(detector, design, frames: list[np.ndarray], fps: float) -> dict:
 
 def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_every: int = 5,
                  height: int = 720) -> dict:
-    """Capture-to-result latency through the app's capture thread (newest frame wins) and pipeline.
+    """Capture-to-result latency through the app's capture thread (newest frame wins) and the live view's
+    pipeline (full sweep beside the frame path, classification budget).
     Frames are downscaled to `height` on the capture side, as a 720p camera would deliver them."""
     from agegender.sources.live import FrameGrabber, PacedReplay
 
     grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, fps=25.0, height=height))
-    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
+    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every, live=True,
+                        classify_budget=Settings().classify_budget)  # the window's pipeline
     grabber.start()
     latencies, last_index, skipped = [], None, 0
     deadline = time.monotonic() + seconds
@@ -133,6 +134,7 @@ def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_ev
         last_index = frame.index
     grabber.stop()
     grabber.join(2)
+    pipeline.close()
     latencies = np.array(latencies[5:])  # after warm-up
     return {"detect_every": detect_every, "frames_shown": int(len(latencies)), "frames_skipped": skipped,
             "p50_ms": round(float(np.percentile(latencies, 50)), 1),

@@ -34,11 +34,17 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
     fps = 25.0
     if designs:
         crops = pipeline.real_crops(detector, frames, next(iter(designs.values())).input_size)
-        report["classifier_ms_per_batch"] = pipeline.classifier_ms(designs, crops, repeats=3 if quick else 20)
+        timed = dict(designs)
+        if "multitask" in designs and designs["multitask"].precision != "fp32":  # what INT8 gains, in the same run
+            timed["multitask_fp32"] = load_design("multitask", models, precision="fp32")
+        report["classifier_ms_per_batch"] = pipeline.classifier_ms(timed, crops, repeats=3 if quick else 20)
+        report["classifier_precision"] = {name: design.precision for name, design in designs.items()}
         main = {"multitask": designs["multitask"]} if "multitask" in designs else dict([next(iter(designs.items()))])
         report["end_to_end_720p"] = {"every_frame": pipeline.end_to_end(detector, main, frames, 1, fps),
                                      "tracking_mode": pipeline.end_to_end(detector, main, frames, 5, fps),
                                      "live_view": pipeline.live_end_to_end(detector, main, frames, fps)}
+        for row in report["end_to_end_720p"].values():
+            row["precision"] = next(iter(main.values())).precision
         report["flicker"] = pipeline.flicker(detector, next(iter(main.values())), frames, fps)
         report["live_latency_720p"] = pipeline.live_latency(detector, main, video, seconds=3 if quick else 10)
         seconds = 4 if quick else 15
@@ -54,22 +60,24 @@ def print_report(report: dict) -> None:
     print(f"\nExecution provider: {report['provider']}")
     classifier = report.get("classifier_ms_per_batch")
     if classifier:
-        print("\nClassifier ms per batch of crops")
+        precisions = ", ".join(f"{n} {p}" for n, p in report.get("classifier_precision", {}).items())
+        print(f"\nClassifier ms per batch of crops ({precisions})")
         for name, row in classifier.items():
             print(f"  {name:>22}: " + "  ".join(f"{size}: {ms}" for size, ms in row.items()))
     for mode, row in report.get("end_to_end_720p", {}).items():
         stages = ", ".join(f"{k} {v}" for k, v in row["ms_per_stage"].items())
         paced = (f" of a {row['source_fps']:g} FPS source ({row['frames_kept_up']:.0%} of its frames, "
-                 f"{row['faces_per_frame']} faces and {row['crops_per_frame']} crops classified per frame)"
+                 f"{row['crops_per_frame']} crops classified per frame)"
                  if "source_fps" in row else "")
-        print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}): {row['fps']} FPS{paced}; ms: {stages}")
+        print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}, {row['precision']}): {row['fps']} FPS"
+              f"{paced}, {row['faces_per_frame']} faces per frame; ms: {stages}")
     if "flicker" in report:
         f = report["flicker"]
         print(f"\nAge-bucket changes per track-second: raw {f['changes_per_track_second']['raw']}, smoothed "
               f"{f['changes_per_track_second']['smoothed']} ({f['reduction']}x fewer), over {f['track_seconds']} s")
     if "live_latency_720p" in report:
         lat = report["live_latency_720p"]
-        print(f"\nLive capture-to-result latency, 720p at 25 FPS, tracking mode: p50 {lat['p50_ms']} ms, "
+        print(f"\nLive capture-to-result latency, 720p at 25 FPS, the live view's pipeline: p50 {lat['p50_ms']} ms, "
               f"p95 {lat['p95_ms']} ms ({lat['frames_shown']} frames shown, {lat['frames_skipped']} skipped)")
     for key in ("window_replay_720p", "window_replay_720p_compare"):
         if key in report:
