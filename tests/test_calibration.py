@@ -44,6 +44,7 @@ def test_shipped_networks_carry_their_calibration_and_the_app_applies_it(tmp_pat
     crops = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3), dtype=np.uint8)
     logit = load_network(models / "multitask.onnx").run(crops)["gender_logit"]
     write_gender_calibration(models / "multitask.onnx", temperature=3.0, threshold=0.8)
-    design = load_design("multitask", models, precision="fp32")  # the file just rewritten, not its INT8 copy
-    assert design.gender_rule.threshold == 0.8
+    assert not (models / "multitask.int8.onnx").exists()  # gated under the old calibration: removed
+    design = load_design("multitask", models)
+    assert design.precision == "fp32" and design.gender_rule.threshold == 0.8
     np.testing.assert_allclose(design.predict(crops).p_female, sigmoid(logit / 3.0), rtol=1e-5)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from agegender.vision.designs import GenderRule, load_network, says_female, sigmoid, softmax
+from agegender.vision.designs import GenderRule, int8_copy, load_network, says_female, sigmoid, softmax
 from training.crops import load_cache
 from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT
@@ -86,6 +86,10 @@ def write_gender_calibration(path: Path, temperature: float, threshold: float) -
     partial = path.with_suffix(".partial")
     onnx.save(model, str(partial))
     os.replace(partial, path)
+    stale = int8_copy(path)
+    if stale.exists():  # it was gated under the calibration just replaced: training.quantize makes it anew
+        stale.unlink()
+        print(f"removed {stale.name} (made before this calibration; run python -m training.quantize)")
 
 
 def calibrate(models: Path, faces=None, write: bool = True) -> dict:
