@@ -43,6 +43,9 @@ def test_shipped_networks_carry_their_calibration_and_the_app_applies_it(tmp_pat
     shutil.copytree(ROOT / "models", models)
     crops = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3), dtype=np.uint8)
     logit = load_network(models / "multitask.onnx").run(crops)["gender_logit"]
+    info = load_network(models / "multitask.onnx").info
+    write_gender_calibration(models / "multitask.onnx", info.gender_temperature, info.gender_threshold)
+    assert (models / "multitask.int8.onnx").exists()  # the same calibration again: its INT8 copy stays valid
     write_gender_calibration(models / "multitask.onnx", temperature=3.0, threshold=0.8)
     assert not (models / "multitask.int8.onnx").exists()  # gated under the old calibration: removed
     design = load_design("multitask", models)

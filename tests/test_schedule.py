@@ -106,3 +106,28 @@ def test_compare_mode_runs_both_designs_on_the_same_crops_within_the_budget(dete
     assert len(designs["multitask"].seen) == len(frames_720p)
     for a, b in zip(designs["multitask"].seen, designs["single"].seen):
         np.testing.assert_array_equal(a, b)
+
+
+def test_faces_that_keep_moving_do_not_starve_the_others():
+    schedule = ClassifySchedule(budget=1)
+    boxes, landmarks = faces(3)
+    ids = np.arange(1, 4)
+    counts = np.zeros(3, int)
+    for frame in range(30):
+        jittered = landmarks.copy()
+        jittered[:2, 2, 0] += (0.4 if frame % 2 else -0.4) * 16  # faces 0 and 1 turn their heads every frame
+        counts[schedule.choose(ids, boxes, jittered, np.zeros(3, bool))] += 1
+    assert counts[2] >= 3  # the still face still gets its turns
+
+
+def test_the_budget_holds_without_smoothing_too(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
+                        detect_every=1, smoothing=False, live=True, classify_budget=2)
+    pipeline.sweep.close()
+    pipeline.sweep = None
+    seen_ids = set()
+    for i, image in enumerate(frames_720p[:6]):
+        result = pipeline.process(Frame(image, i, i / 25))
+        new = [k for k, t in enumerate(result.track_ids) if int(t) not in seen_ids]
+        assert len(result.classified) <= max(2, len(new))
+        seen_ids |= {int(t) for t in result.track_ids}

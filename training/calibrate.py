@@ -78,6 +78,10 @@ def choose_threshold(curve: list[dict], target: float = TARGET_ACCURACY) -> dict
 def write_gender_calibration(path: Path, temperature: float, threshold: float) -> None:
     model = onnx.load(str(path))
     meta = {p.key: p for p in model.metadata_props}
+    unchanged = all(key in meta and json.loads(meta[key].value) == value
+                    for key, value in (("gender_temperature", temperature), ("gender_threshold", threshold)))
+    if unchanged:
+        return
     for key, value in (("gender_temperature", temperature), ("gender_threshold", threshold)):
         if key in meta:
             meta[key].value = json.dumps(value)

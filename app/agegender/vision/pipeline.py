@@ -120,7 +120,8 @@ class Pipeline:
         swept = self.sweep.finished()
         regions = self.tracker.predicted_boxes()
         if swept is not None:  # swept faces are where they were a frame or two ago: searched for here
-            regions = np.concatenate([regions, new_faces(swept, regions)])
+            # Only tracks seen on the last frame cover a face; a coasting one's box is a guess.
+            regions = np.concatenate([regions, new_faces(swept, self.tracker.seen_boxes())])
         self._since_full += 1
         if self._since_full >= self.detect_every and self.sweep.start(frame.image):
             self._since_full = 0
@@ -163,11 +164,12 @@ class Pipeline:
             with timed(timings, f"classify:{name}"):
                 raw[name] = design.predict(crops_by_size[design.input_size])
         predictions = raw
-        if track_ids is not None and (self.smoothing or len(chosen) < len(detections)):
+        scheduled = self.live and self.schedule is not None
+        if track_ids is not None and (self.smoothing or scheduled):  # (the schedule reads the tracks' answers)
             with timed(timings, "track"):
                 predictions = {name: self.tracker.follow(track_ids, chosen, name, p, self.smoothing)
                                for name, p in raw.items()}
-            if self.live and self.schedule is not None:
+            if scheduled:
                 self.schedule.note_answers(track_ids, list(predictions.values()))
         timings["total"] = sum(timings.values())
         return FrameResult(frame.index, frame.time, detections, predictions, timings, frame.source,

@@ -1,10 +1,11 @@
 """Which tracked faces are classified on a frame, within a budget of crops per frame.
 
 A face whose track has no answer yet (for any design asked for) is classified at once, even past the
-budget: it would otherwise have no label. The rest of the budget goes to known tracks, most urgent
-first: a face that grew (came closer: a better crop) or turned since it was last classified, then
-the one waited longest, where an unsettled answer (gender below its sure threshold, or an age bucket
-holding under half the probability) waits twice as fast. The other faces keep their track's answer.
+budget: it would otherwise have no label. What is left of the budget goes to known tracks, most
+urgent first: urgency is the frames waited, doubled while the answer is unsettled (gender below its
+sure threshold, or an age bucket holding under half the probability) and tripled when the face grew
+(came closer: a better crop) or turned since it was last classified. The other faces keep their
+track's answer.
 Every design asked for runs on the same chosen crops, so compare mode stays fair.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agegender.vision.designs import Predictions
 GROWTH_FOR_NEW_LOOK = 1.3
 TURN_FOR_NEW_LOOK = 0.25  # change in yaw, as the nose's offset from the eyes' midpoint per eye distance
 UNSETTLED_URGENCY = 2.0
+NEW_LOOK_URGENCY = 3.0  # a multiplier, not a rank: faces that keep moving cannot starve the others
 
 
 @dataclass
@@ -68,9 +70,9 @@ class ClassifySchedule:
                 continue
             waited[i] = self._frame - last.frame
             new_look[i] = areas[i] >= GROWTH_FOR_NEW_LOOK * last.area or abs(yaws[i] - last.yaw) >= TURN_FOR_NEW_LOOK
-        urgency = waited * np.where(unsettled, UNSETTLED_URGENCY, 1.0)
-        # lexsort: the last key sorts first. Unanswered, then new looks, then urgency; ties by index.
-        order = np.lexsort((np.arange(n), -urgency, ~new_look, ~unanswered.astype(bool)))
+        urgency = waited * np.where(unsettled, UNSETTLED_URGENCY, 1.0) * np.where(new_look, NEW_LOOK_URGENCY, 1.0)
+        # lexsort: the last key sorts first. Unanswered, then urgency; ties by index.
+        order = np.lexsort((np.arange(n), -urgency, ~unanswered.astype(bool)))
         chosen = np.sort(order[:max(self.budget, int(np.count_nonzero(unanswered)))])
         for i in chosen:
             self._last_look[int(track_ids[i])] = _LastLook(self._frame, float(areas[i]), float(yaws[i]))

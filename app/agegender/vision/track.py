@@ -62,6 +62,10 @@ class Tracker:
     def reset(self) -> None:
         self.tracks = []
 
+    def seen_boxes(self) -> np.ndarray:
+        """Boxes of the tracks matched on the last update."""
+        return np.array([t.box for t in self.tracks if not t.missed], np.float32).reshape(-1, 4)
+
     def predicted_boxes(self) -> np.ndarray:
         return np.array([t.predicted_box() for t in self.tracks], np.float32).reshape(-1, 4)
 
@@ -106,7 +110,7 @@ class Tracker:
             if design in track.age_distributions:
                 age = (1 - a) * track.age_distributions[design] + a * age
                 p_female = (1 - a) * track.p_female[design] + a * p_female
-            track.age_distributions[design], track.p_female[design] = age, p_female
+            track.age_distributions[design], track.p_female[design] = np.array(age), float(p_female)
         ages = raw.age_distribution.shape[1]
         age = np.array([by_id[int(t)].age_distributions[design] for t in ids], np.float32).reshape(-1, ages)
         p_female = np.array([by_id[int(t)].p_female[design] for t in ids], np.float32).reshape(-1)
