@@ -87,7 +87,9 @@ def recipe(last_checkpoint: Path) -> dict | None:
     if not last_checkpoint.is_file():
         return None
     state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)["state"]
-    config = state["config"]  # as the run was first started; the steps taken are what counts
+    config = state.get("config", {})  # as the run was first started; the steps taken are what counts
+    if "sources" not in config:
+        return None  # a run from before recipes were kept
     return {"sources": list(config["sources"]), "batch": config["batch"], "lr": config["lr"],
             "init": Path(config["init"]).name if config.get("init") else None, "steps": state["global_step"]}
 

@@ -166,10 +166,14 @@ def main() -> None:
                           "model_sha256": sha256(fp32_path)}
         for plan in args.plans:
             candidate = int8_path.with_name("candidate-" + int8_path.name)
-            quantize(fp32_path, calibration, candidate, plan)
-            int8 = load_network(candidate, ["CPUExecutionProvider"])
-            scores = scores_by_source(int8, crops, ages, genders, sources)
-            ms = fastest_ms(int8.run, crops[:8], repeats=30)
+            try:
+                quantize(fp32_path, calibration, candidate, plan)
+                int8 = load_network(candidate, ["CPUExecutionProvider"])
+                scores = scores_by_source(int8, crops, ages, genders, sources)
+                ms = fastest_ms(int8.run, crops[:8], repeats=30)
+            except BaseException:  # never leave a half-judged copy in models/ (the wheel would pack it)
+                candidate.unlink(missing_ok=True)
+                raise
             reasons = gate(fp32_scores, scores, fp32_ms, ms)
             verdicts[name]["plans"][plan] = {"reasons": reasons, "test": scores, "ms_for_8": ms}
             print(f"{name}, {plan} in float: {'passes' if not reasons else 'fails: ' + '; '.join(reasons)} "
@@ -179,7 +183,7 @@ def main() -> None:
                 verdicts[name].update(shipped=True, plan=plan)
                 break
             candidate.unlink()
-    args.out.write_text(json.dumps(verdicts, indent=1) + "\n")
+        args.out.write_text(json.dumps(verdicts, indent=1) + "\n")  # each network's verdict as soon as it is known
 
 
 if __name__ == "__main__":

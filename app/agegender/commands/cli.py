@@ -147,7 +147,10 @@ def _soak(args) -> int:
     log.info("soak: %s looped for %g min on %s, tracking mode every %d frames, warm-up %.0f s", args.video.name,
              args.minutes, provider, args.detect_every, warmup)
     with signals_raise_interrupt():
-        samples, interrupted = soak(pipeline, args.video, duration, args.interval, args.height)
+        try:
+            samples, interrupted = soak(pipeline, args.video, duration, args.interval, args.height)
+        finally:
+            pipeline.close()
     result = verdict(samples, warmup)
     if args.json:
         write_report(args.json, samples, result, {"video": args.video.name, "minutes": args.minutes,

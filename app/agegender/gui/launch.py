@@ -56,6 +56,7 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        pipeline.close()
     if interrupted:
         print("agegender: interrupted; the window closed and its outputs were saved", file=sys.stderr)
         return EXIT_INTERRUPTED

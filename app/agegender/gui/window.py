@@ -322,6 +322,8 @@ class MainWindow(QMainWindow):
         if self.watchdog.check(expecting):
             self._restart_capture()
             return
+        if self.feed.waiting() and (not self.isVisible() or self.isMinimized()):
+            self._show_waiting()  # hidden while a paint was awaited: no paint will ask for the next frame
         if state == "failed":  # a file that cannot be read: said once, not retried
             self.video.message = message
         elif state == "lost":

@@ -53,6 +53,7 @@ def window_replay(video, models=MODELS_DIR, design: str = "multitask", seconds: 
         latency = stats.latency_percentiles(skip=start[4])
     finally:
         window.close()
+        pipeline.close()
     return {"design": design, "height": height, "seconds": round(elapsed, 1), "provider": provider,
             "source_fps": round(delivered / elapsed, 2), "painted_fps": round(painted / elapsed, 2),
             "painted_share": round(painted / delivered, 3) if delivered else None,
