@@ -26,8 +26,8 @@ REACH = 3.0  # a new face is looked for again in a square this many times its si
 
 
 class BackgroundSweep:
-    """Runs `detector`'s full detection with sessions of its own, on half the cores, so that it does not
-    queue behind (or crowd out) the region searches of the frame path on the other half. It takes up
+    """Runs `detector`'s full detection with sessions of its own, with half the cores' threads, so that it
+    does not queue behind the frame path's region searches nor take every core from them. It takes up
     the frame path detector's settings at each sweep. The pipeline sets `newest_image` on every frame."""
 
     def __init__(self, detector: MtcnnDetector) -> None:
