@@ -460,11 +460,12 @@ def test_window_outputs_over_the_source_are_refused(make_window, short_clip, tmp
 
 
 @pytest.mark.parametrize("delay_s", [0.3, 0.6, 1.2])
-def test_ctrl_c_during_start_up_is_one_line_and_exit_130(short_clip, random_models, tmp_path, delay_s):
-    """Whenever it lands (imports, model loading, the first frames): one line, 130, nothing torn."""
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(crowd_video, random_models, tmp_path, delay_s):
+    """Whenever it lands (imports, model loading, the first frames): one line, 130, nothing torn. (The
+    crowd video's 105 full-HD frames take several seconds: the run is still going when the signal lands.)"""
     results = tmp_path / "r.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(short_clip), "--results", str(results),
+    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", str(crowd_video), "--results", str(results),
                               "--models", str(random_models)], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     time.sleep(delay_s)
@@ -477,7 +478,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(short_clip, random_mode
     if "during start-up" in said[0]:
         assert not results.exists()
     elif results.exists():  # (a Ctrl-C just before the results file is opened leaves none)
-        assert len(read_jsonl(results)) < 12  # what was processed, every line whole
+        assert len(read_jsonl(results)) < 105  # what was processed, every line whole
 
 
 def test_names_that_look_like_formulas_are_escaped_in_csv(group, random_models, tmp_path):
