@@ -283,6 +283,14 @@ class MainWindow(QMainWindow):
 
     def _render(self, frame, new: bool) -> None:
         faces = self.overlay.faces_at(frame)
+        if self.isVisible() and not self.isMinimized():  # (hidden, a frame goes only to a recording)
+            self._put_on_screen(frame, faces, new)
+        if new:
+            self.current_frame = frame
+            self.playback.follow(frame.index)
+            self.outputs.frame_shown(frame, lambda: self.overlay.result_at(frame, faces))
+
+    def _put_on_screen(self, frame, faces: list, new: bool) -> None:
         image = frame.image
         if self.settings.privacy and faces:
             image = image.copy()
@@ -292,10 +300,6 @@ class MainWindow(QMainWindow):
             self.video.show_frame(image, faces, frame.index if new else None, frame.captured_at)
         else:  # the frame on screen is unchanged; only the faces over it are new
             self.video.set_faces(faces)
-        if new:
-            self.current_frame = frame
-            self.playback.follow(frame.index)
-            self.outputs.frame_shown(frame, lambda: self.overlay.result_at(frame, faces))
 
     def _on_painted(self, index: int, captured_at: float) -> None:
         self.stats.frame_painted(index, captured_at)
