@@ -81,6 +81,16 @@ class Recording:
         return self.design.predict(crops)
 
 
+def budgeted_pipeline(detector, designs, smoothing=True):
+    """The live pipeline's budget of 2 crops a frame, with detection on the frame path: the same faces
+    on every run, whatever the timing."""
+    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=1, smoothing=smoothing, live=True,
+                        classify_budget=2)
+    pipeline.sweep.close()
+    pipeline.sweep = None
+    return pipeline
+
+
 @pytest.fixture(scope="module")
 def frames_720p(crowd_video):
     return read_frames(crowd_video, 720, limit=12)
@@ -89,9 +99,7 @@ def frames_720p(crowd_video):
 def test_compare_mode_runs_both_designs_on_the_same_crops_within_the_budget(detector, random_models, frames_720p):
     designs = {"multitask": Recording(load_design("multitask", random_models)),
                "single": Recording(load_design("single", random_models))}
-    pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=1, live=True, classify_budget=2)
-    pipeline.sweep.close()
-    pipeline.sweep = None  # detection on the frame path: the same faces on every run, whatever the timing
+    pipeline = budgeted_pipeline(detector, designs)
     seen_ids, shown = set(), 0
     for i, image in enumerate(frames_720p):
         result = pipeline.process(Frame(image, i, i / 25), ["multitask", "single"])
@@ -121,10 +129,7 @@ def test_faces_that_keep_moving_do_not_starve_the_others():
 
 
 def test_the_budget_holds_without_smoothing_too(detector, random_models, frames_720p):
-    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
-                        detect_every=1, smoothing=False, live=True, classify_budget=2)
-    pipeline.sweep.close()
-    pipeline.sweep = None
+    pipeline = budgeted_pipeline(detector, {"multitask": load_design("multitask", random_models)}, smoothing=False)
     seen_ids = set()
     for i, image in enumerate(frames_720p[:6]):
         result = pipeline.process(Frame(image, i, i / 25))

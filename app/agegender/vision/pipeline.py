@@ -132,7 +132,8 @@ class Pipeline:
         """Indices of the faces classified on this frame: all of them, or the schedule's choice."""
         if not self.live or self.schedule is None or track_ids is None:
             return np.arange(len(detections))
-        unanswered = np.array([not self.tracker.has_answer(int(t), names) for t in track_ids], bool)
+        answered = self.tracker.answered_ids(names)  # one pass over the tracks, not one per face
+        unanswered = np.array([int(t) not in answered for t in track_ids], bool)
         chosen = self.schedule.choose(track_ids, detections.boxes, detections.landmarks, unanswered)
         self.schedule.forget_all_but(t.track_id for t in self.tracker.tracks)
         return chosen

@@ -101,7 +101,7 @@ class Tracker:
                smoothing: bool = True) -> Predictions:
         """One design's answers for the faces of this frame: faces `fresh` (indices into ids) were just
         classified (`raw`, in the same order) and update their track, averaged in if `smoothing`; every
-        other face keeps its track's last answer, which it must have (see has_answer)."""
+        other face keeps its track's last answer, which it must have (see answered_ids)."""
         by_id = {t.track_id: t for t in self.tracks}
         a = self.smoothing_weight if smoothing else 1.0
         for j, i in enumerate(fresh):
@@ -116,6 +116,6 @@ class Tracker:
         p_female = np.array([by_id[int(t)].p_female[design] for t in ids], np.float32).reshape(-1)
         return Predictions(age, p_female, raw.scheme, raw.gender_labels, raw.gender_rule)
 
-    def has_answer(self, track_id: int, designs) -> bool:
-        track = next((t for t in self.tracks if t.track_id == track_id), None)
-        return track is not None and all(d in track.age_distributions for d in designs)
+    def answered_ids(self, designs) -> set[int]:
+        """Ids of the tracks that have an answer of every one of `designs`."""
+        return {t.track_id for t in self.tracks if all(d in t.age_distributions for d in designs)}
