@@ -84,3 +84,21 @@ def test_a_file_is_handed_over_frame_by_frame_and_never_read_far_ahead(clip_imag
         assert grabber.state == "ended" and grabber.ended
     finally:
         stop(grabber)
+
+
+def test_a_seek_and_a_loop_each_start_a_new_segment(short_clip, clip_images):
+    grabber = FrameGrabber(str(short_clip), loop=True)
+    grabber.start()
+    segments: dict[int, list[int]] = {}  # segment -> frame indices taken, in order
+    try:
+        first = grabber.take(timeout=5.0)
+        assert (first.index, first.segment) == (0, 0)
+        grabber.seek(3)
+        while not segments.get(2):  # on through the seek and the loop back to the start
+            frame = grabber.take(timeout=5.0)
+            assert frame is not None
+            segments.setdefault(frame.segment, []).append(frame.index)
+    finally:
+        stop(grabber)
+    assert set(segments.get(0, [])) <= {1, 2}  # read before the seek was taken up
+    assert segments[1] == list(range(3, len(clip_images))) and segments[2] == [0]

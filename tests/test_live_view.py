@@ -140,10 +140,16 @@ def test_overlay_moves_boxes_by_the_track_velocity_and_drops_stale_results():
     assert at(5)[0].box[0] == pytest.approx(120.0)
     assert at(10)[0].box[0] == pytest.approx(140.0)  # 0.2 s on
     assert at(10)[0].labels[0].bucket == "25-37"
-    assert at(10 + 25 * 10) == []  # a seek far ahead: the old result is not drawn over it
+    assert at(10 + 25 * 10) == []  # far ahead: the old result is not drawn over it
     assert overlay.result_at(Frame(np.zeros((8, 8, 3), np.uint8), 10, 0.4)).detections.boxes[0][0] == pytest.approx(140)
     still = Frame(np.zeros((8, 8, 3), np.uint8), 6, 0.0, source="b.jpg")
     assert overlay.faces_at(still) == []  # another image: nothing of this one is drawn over it
+    after_seek = Frame(np.zeros((8, 8, 3), np.uint8), 6, 6 / 25, segment=1)
+    assert overlay.faces_at(after_seek) == []  # nor just after a seek, however near in time
+    overlay.update(FrameResult(8, 8 / 25, detections(200.0), {"multitask": predictions(1)},
+                               track_ids=np.array([3])), ["multitask"], segment=1)
+    # the same id after the seek is a new track: its motion is measured afresh, not from x = 120 before it
+    assert overlay.faces_at(Frame(np.zeros((8, 8, 3), np.uint8), 10, 10 / 25, segment=1))[0].box[0] == 200.0
 
 
 @pytest.fixture

@@ -68,3 +68,18 @@ def test_no_frame_waits_for_the_sweep_and_its_faces_join_the_tracks(detector, ra
     later = pipeline.process(Frame(frames_720p[4], 4, 4 / 25))
     assert len(set(later.track_ids) & set(merged.track_ids)) >= len(merged.track_ids) - 1  # followed, same ids
     pipeline.close()
+
+
+def test_a_sweep_begun_before_an_export_is_not_taken_up_after_it(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
+                        detect_every=5, live=True, classify_budget=4)
+    try:
+        pipeline.process(Frame(frames_720p[0], 0, 0.0))  # starts a sweep of frame 0
+        pipeline.sweep._running.result(timeout=60)
+        pipeline.live = False  # the window exports: every frame gets the same work as a file's
+        exported = pipeline.process(Frame(frames_720p[1], 1, 1 / 25))
+        assert exported.full_detection and len(exported.detections) >= 3
+        pipeline.live = True
+        assert not pipeline.process(Frame(frames_720p[2], 2, 2 / 25)).full_detection  # no faces of frame 0
+    finally:
+        pipeline.close()

@@ -66,3 +66,16 @@ def test_track_ids_in_the_results(detector, random_models, frames_720p):
     pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker())
     record = pipeline.process(Frame(frames_720p[0], 0, 0.0)).to_dict()
     assert all(isinstance(face["track"], int) for face in record["faces"])
+
+
+def test_a_seek_forgets_the_faces_followed_before_it(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)},
+                        tracker=Tracker(), detect_every=DETECT_EVERY)
+    before = run(pipeline, frames_720p[:3])
+    ids_before = {int(i) for r in before for i in r.track_ids}
+    # The same frame again, as after a seek back: its faces would match their old tracks exactly.
+    same_segment = pipeline.process(Frame(frames_720p[2], 2, 2 / 25))
+    assert {int(i) for i in same_segment.track_ids} <= ids_before
+    after_seek = pipeline.process(Frame(frames_720p[2], 2, 2 / 25, segment=1))
+    assert after_seek.full_detection and len(after_seek.track_ids)
+    assert not {int(i) for i in after_seek.track_ids} & ids_before

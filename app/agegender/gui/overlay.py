@@ -40,8 +40,8 @@ class OverlayFace:
 class Overlay:
     """Keeps the newest result and each track's velocity; faces_at() places them at a frame's time.
 
-    A result is not drawn over a frame more than `stale_after_s` of source time away from it (after a
-    seek, or a stalled inference), nor over another still image; motion is extrapolated at most
+    A result is not drawn over a frame of another segment (after a seek or a loop), nor more than
+    `stale_after_s` of source time away from it (a stalled inference), nor over another still image; motion is extrapolated at most
     `max_extrapolation_s` ahead, so a face that stops is not carried off screen."""
 
     def __init__(self, max_extrapolation_s: float = 1.0, stale_after_s: float = 3.0, blend: float = 0.5) -> None:
@@ -51,12 +51,16 @@ class Overlay:
         self._labels: list[list[LabelBlock]] = []
         self._velocity: dict[int, np.ndarray] = {}  # track id -> px/s for x1, y1, x2, y2
         self._last_seen: dict[int, tuple[float, np.ndarray]] = {}  # track id -> (time, box)
+        self._segment = 0  # the Frame.segment of the result's frame
 
     def reset(self) -> None:
         self.__init__(self.max_extrapolation_s, self.stale_after_s, self.blend)
 
-    def update(self, result: FrameResult, designs: list[str]) -> None:
-        """A new result from inference (on the GUI thread, in the order results come)."""
+    def update(self, result: FrameResult, designs: list[str], segment: int = 0) -> None:
+        """A new result from inference (on the GUI thread, in the order results come), for a frame of
+        source `segment` (Frame.segment)."""
+        if segment != self._segment:  # the tracks started again: their ids and motion are new
+            self._velocity, self._last_seen, self._segment = {}, {}, segment
         self.result = result
         self.designs = [d for d in designs if d in result.predictions]
         ids = result.track_ids if result.track_ids is not None else np.zeros(len(result.detections), np.int64)
@@ -92,8 +96,8 @@ class Overlay:
             return None
         if frame.index == result.frame_index and frame.source == result.source:
             return 0.0
-        if frame.is_still or result.source:
-            return None  # another image: nothing in common with it
+        if frame.is_still or result.source or frame.segment != self._segment:
+            return None  # another image, or another part of the video: nothing in common with it
         dt = frame.time - result.time
         if not -0.25 <= dt <= self.stale_after_s:
             return None

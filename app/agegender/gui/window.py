@@ -315,7 +315,7 @@ class MainWindow(QMainWindow):
         if len(result.detections):
             self._last_face_at = time.monotonic()
         self.compare.add(result)
-        self.overlay.update(result, self.designs_to_run())
+        self.overlay.update(result, self.designs_to_run(), frame.segment)
         if self.current_frame is not None:  # redraw the frame on screen with the newest faces
             self._render(self.current_frame, new=False)
         self.outputs.result_received(result)

@@ -46,6 +46,9 @@ class Frame:
     time: float  # seconds from the source's start (video time for files, wall time for live sources)
     source: str = ""  # the image's file name, for image sources
     captured_at: float = field(default_factory=time.monotonic)
+    # Counts the jumps in the source (a seek, a loop, a reconnect): faces are followed from one frame to
+    # the next only within a segment.
+    segment: int = 0
 
     @property
     def is_still(self) -> bool:

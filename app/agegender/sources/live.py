@@ -85,6 +85,7 @@ class FrameGrabber(threading.Thread):
         self._paused = False
         self._step = False
         self._seek_to: int | None = None
+        self._segment = 0  # Frame.segment of the frames read now
         self.source = None
         self.state = "starting"
         self.ended = False
@@ -166,6 +167,7 @@ class FrameGrabber(threading.Thread):
                 break
             if seek_to is not None and hasattr(self.source, "seek"):
                 self.source.seek(seek_to)
+                self._segment += 1
             try:
                 frame = self.source.read()
             except InputError as exc:  # a single image that cannot be read or decoded (too large, damaged)
@@ -175,6 +177,7 @@ class FrameGrabber(threading.Thread):
                 if not self.source.is_live:
                     if self.loop and hasattr(self.source, "seek"):
                         self.source.seek(0)
+                        self._segment += 1
                         continue
                     self.ended = True
                     self._status("ended", self.source.error or f"{self.source.name} ended")
@@ -189,7 +192,9 @@ class FrameGrabber(threading.Thread):
                 self._status("lost", f"{self.source.name} stopped sending frames; reconnecting")
                 if not self._connect():
                     break
+                self._segment += 1
                 continue
+            frame.segment = self._segment
             self._put(frame)
             if not self.source.is_live and not stepping:
                 next_due += 1.0 / self.source.fps  # play files at their own pace

@@ -71,6 +71,7 @@ class Pipeline:
         self.max_faces = max_faces
         self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
         self._since_full = detect_every  # the live view's first frame starts a sweep
+        self._segment = 0  # Frame.segment of the frames the tracks follow
         self.sweep = BackgroundSweep(detector) if live and tracker is not None else None
         self.schedule = ClassifySchedule(classify_budget) if live and classify_budget and tracker is not None else None
         # May be switched off and on while running: off, a live pipeline does the same work on every
@@ -89,7 +90,8 @@ class Pipeline:
         self.smoothing, self.detect_every = smoothing, detect_every
 
     def reset(self) -> None:
-        """Forgets every face: for a new source, or a seek. Not while a frame is being processed."""
+        """Forgets every face: for a new source. Not while a frame is being processed. (A seek needs no
+        call: process() sees it in the frame's segment.)"""
         if self.tracker is not None:
             self.tracker.reset()
         if self.sweep is not None:
@@ -105,8 +107,10 @@ class Pipeline:
     def _detect(self, frame: Frame) -> tuple[Detections, bool]:
         if frame.is_still or self.tracker is None:
             return self.detector.detect(frame.image), True
-        if self.live and self.sweep is not None:
-            return self._detect_beside_sweep(frame)
+        if self.sweep is not None:
+            if self.live:
+                return self._detect_beside_sweep(frame)
+            self.sweep.reset()  # one begun before the window started exporting is of a frame long gone
         if self.detect_every > 1 and self.tracker.tracks and self._since_full < self.detect_every - 1:
             self._since_full += 1
             return self.detector.detect_near(frame.image, self.tracker.predicted_boxes()), False
@@ -139,6 +143,9 @@ class Pipeline:
         return chosen
 
     def process(self, frame: Frame, design_names: list[str] | None = None) -> FrameResult:
+        if not frame.is_still and frame.segment != self._segment:  # after a seek: other faces, or the same elsewhere
+            self.reset()
+            self._segment = frame.segment
         timings: dict[str, float] = {}
         names = design_names or list(self.designs)
         with timed(timings, "detect"):
