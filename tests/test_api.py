@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import agegender
+from agegender.config import ConfigError
 from agegender.errors import ModelError
 from tests.conftest import MEDIA, ROOT, need
 
@@ -60,11 +61,21 @@ def test_track_follows_faces_through_video_frames(analyzer, crowd_video):
     assert None not in first_ids and first_ids & {face.track for face in results[-1]}
 
 
+def test_the_reference_detector_finds_the_same_faces_in_the_group_photo(analyzer, group_photo):
+    reference = agegender.FaceAnalyzer(detector="reference")
+    assert reference.settings.detector == "reference" and analyzer.settings.detector == "fast"
+    faces, fast = reference.analyze(group_photo), analyzer.analyze(group_photo)
+    assert len(faces) == len(fast) == 6
+    np.testing.assert_allclose([f.box for f in faces], [f.box for f in fast], atol=0.5)
+
+
 def test_wrong_arguments_say_what_is_expected(analyzer):
     with pytest.raises(ValueError, match="design must be one of"):
         agegender.FaceAnalyzer(design="fast")
     with pytest.raises(ValueError, match="uint8 BGR array"):
         analyzer.analyze(np.zeros((10, 10), np.float32))
+    with pytest.raises(ConfigError, match="'detector' must be one of fast, reference"):
+        agegender.FaceAnalyzer(detector="quick")
 
 
 def test_a_models_folder_covers_the_detector_too(tmp_path):

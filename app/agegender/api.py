@@ -19,7 +19,7 @@ from agegender.config import Settings
 from agegender.sources.capture import Frame, read_image
 from agegender.vision.assemble import build_pipeline
 from agegender.vision.designs import DESIGNS_RUN
-from agegender.vision.detect import DEFAULT_MIN_FACE
+from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET
 from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult, Pipeline
 from agegender.vision.track import Tracker
 
@@ -79,16 +79,18 @@ class FaceAnalyzer:
     min_face: the smallest face searched for, in pixels. buckets: "default", "adience", "decades" or a
     scheme such as "0-12,13-19,20-39,40-64,65+". models: another models folder (MTCNN included).
     precision: "auto" (the INT8 classifiers on CPU where they passed their accuracy gate), "int8" or "fp32".
+    detector: "fast" (the default) or "reference", facenet-pytorch's MTCNN settings exactly (slower; finds
+    the odd face "fast" misses).
     """
 
     def __init__(self, design: str = "multitask", provider: str = "auto", min_face: int = DEFAULT_MIN_FACE,
                  buckets: str = "default", max_faces: int = DEFAULT_MAX_FACES,
-                 models: str | Path | None = None, precision: str = "auto") -> None:
+                 models: str | Path | None = None, precision: str = "auto", detector: str = DEFAULT_PRESET) -> None:
         if design not in DESIGN_CHOICES:
             raise ValueError(f"design must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
         self.design = design
         self.settings = Settings(min_face=min_face, buckets=buckets, provider=provider, max_faces=max_faces,
-                                 precision=precision, detect_every=1, smoothing=False)
+                                 precision=precision, detector=detector, detect_every=1, smoothing=False)
         self._models = Path(models) if models is not None else None
         self._pipeline, self.scheme, self.provider = build_pipeline(
             self.settings, self._models, designs=DESIGN_CHOICES[design], all_required=True, track=False)
