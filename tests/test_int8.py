@@ -82,6 +82,24 @@ def test_the_gate_holds_back_a_copy_whose_sure_answers_break_the_calibrated_prom
     assert gate(fp32, timid, 40, 20) == ["aaf: sure answers cover 70.0% against 80.0%"]
 
 
+def test_sure_answers_leave_out_faces_the_network_puts_under_twelve_as_the_app_does():
+    from types import SimpleNamespace
+    from training.quantize import quality
+    info = SimpleNamespace(gender_threshold=0.5, gender_temperature=1.0)  # every adult answer is sure
+    genders = np.array([1, 1, 0, 0])
+    gender_logit = np.array([3.0, -3.0, -3.0, 3.0])  # right, wrong, right, wrong
+    age_logits = np.full((4, 101), -30.0)
+    age_logits[np.arange(4), [30, 5, 40, 8]] = 30.0  # the wrong answers are on faces put at 5 and 8 years
+    multitask = quality({"gender_logit": gender_logit, "age_logits": age_logits}, np.array([30, 5, 40, 8]),
+                        genders, info)
+    assert multitask["gender_accuracy"] == 0.5
+    assert (multitask["sure_accuracy"], multitask["sure_coverage"]) == (1.0, 0.5)
+    # a gender network alone reads the age of the network it is paired with
+    paired = quality({"gender_logit": gender_logit}, np.zeros(4), genders, info, partner_age=np.array([30, 5, 40, 8]))
+    assert (paired["sure_accuracy"], paired["sure_coverage"]) == (1.0, 0.5)
+    assert "sure_accuracy" not in quality({"gender_logit": gender_logit}, np.zeros(4), genders, info)
+
+
 def test_each_plan_keeps_more_of_the_network_in_float(random_models):
     from training.quantize import PLANS, kept_in_float
     graph = onnx.load(str(random_models / "multitask.onnx")).graph

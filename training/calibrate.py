@@ -56,12 +56,11 @@ def fit_temperature(logits: np.ndarray, genders: np.ndarray) -> float:
 def abstention_curve(p_female: np.ndarray, genders: np.ndarray, predicted_age: np.ndarray, true_age: np.ndarray,
                      min_age: float) -> list[dict]:
     """For each candidate threshold: accuracy of the answers given as sure, and the share of adult faces covered."""
-    confidence = np.maximum(p_female, 1 - p_female)
     right = says_female(p_female) == (genders == 1)
     adult = true_age >= ADULT_AGE
     curve = []
     for threshold in np.round(np.arange(0.5, 1.0, 0.005), 3):
-        sure = (confidence >= threshold) & (np.rint(predicted_age) >= min_age)  # as Predictions.gender_confident
+        sure = GenderRule(float(threshold), min_age).is_sure(p_female, predicted_age)
         curve.append({"threshold": float(threshold), "accuracy": float(right[sure].mean()) if sure.any() else 1.0,
                       "coverage_all": float(sure.mean()), "coverage_adults": float(sure[adult].mean())})
     return curve

@@ -7,7 +7,8 @@ per-channel int8 weights, uint8 activations), calibrated on real aligned crops o
 every source (the app's own detector and aligner made them). The INT8 copy is then run beside its FP32
 self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
 accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
-its sure gender answers (by the calibration both share) as often right and nearly as many, and a batch
+its sure gender answers (by the calibration both share, and the rule for children) as often right and
+nearly as many, and a batch
 of 8 crops runs faster. Where a copy fails, the next plan (PLANS) keeps more of the network
 in float and is tried in turn. The verdicts go to docs/evaluation/int8.json.
 """
@@ -24,7 +25,7 @@ import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from agegender.vision.designs import load_network, says_female, sigmoid, softmax
+from agegender.vision.designs import GenderRule, load_network, says_female, sigmoid, softmax
 from agegender.vision.model_info import INT8_SUFFIX
 from training.calibrate import validation_faces
 from training.evaluate import fastest_ms
@@ -91,19 +92,28 @@ def answers(network, crops: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
-def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarray, info=None) -> dict:
+def expected_age(age_logits: np.ndarray) -> np.ndarray:
+    distribution = softmax(age_logits)
+    return distribution @ np.arange(distribution.shape[1])
+
+
+def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarray, info=None,
+            partner_age: np.ndarray | None = None) -> dict:
     """MAE, gender accuracy and, where the network carries its calibration (`info`), the accuracy and
-    coverage of the answers it gives as sure (by its own temperature and threshold)."""
+    coverage of the answers it gives as sure, by its own temperature and threshold and the rule for
+    children. The age that rule reads is the network's own, or for a gender network the estimate of
+    the age network it is paired with (`partner_age`)."""
     result = {}
-    if "age_logits" in outputs:
-        distribution = softmax(outputs["age_logits"])
-        result["mae"] = float(np.abs(distribution @ np.arange(distribution.shape[1]) - ages).mean())
+    own_age = expected_age(outputs["age_logits"]) if "age_logits" in outputs else None
+    if own_age is not None:
+        result["mae"] = float(np.abs(own_age - ages).mean())
     if "gender_logit" in outputs:
         right = says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)
         result["gender_accuracy"] = float(right.mean())
-        if info is not None and info.gender_threshold is not None:
+        age_estimate = own_age if own_age is not None else partner_age
+        if info is not None and info.gender_threshold is not None and age_estimate is not None:
             p_female = sigmoid(outputs["gender_logit"] / info.gender_temperature)
-            sure = np.maximum(p_female, 1 - p_female) >= info.gender_threshold
+            sure = GenderRule(info.gender_threshold).is_sure(p_female, age_estimate)
             result["sure_coverage"] = float(sure.mean())
             result["sure_accuracy"] = float(right[sure].mean()) if sure.any() else 1.0
     return result
@@ -113,10 +123,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def scores_by_source(network, crops, ages, genders, sources) -> dict:
+def scores_by_source(network, crops, ages, genders, sources, partner_age: np.ndarray | None = None) -> dict:
     out = answers(network, crops)
-    return {str(source): quality({k: v[sources == source] for k, v in out.items()}, ages[sources == source],
-                                 genders[sources == source], network.info) for source in np.unique(sources)}
+    scores = {}
+    for source in np.unique(sources):
+        mine = sources == source
+        scores[str(source)] = quality({k: v[mine] for k, v in out.items()}, ages[mine], genders[mine], network.info,
+                                      None if partner_age is None else partner_age[mine])
+    return scores
 
 
 def gate(fp32: dict, int8: dict, fp32_ms: float, int8_ms: float) -> list[str]:
@@ -155,12 +169,16 @@ def main() -> None:
     calibration = np.ascontiguousarray(train_crops[np.sort(pick)])
     crops, ages, genders, sources = validation_faces("test")
     verdicts = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    partner_age = None  # the FP32 age network's estimates, for the gender network's rule for children
+    if "gender.onnx" in args.networks and (args.models / "age.onnx").is_file():
+        age_network = load_network(args.models / "age.onnx", ["CPUExecutionProvider"])
+        partner_age = expected_age(answers(age_network, crops)["age_logits"])
     for name in args.networks:
         fp32_path = args.models / name
         int8_path = fp32_path.with_name(fp32_path.stem + INT8_SUFFIX)
         int8_path.unlink(missing_ok=True)
         fp32 = load_network(fp32_path, ["CPUExecutionProvider"])
-        fp32_scores = scores_by_source(fp32, crops, ages, genders, sources)
+        fp32_scores = scores_by_source(fp32, crops, ages, genders, sources, partner_age)
         fp32_ms = fastest_ms(fp32.run, crops[:8], repeats=30)
         verdicts[name] = {"shipped": False, "fp32": {"test": fp32_scores, "ms_for_8": fp32_ms}, "plans": {},
                           "model_sha256": sha256(fp32_path)}
@@ -169,7 +187,7 @@ def main() -> None:
             try:
                 quantize(fp32_path, calibration, candidate, plan)
                 int8 = load_network(candidate, ["CPUExecutionProvider"])
-                scores = scores_by_source(int8, crops, ages, genders, sources)
+                scores = scores_by_source(int8, crops, ages, genders, sources, partner_age)
                 ms = fastest_ms(int8.run, crops[:8], repeats=30)
             except BaseException:  # never leave a half-judged copy in models/ (the wheel would pack it)
                 candidate.unlink(missing_ok=True)

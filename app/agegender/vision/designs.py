@@ -38,6 +38,11 @@ class GenderRule:
     threshold: float = 0.9  # for a network exported without a calibrated threshold of its own
     min_age: float = 12.0
 
+    def is_sure(self, p_female: np.ndarray, age_estimate: np.ndarray) -> np.ndarray:
+        """Which answers are given as sure; `age_estimate` in years (rounded here, as "~NN y" shows it)."""
+        confidence = np.maximum(p_female, 1 - p_female)
+        return (confidence >= self.threshold) & (np.rint(age_estimate) >= self.min_age)
+
 
 @dataclass
 class Predictions:
@@ -85,8 +90,7 @@ class Predictions:
 
     @cached_property
     def gender_confident(self) -> np.ndarray:
-        rule = self.gender_rule
-        return (self.gender_confidence >= rule.threshold) & (self.age_years >= rule.min_age)  # the age shown
+        return self.gender_rule.is_sure(self.p_female, self.age_years)
 
     def face(self, i: int) -> dict:
         """The JSON form of face i (the `designs` entry of the results schema)."""
