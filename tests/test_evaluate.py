@@ -135,3 +135,27 @@ def test_the_gap_between_designs_is_judged_on_paired_differences():
     gap, se = paired_gap(multitask, pair)
     assert gap == pytest.approx(0.2)
     assert se == pytest.approx(np.std([0, 0, 0, 1, 0] * 20, ddof=1) / np.sqrt(100))
+
+
+def test_through_the_app_the_shipped_models_find_and_label_real_test_faces():
+    from tests.conftest import AAF, UTKFACE, need
+    from training import through_app
+    need(UTKFACE), need(AAF)
+    results = through_app.evaluate(limit=30)
+    assert results["settings"]["detector"] == "fast" and set(results["settings"]["precision"]) == {"multitask", "single"}
+    for source, part in results["sources"].items():
+        assert part["images"] == 30 and part["found"] >= 28, source  # nearly every test photo has its face found
+        for design, numbers in part["designs"].items():
+            assert numbers["gender_accuracy"] >= 0.75 and numbers["mae_years"] < 10, (source, design, numbers)
+
+
+def test_report_shows_the_figures_through_the_app(tmp_path):
+    results = results_of_two_sources()
+    numbers = {"gender_accuracy": 0.9359, "mae_years": 4.45, "bucket8_accuracy": 0.66,
+               "confident_coverage_adults": 1.0, "confident_accuracy_adults": 0.9741}
+    results["through_app"] = {"settings": {"detector": "fast", "min_face": 20, "precision": {"multitask": "int8"},
+                                           "provider": "CPUExecutionProvider"},
+                              "sources": {"utkface": {"images": 2076, "found": 2070, "designs": {"multitask": numbers}}}}
+    text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
+    assert "## Through the app" in text and "Multi-task INT8" in text
+    assert "| UTKFace | Multi-task | 2,070 of 2,076 | 93.59% | 4.45 | 66.00% | 100.00% / 97.41% |" in text

@@ -4,8 +4,9 @@
                                 [--runs runs] [--note TEXT] [--out docs/evaluation]
 
 Runs the ONNX files the app runs, through agegender.vision.designs, on the cached aligned test crops of each source
-(UTKFace and All-Age-Faces), reported separately; writes OUT/report.md with PNG plots, and OUT/metrics.json
-(one summary per design and source, which training.export embeds in the models).
+(UTKFace and All-Age-Faces), reported separately, and the same test images through the app's whole pipeline
+(training/through_app.py); writes OUT/report.md with PNG plots, and OUT/metrics.json (one summary per design
+and source on the cached crops, which training.export embeds in the models).
 """
 from __future__ import annotations
 
@@ -233,6 +234,9 @@ def main() -> None:
         results["sources"][source] = evaluate_source(faces, designs, args.peer)
         if "costs" not in results:
             results["costs"] = costs(designs, faces.crops)
+    if not args.variant:  # the shipped files: also as a user gets them, from the image file on
+        from training import through_app
+        results["through_app"] = through_app.evaluate(args.models, args.limit, args.source or SOURCES)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(metrics_by_design(results), indent=1) + "\n")
     write_report(results, args.out, runs=args.runs, note=args.note)

@@ -188,6 +188,27 @@ def _headline(source: str, part: dict) -> list[str]:
     return lines + [""]
 
 
+def _through_app(through_app: dict) -> list[str]:
+    """The same test images as a user gets them (training/through_app.py): the app's pipeline, settings and
+    precision, from the image file on."""
+    settings = through_app["settings"]
+    precision = ", ".join(f"{_title(name)} {p.upper()}" for name, p in settings["precision"].items())
+    lines = ["## Through the app", "",
+             f"The same test images run from the image file by the pipeline `agegender process` runs, with the app's "
+             f"defaults (detector `{settings['detector']}`, minimum face {settings['min_face']} px, precision "
+             f"\"auto\": {precision}); the labelled face is the one nearest the photo's centre "
+             "(`python -m training.through_app`). A photo in which no face is found counts as missed; the figures are "
+             "on the faces found.", "",
+             "| source | design | faces found | gender accuracy | MAE (years) | 8-bucket accuracy | "
+             "sure gender: adults covered / right |", "|---|---|---|---|---|---|---|"]
+    for source, part in through_app["sources"].items():
+        for name, r in part["designs"].items():
+            lines.append(f"| {_source_title(source)} | {_title(name)} | {part['found']:,} of {part['images']:,} | "
+                         f"{_pct(r['gender_accuracy'])} | {r['mae_years']:.2f} | {_pct(r['bucket8_accuracy'])} | "
+                         f"{_pct(r['confident_coverage_adults'])} / {_pct(r['confident_accuracy_adults'])} |")
+    return lines + [""]
+
+
 def paired_gap(multitask: np.ndarray, pair: np.ndarray) -> tuple[float, float]:
     """Mean of the per-face difference between the designs, and its standard error: the two designs see the
     same faces, so the noise of the gap is that of the paired differences, not of each figure alone."""
@@ -368,6 +389,8 @@ def write_report(results: dict, out: Path, runs: Path | None = None, note: str =
     lines = _about(results, note) + ["## Headline", ""]
     for source, part in results["sources"].items():
         lines += _headline(source, part)
+    if "through_app" in results:
+        lines += _through_app(results["through_app"])
     lines += _comparison(results)
     lines += _calibration(results, abstention)
     lines += ["## Age", "", "Rows: true bucket; columns: the bucket shown.", "",
