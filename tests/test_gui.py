@@ -164,3 +164,30 @@ def test_missing_camera_leaves_the_window_open_and_says_so(qtbot, make_window):
 def test_open_source_picks_the_kind():
     with pytest.raises(InputError, match="no camera"):
         open_source("9")
+
+
+def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window, short_clip, tmp_path, monkeypatch):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog
+    window = make_window()
+    window.open_source(str(short_clip))
+    wait_results(qtbot, window, 1)
+    seen_dialog = []
+
+    def close_under_the_dialog():  # as Ctrl-C does: the window is closed from the dialog's event loop
+        seen_dialog.append(QApplication.activeModalWidget())
+        window.close()
+    QTimer.singleShot(300, close_under_the_dialog)
+    QTimer.singleShot(10000, lambda: QApplication.activeModalWidget() and QApplication.activeModalWidget().reject())
+    started = time.monotonic()
+    window.outputs.toggle_recording()  # a real, modal file dialog
+    assert isinstance(seen_dialog[0], QFileDialog)  # it was open when the window closed, and went with it
+    assert time.monotonic() - started < 5  # (not cancelled by the fallback above)
+    assert window.outputs.recorder is None and not window.record_action.isChecked()
+
+    chosen = tmp_path / "after-close.mp4"  # a dialog that returns a path after the close (a native one)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(chosen), ""))
+    window.outputs.toggle_recording()
+    window.outputs.toggle_export()
+    assert window.outputs.recorder is None and window.outputs.exporter is None and not chosen.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         self.source_status.connect(self._on_status)
         self.settings, self.pipeline, self.provider = settings, pipeline, provider
         self.session = LiveSession(grabber_factory)
+        self.closed = False  # set once, on close: nothing new is started after it
         self.design = settings.design if self._available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
@@ -375,6 +376,12 @@ class MainWindow(QMainWindow):
 
     # --- shutdown ---
     def closeEvent(self, event) -> None:
+        self.closed = True
+        # Closed from inside a dialog's own event loop (Ctrl-C while a file dialog is open): the dialog
+        # goes too, answering "cancelled", so no output is started after the outputs were finalised.
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None and dialog is not self:
+            dialog.reject()
         self._ticker.stop()
         self.session.stop()
         self.outputs.stop()  # finalised before any wait: nothing writes to them any more

@@ -145,7 +145,7 @@ class WindowOutputs:
             self.stop(video=True, results=False)
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Record to", "recording.mp4", "Video (*.mp4 *.avi)")
-        self._guarded(lambda: self.start_recording(Path(path)) if path else
+        self._guarded(lambda: self.start_recording(Path(path)) if self._still_wanted(path) else
                       self.window.record_action.setChecked(False))
 
     def toggle_export(self) -> None:
@@ -156,14 +156,19 @@ class WindowOutputs:
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export results to", "results.jsonl",
                                               "JSON lines (*.jsonl);;CSV, one row per face (*.csv)")
-        self._guarded(lambda: self.start_export(Path(path)) if path else self.window.export_action.setChecked(False))
+        self._guarded(lambda: self.start_export(Path(path)) if self._still_wanted(path) else
+                      self.window.export_action.setChecked(False))
 
     def ask_snapshot(self) -> None:
         if self.settings.kiosk:
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Save snapshot", "snapshot.png", "Images (*.png *.jpg)")
-        if path:
+        if self._still_wanted(path):
             self._guarded(lambda: self.save_snapshot(Path(path)))
+
+    def _still_wanted(self, path: str) -> bool:
+        """A path was chosen, and the window did not close while its dialog was open."""
+        return bool(path) and not self.window.closed
 
     def _guarded(self, action) -> None:
         try:
