@@ -6,6 +6,7 @@ import pytest
 import agegender
 from agegender.config import ConfigError
 from agegender.errors import ModelError
+from agegender.vision.detect import DEFAULT_MIN_FACE, DetectorSettings
 from tests.conftest import MEDIA, ROOT, need
 
 
@@ -63,7 +64,9 @@ def test_track_follows_faces_through_video_frames(analyzer, crowd_video):
 
 def test_the_reference_detector_finds_the_same_faces_in_the_group_photo(analyzer, group_photo):
     reference = agegender.FaceAnalyzer(detector="reference")
-    assert reference.settings.detector == "reference" and analyzer.settings.detector == "fast"
+    assert reference._pipeline.detector.settings == DetectorSettings.preset("reference", DEFAULT_MIN_FACE)
+    assert analyzer._pipeline.detector.settings == DetectorSettings.preset("fast", DEFAULT_MIN_FACE)
+    assert reference._pipeline.detector.settings != analyzer._pipeline.detector.settings
     faces, fast = reference.analyze(group_photo), analyzer.analyze(group_photo)
     assert len(faces) == len(fast) == 6
     np.testing.assert_allclose([f.box for f in faces], [f.box for f in fast], atol=0.5)

@@ -168,7 +168,7 @@ def test_open_source_picks_the_kind():
 
 def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window, short_clip, tmp_path, monkeypatch):
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QFileDialog
+    from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
     window = make_window()
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 1)
@@ -178,16 +178,28 @@ def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window
         seen_dialog.append(QApplication.activeModalWidget())
         window.close()
     QTimer.singleShot(300, close_under_the_dialog)
-    QTimer.singleShot(10000, lambda: QApplication.activeModalWidget() and QApplication.activeModalWidget().reject())
+    fallback = QTimer()  # only if the close left the dialog open: the test fails below, without hanging
+    fallback.setSingleShot(True)
+    fallback.timeout.connect(lambda: QApplication.activeModalWidget() and QApplication.activeModalWidget().reject())
+    fallback.start(10000)
     started = time.monotonic()
-    window.outputs.toggle_recording()  # a real, modal file dialog
+    try:
+        window.outputs.toggle_recording()  # a real, modal file dialog
+    finally:
+        fallback.stop()
     assert isinstance(seen_dialog[0], QFileDialog)  # it was open when the window closed, and went with it
-    assert time.monotonic() - started < 5  # (not cancelled by the fallback above)
+    assert time.monotonic() - started < 5  # (not cancelled by the fallback)
     assert window.outputs.recorder is None and not window.record_action.isChecked()
 
-    chosen = tmp_path / "after-close.mp4"  # a dialog that returns a path after the close (a native one)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(chosen), ""))
+    # Dialogs that return a path after the close (native ones may): nothing is started or written.
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: pytest.fail(f"a message box: {args[1:]}"))
+    chosen = {"Record to": tmp_path / "after.mp4", "Export results to": tmp_path / "after.jsonl",
+              "Save snapshot": tmp_path / "after.png"}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, *rest: (str(chosen[title]), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(short_clip), ""))
     window.outputs.toggle_recording()
     window.outputs.toggle_export()
-    assert window.outputs.recorder is None and window.outputs.exporter is None and not chosen.exists()
+    window.outputs.ask_snapshot()
+    window._ask_file()
+    assert window.outputs.recorder is None and window.outputs.exporter is None and window.grabber is None
     assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from agegender.vision.designs import GenderRule, int8_copy, load_network, says_female, sigmoid, softmax
+from agegender.vision.designs import GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid, softmax
 from training.crops import load_cache
 from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT
@@ -105,8 +105,7 @@ def calibrate(models: Path, faces=None, write: bool = True) -> dict:
         for start in range(0, len(crops), 128):
             batch = crops[start:start + 128]
             logits.append(gender_network.run(batch)["gender_logit"])
-            distribution = softmax(age_network.run(batch)["age_logits"])
-            predicted_age.append(distribution @ np.arange(distribution.shape[1]))
+            predicted_age.append(expected_age(softmax(age_network.run(batch)["age_logits"])))
         logits, predicted_age = np.concatenate(logits), np.concatenate(predicted_age)
         temperature = fit_temperature(logits, genders)
         p_female = sigmoid(logits / temperature)

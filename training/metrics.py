@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
 
 from agegender.vision.buckets import BucketScheme
-from agegender.vision.designs import says_female
+from agegender.vision.designs import expected_age, says_female
 
 
 def per_class_rates(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> dict:
@@ -59,8 +59,7 @@ def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: Bucke
     truth = scheme.index(ages)
     kept = truth >= 0
     truth = truth[kept]
-    expected = age_distribution[kept] @ np.arange(age_distribution.shape[1])
-    predicted = scheme.nearest(np.rint(expected))
+    predicted = scheme.nearest(np.rint(expected_age(age_distribution[kept])))
     distance = np.abs(predicted - truth)
     return {"scheme": str(scheme), "evaluated": int(kept.sum()), "dropped_in_gaps": int((~kept).sum()),
             "accuracy": float((predicted == truth).mean()), "distance_mean": float(distance.mean()),
@@ -69,8 +68,7 @@ def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: Bucke
 
 
 def age_metrics(ages: np.ndarray, age_distribution: np.ndarray) -> dict:
-    expected = age_distribution @ np.arange(age_distribution.shape[1])
-    errors = expected - np.minimum(ages, age_distribution.shape[1] - 1)
+    errors = expected_age(age_distribution) - np.minimum(ages, age_distribution.shape[1] - 1)
     return {"mae": float(np.abs(errors).mean()), "errors": errors}
 
 

@@ -7,8 +7,8 @@ per-channel int8 weights, uint8 activations), calibrated on real aligned crops o
 every source (the app's own detector and aligner made them). The INT8 copy is then run beside its FP32
 self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
 accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
-its sure gender answers (by the calibration both share, and the rule for children) as often right and
-nearly as many, and a batch
+its sure gender answers (by the calibration both share, and the rule for children, which for the
+gender network reads the FP32 age network's estimates) as often right and nearly as many, and a batch
 of 8 crops runs faster. Where a copy fails, the next plan (PLANS) keeps more of the network
 in float and is tried in turn. The verdicts go to docs/evaluation/int8.json.
 """
@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from agegender.vision.designs import GenderRule, load_network, says_female, sigmoid, softmax
+from agegender.vision.designs import GenderRule, expected_age, load_network, says_female, sigmoid, softmax
 from agegender.vision.model_info import INT8_SUFFIX
 from training.calibrate import validation_faces
 from training.evaluate import fastest_ms
@@ -92,11 +92,6 @@ def answers(network, crops: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
-def expected_age(age_logits: np.ndarray) -> np.ndarray:
-    distribution = softmax(age_logits)
-    return distribution @ np.arange(distribution.shape[1])
-
-
 def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarray, info=None,
             partner_age: np.ndarray | None = None) -> dict:
     """MAE, gender accuracy and, where the network carries its calibration (`info`), the accuracy and
@@ -104,7 +99,7 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
     children. The age that rule reads is the network's own, or for a gender network the estimate of
     the age network it is paired with (`partner_age`)."""
     result = {}
-    own_age = expected_age(outputs["age_logits"]) if "age_logits" in outputs else None
+    own_age = expected_age(softmax(outputs["age_logits"])) if "age_logits" in outputs else None
     if own_age is not None:
         result["mae"] = float(np.abs(own_age - ages).mean())
     if "gender_logit" in outputs:
@@ -170,9 +165,12 @@ def main() -> None:
     crops, ages, genders, sources = validation_faces("test")
     verdicts = json.loads(args.out.read_text()) if args.out.is_file() else {}
     partner_age = None  # the FP32 age network's estimates, for the gender network's rule for children
-    if "gender.onnx" in args.networks and (args.models / "age.onnx").is_file():
+    if "gender.onnx" in args.networks:
+        if not (args.models / "age.onnx").is_file():
+            raise SystemExit(f"{args.models / 'age.onnx'} is missing: the gender network's sure answers are judged "
+                             "with the ages of the age network it is paired with")
         age_network = load_network(args.models / "age.onnx", ["CPUExecutionProvider"])
-        partner_age = expected_age(answers(age_network, crops)["age_logits"])
+        partner_age = expected_age(softmax(answers(age_network, crops)["age_logits"]))
     for name in args.networks:
         fp32_path = args.models / name
         int8_path = fp32_path.with_name(fp32_path.stem + INT8_SUFFIX)

@@ -81,6 +81,8 @@ class FaceAnalyzer:
     precision: "auto" (the INT8 classifiers on CPU where they passed their accuracy gate), "int8" or "fp32".
     detector: "fast" (the default) or "reference", facenet-pytorch's MTCNN settings exactly (slower; finds
     the odd face "fast" misses).
+    A wrong design raises ValueError; a wrong value of the other settings, ConfigError (the settings file's
+    error, which names the setting and its allowed values).
     """
 
     def __init__(self, design: str = "multitask", provider: str = "auto", min_face: int = DEFAULT_MIN_FACE,

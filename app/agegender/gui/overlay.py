@@ -40,9 +40,10 @@ class OverlayFace:
 class Overlay:
     """Keeps the newest result and each track's velocity; faces_at() places them at a frame's time.
 
-    A result is not drawn over a frame of another segment (after a seek or a loop), nor more than
-    `stale_after_s` of source time away from it (a stalled inference), nor over another still image; motion is extrapolated at most
-    `max_extrapolation_s` ahead, so a face that stops is not carried off screen."""
+    A result is not drawn over a frame of another segment (after a seek, a loop or a reconnect), nor more
+    than `stale_after_s` of source time away from it (a stalled inference), nor over another still image;
+    motion is extrapolated at most `max_extrapolation_s` ahead, so a face that stops is not carried off
+    screen."""
 
     def __init__(self, max_extrapolation_s: float = 1.0, stale_after_s: float = 3.0, blend: float = 0.5) -> None:
         self.max_extrapolation_s, self.stale_after_s, self.blend = max_extrapolation_s, stale_after_s, blend
@@ -94,10 +95,12 @@ class Overlay:
         result = self.result
         if result is None:
             return None
+        if not frame.is_still and frame.segment != self._segment:
+            return None  # another part of the video (a reconnected camera numbers its frames from 0 again)
         if frame.index == result.frame_index and frame.source == result.source:
             return 0.0
-        if frame.is_still or result.source or frame.segment != self._segment:
-            return None  # another image, or another part of the video: nothing in common with it
+        if frame.is_still or result.source:
+            return None  # another image: nothing in common with it
         dt = frame.time - result.time
         if not -0.25 <= dt <= self.stale_after_s:
             return None

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QStyle,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+                               QStyle, QVBoxLayout, QWidget)
 
 from agegender.config import KIOSK_LABEL_SCALE, Settings
 from agegender.gui.compare_stats import CompareStats
@@ -189,6 +189,8 @@ class MainWindow(QMainWindow):
 
     # --- sources ---
     def open_source(self, spec: str) -> None:
+        if self.closed:  # asked for from a dialog that returned after the window closed
+            return
         self.session.stop()
         self.session.wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
         self.source_spec = spec
@@ -377,11 +379,14 @@ class MainWindow(QMainWindow):
     # --- shutdown ---
     def closeEvent(self, event) -> None:
         self.closed = True
-        # Closed from inside a dialog's own event loop (Ctrl-C while a file dialog is open): the dialog
-        # goes too, answering "cancelled", so no output is started after the outputs were finalised.
-        dialog = QApplication.activeModalWidget()
-        if dialog is not None and dialog is not self:
+        # Closed from inside a dialog's own event loop (Ctrl-C while a file dialog is open): the dialogs
+        # go too, answering "cancelled", so nothing is started after the outputs were finalised.
+        for _ in range(8):  # (a dialog may have opened another)
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, QDialog) or dialog is self or not dialog.isVisible():
+                break
             dialog.reject()
+        self.feed.clear()  # frames not yet shown are not recorded either
         self._ticker.stop()
         self.session.stop()
         self.outputs.stop()  # finalised before any wait: nothing writes to them any more

@@ -37,12 +37,12 @@ class WindowOutputs:
     def frame_shown(self, frame, result_for) -> None:
         """Every frame put on screen; result_for() gives the faces drawn over it as a FrameResult (made
         only while recording)."""
-        if self.settings.kiosk or (self.recorder is None and self.record_from_start is None):
+        if self.settings.kiosk or self.window.closed or (self.recorder is None and self.record_from_start is None):
             return
         self._written(lambda: self._record(frame, result_for()), video=True)
 
     def result_received(self, result) -> None:
-        if self.exporter is not None and not self.settings.kiosk:
+        if self.exporter is not None and not self.settings.kiosk and not self.window.closed:
             self._written(lambda: self.exporter.write(result.to_dict()), video=False)
 
     def _record(self, frame, result) -> None:
@@ -119,6 +119,8 @@ class WindowOutputs:
 
     def stop(self, video: bool = True, results: bool = True, keep: bool = True) -> None:
         """Finalises (renames into place) the recording and/or the export; keep=False throws them away."""
+        if video:
+            self.record_from_start = None  # (--record, where no frame came before the stop)
         if video and self.recorder:
             recorder, self.recorder = self.recorder, None
             self.window.record_action.setChecked(False)

@@ -44,6 +44,11 @@ class GenderRule:
         return (confidence >= self.threshold) & (np.rint(age_estimate) >= self.min_age)
 
 
+def expected_age(age_distribution: np.ndarray) -> np.ndarray:
+    """The mean age in years of each row of a distribution over ages 0, 1, 2, ..."""
+    return age_distribution @ np.arange(age_distribution.shape[1], dtype=np.float32)
+
+
 @dataclass
 class Predictions:
     """Per-face outputs of one design, as parallel arrays."""
@@ -60,7 +65,7 @@ class Predictions:
     # Cached: drawing and the results schema read them once per face.
     @cached_property
     def expected_age(self) -> np.ndarray:
-        return self.age_distribution @ np.arange(self.age_distribution.shape[1], dtype=np.float32)
+        return expected_age(self.age_distribution)
 
     @cached_property
     def bucket_probs(self) -> np.ndarray:
