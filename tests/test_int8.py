@@ -112,3 +112,17 @@ def test_each_plan_keeps_more_of_the_network_in_float(random_models):
                              for n in depthwise)
     convs = [node.name for node in graph.node if node.op_type == "Conv"]
     assert {convs[0], convs[-1]} <= kept["ends"]
+
+
+def test_a_pair_network_whose_partner_failed_ships_no_copy_of_its_own(tmp_path):
+    from training.quantize import withdraw_lone_copies
+    (tmp_path / "age.int8.onnx").write_bytes(b"passed")
+    verdicts = {"age.onnx": {"shipped": True, "plan": "ends"}, "gender.onnx": {"shipped": False},
+                "multitask.onnx": {"shipped": True, "plan": "ends"}}
+    withdraw_lone_copies(tmp_path, verdicts)
+    assert not (tmp_path / "age.int8.onnx").exists() and not verdicts["age.onnx"]["shipped"]
+    assert "gender.onnx has no INT8 copy" in verdicts["age.onnx"]["withdrawn"]
+    assert verdicts["multitask.onnx"] == {"shipped": True, "plan": "ends"}
+    both = {"age.onnx": {"shipped": True, "plan": "ends"}, "gender.onnx": {"shipped": True, "plan": "ends"}}
+    withdraw_lone_copies(tmp_path, both)
+    assert both["age.onnx"]["shipped"] and both["gender.onnx"]["shipped"]

@@ -200,6 +200,20 @@ def main() -> None:
                 break
             candidate.unlink()
         args.out.write_text(json.dumps(verdicts, indent=1) + "\n")  # each network's verdict as soon as it is known
+    withdraw_lone_copies(args.models, verdicts)
+    args.out.write_text(json.dumps(verdicts, indent=1) + "\n")
+
+
+def withdraw_lone_copies(models: Path, verdicts: dict) -> None:
+    """The app runs the pair in INT8 only where both its networks have a copy: one that passed while its
+    partner failed would never run, so it is not shipped."""
+    for name, partner in (("age.onnx", "gender.onnx"), ("gender.onnx", "age.onnx")):
+        mine, theirs = verdicts.get(name, {}), verdicts.get(partner, {})
+        if mine.get("shipped") and not theirs.get("shipped"):
+            (models / name).with_name(Path(name).stem + INT8_SUFFIX).unlink(missing_ok=True)
+            mine.update(shipped=False, withdrawn=f"passed with plan {mine.pop('plan')}, but {partner} has no INT8 "
+                                                 "copy, and the app runs the pair in INT8 only with both")
+            print(f"{name}: its INT8 copy is withdrawn: {partner} has none")
 
 
 if __name__ == "__main__":
