@@ -57,7 +57,11 @@ def test_faces(source: str, limit: int = 0) -> SplitFaces:
 
 
 def predict(design, crops: np.ndarray, batch: int = 64) -> Predictions:
-    parts = [design.predict(crops[i:i + batch]) for i in range(0, len(crops), batch)]
+    return concatenated([design.predict(crops[i:i + batch]) for i in range(0, len(crops), batch)])
+
+
+def concatenated(parts: list[Predictions]) -> Predictions:
+    """Several Predictions of one design as one, in order."""
     return Predictions(np.concatenate([p.age_distribution for p in parts]), np.concatenate([p.p_female for p in parts]),
                        parts[0].scheme, parts[0].gender_labels, parts[0].gender_rule)
 

@@ -22,7 +22,7 @@ from agegender.sources.capture import Frame, read_image
 from agegender.vision.assemble import build_pipeline
 from agegender.vision.designs import Predictions
 from training.crops import central_face
-from training.evaluate import SplitFaces, evaluate_design, summary
+from training.evaluate import SplitFaces, concatenated, evaluate_design, summary
 from training.sources import FOLDERS, SOURCES, label_of, split_of
 from training.utkface import ROOT
 
@@ -32,11 +32,6 @@ DEFAULT_OUT = ROOT / "docs" / "evaluation" / "through_app.json"
 def one_face(predictions: Predictions, i: int) -> Predictions:
     return Predictions(predictions.age_distribution[i:i + 1], predictions.p_female[i:i + 1], predictions.scheme,
                        predictions.gender_labels, predictions.gender_rule)
-
-
-def joined(parts: list[Predictions]) -> Predictions:
-    return Predictions(np.concatenate([p.age_distribution for p in parts]), np.concatenate([p.p_female for p in parts]),
-                       parts[0].scheme, parts[0].gender_labels, parts[0].gender_rule)
 
 
 def evaluate_source(source: str, pipeline, limit: int = 0) -> dict:
@@ -58,7 +53,7 @@ def evaluate_source(source: str, pipeline, limit: int = 0) -> dict:
     groups = np.array([s.race for s in labels]) if source == "utkface" else np.zeros(len(labels), int)
     faces = SplitFaces(source, found_names, np.zeros((0, 112, 112, 3), np.uint8), np.array([s.age for s in labels]),
                        np.array([s.gender for s in labels]), groups)
-    designs = {design: summary(evaluate_design(joined(parts), faces)) for design, parts in answers.items() if parts}
+    designs = {design: summary(evaluate_design(concatenated(parts), faces)) for design, parts in answers.items() if parts}
     return {"images": len(names), "found": len(found_names), "designs": designs}
 
 
