@@ -45,3 +45,22 @@ def test_mtcnn_export_matches_the_shipped_files(tmp_path):
     shipped = ort.InferenceSession(str(MTCNN_DIR / "onet.onnx")).run(None, {"pixels": x})
     for a, b in zip(ours, shipped):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_remove_it(real_crops, tmp_path):
+    import json
+    import onnx
+    from agegender.vision.designs import int8_copy
+    from training.export import ship
+    from training.quantize import quantize
+    torch.manual_seed(1)
+    model = build_model("multitask").eval()
+    path = tmp_path / "multitask.onnx"
+    ship(model, "multitask", path)
+    quantize(path, np.concatenate([real_crops] * 4), int8_copy(path))
+    ship(model, "multitask", path, {"utkface": {"mae": 4.4}})  # only the test metrics are new
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(int8_copy(path))).metadata_props}
+    assert meta["precision"] == "int8" and meta["test_metrics"] == {"utkface": {"mae": 4.4}}
+    torch.manual_seed(2)
+    ship(build_model("multitask").eval(), "multitask", path)
+    assert not int8_copy(path).exists()

@@ -6,13 +6,17 @@ Each file gets a dynamic batch axis and, as JSON strings in its metadata: design
 mean/std, colour order, alignment template id, age classes, gender labels, default age buckets, output
 names, schema version, training commit, the training recipe and (when given) test metrics. The new networks' gender is then
 calibrated on the validation faces (training.calibrate), which adds the temperature and the threshold.
+An INT8 copy (training.quantize) of the same weights is kept with the new description; one of other weights
+is removed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+import onnx
 import torch
 from torch import nn
 
@@ -22,6 +26,7 @@ from agegender.vision.designs import int8_copy
 from agegender.vision.model_info import SCHEMA_VERSION
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
+from training.quantize import describe_as_int8
 from training.recipe import COLOUR_ORDER, MEAN, STD
 from training.train import RUNS_DIR, build_model
 from training.utkface import ROOT
@@ -72,6 +77,30 @@ def export_network(model: nn.Module, training_design: str, path: Path, test_metr
                        metadata=metadata(training_design, test_metrics, note, commit, training))
 
 
+def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
+         commit: str | None = None, training: dict | None = None) -> None:
+    """Export a network over its shipped file and settle the file's INT8 copy: a copy quantised from these
+    same weights is kept and given the new description (as when only the test metrics are added);
+    a copy of other weights is removed, for training.quantize to make anew."""
+    previous_graph = onnx.load(str(path)).graph.SerializeToString() if path.is_file() else None
+    export_network(model, training_design, path, test_metrics, commit=commit, training=training)
+    print(f"wrote {path}")
+    copy = int8_copy(path)
+    if not copy.exists():
+        return
+    exported = onnx.load(str(path))
+    if exported.graph.SerializeToString() != previous_graph:
+        copy.unlink()
+        print(f"removed {copy.name} (quantised from other weights; run python -m training.quantize)")
+        return
+    int8 = onnx.load(str(copy))
+    describe_as_int8(int8, exported)
+    partial = copy.with_suffix(".partial")
+    onnx.save(int8, str(partial))
+    os.replace(partial, copy)
+    print(f"kept {copy.name} (the same weights), with the new description")
+
+
 def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None, dict | None]:
     """The best checkpoint of a run, the commit of the code that trained it, and its recipe (from the
     run's last checkpoint: sources, batch, learning rate, trunk it started from, steps taken)."""
@@ -107,12 +136,7 @@ def main() -> None:
         path = ROOT / "models" / EXPORTS[training_design][2]
         reported_as = "single" if training_design in ("age", "gender") else training_design
         model, commit, how = load_trained(training_design)
-        export_network(model, training_design, path, metrics.get(reported_as), commit=commit, training=how)
-        print(f"wrote {path}")
-        stale = int8_copy(path)
-        if stale.exists():  # quantised from the network just replaced: training.quantize makes it anew
-            stale.unlink()
-            print(f"removed {stale.name}")
+        ship(model, training_design, path, metrics.get(reported_as), commit=commit, training=how)
     if not args.no_calibrate:
         from training.calibrate import main as calibrate
         calibrate([])

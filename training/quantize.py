@@ -76,12 +76,17 @@ def quantize(fp32_path: Path, calibration_crops: np.ndarray, out_path: Path, pla
                         activation_type=QuantType.QUInt8,
                         nodes_to_exclude=kept_in_float(onnx.load(str(fp32_path)).graph, plan))
         model = onnx.load(str(staged))
-        del model.metadata_props[:]
-        for prop in onnx.load(str(fp32_path)).metadata_props:  # the same description, calibration included
-            model.metadata_props.add(key=prop.key, value=prop.value)
-        model.metadata_props.add(key="precision", value=json.dumps("int8"))
+        describe_as_int8(model, onnx.load(str(fp32_path)))
         onnx.save(model, str(staged))
         os.replace(staged, out_path)
+
+
+def describe_as_int8(model: onnx.ModelProto, fp32: onnx.ModelProto) -> None:
+    """Give an INT8 copy its FP32 network's description (calibration and test metrics included), marked int8."""
+    del model.metadata_props[:]
+    for prop in fp32.metadata_props:
+        model.metadata_props.add(key=prop.key, value=prop.value)
+    model.metadata_props.add(key="precision", value=json.dumps("int8"))
 
 
 def answers(network, crops: np.ndarray) -> dict[str, np.ndarray]:
