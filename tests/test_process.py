@@ -43,6 +43,7 @@ def test_both_designs_to_csv(short_clip, random_models, tmp_path):
     assert run(short_clip, "--design", "both", "--results", results, "--models", random_models) == 0
     rows = list(csv.DictReader(results.open()))
     assert len(rows) >= 12
+    assert {row["track"] for row in rows} == {""}  # no tracking asked for
     assert {"multitask_age", "single_age", "single_gender", "multitask_p_age_25-37", "landmark4_y",
             "single_gender_confident"} <= set(rows[0])
     assert {row["multitask_gender_confident"] for row in rows} <= {"True", "False"}
@@ -85,3 +86,11 @@ def test_sigterm_mid_video_leaves_valid_files(crowd_video, random_models, tmp_pa
         frames += 1
     assert frames >= 3  # the MP4 index was written: the video plays
 
+
+def test_csv_keeps_the_track_ids_of_a_tracked_run(short_clip, random_models, tmp_path):
+    jsonl, table = tmp_path / "r.jsonl", tmp_path / "r.csv"
+    for results in (jsonl, table):
+        assert run(short_clip, "--track", "--results", results, "--models", random_models) == 0
+    from_jsonl = [face["track"] for line in read_jsonl(jsonl) for face in line["faces"]]
+    assert from_jsonl and all(isinstance(track, int) for track in from_jsonl)
+    assert [int(row["track"]) for row in csv.DictReader(table.open())] == from_jsonl

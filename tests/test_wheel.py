@@ -26,8 +26,7 @@ def test_the_only_top_level_package_is_agegender(wheel):
 
 def test_it_carries_the_models_the_icons_and_the_type_marker(wheel):
     names = set(wheel.namelist())
-    shipped = {f"agegender/models/{p.relative_to(ROOT / 'models')}" for p in (ROOT / "models").rglob("*.onnx")
-               if "variants" not in p.parts}
+    shipped = {f"agegender/models/{p.relative_to(ROOT / 'models')}" for p in (ROOT / "models").rglob("*.onnx")}
     assert shipped == {n for n in names if n.startswith("agegender/models/") and n.endswith(".onnx")}
     assert {"agegender/models/mtcnn/pnet.onnx", "agegender/models/multitask.onnx", "agegender/models/gender.onnx",
             "agegender/models/MODEL_CARD.md", "agegender/assets/icon-256.png", "agegender/py.typed"} <= names

@@ -98,20 +98,17 @@ def head(outputs: int, inputs: int = EMBEDDING) -> nn.Sequential:
 
 
 class MultiTaskNet(nn.Module):
-    """One trunk, an age head and a gender head. With gender_to_age, the age head also sees P(female)."""
+    """One trunk, an age head and a gender head."""
 
-    def __init__(self, gender_to_age: bool = False) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.gender_to_age = gender_to_age
         self.trunk = MobileFaceNet()
         self.gender_head = head(1)
-        self.age_head = head(NUM_AGES, EMBEDDING + 1 if gender_to_age else EMBEDDING)
+        self.age_head = head(NUM_AGES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.trunk(x)
         gender_logit = self.gender_head(features).squeeze(1)
-        if self.gender_to_age:
-            features = torch.cat([features, torch.sigmoid(gender_logit).unsqueeze(1)], dim=1)
         return self.age_head(features), gender_logit
 
 

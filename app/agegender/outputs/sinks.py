@@ -80,7 +80,7 @@ class CsvWriter(_TextOutput):
         self._designs = designs
         self._bucket_labels = list(bucket_labels)
         self._per_design = 5 + len(bucket_labels)
-        header = ["source", "frame", "time", "face", "x1", "y1", "x2", "y2", "score"]
+        header = ["source", "frame", "time", "face", "track", "x1", "y1", "x2", "y2", "score"]
         header += [f"landmark{i}_{axis}" for i in range(5) for axis in "xy"]
         for name in designs:
             header += [f"{name}_age", f"{name}_age_bucket", f"{name}_gender", f"{name}_p_female",
@@ -96,7 +96,8 @@ class CsvWriter(_TextOutput):
     def write(self, record: dict) -> None:
         rows = []
         for index, face in enumerate(record["faces"]):
-            row = [record.get("source", ""), record["frame"], record["time"], index, *face["box"], face["score"]]
+            row = [record.get("source", ""), record["frame"], record["time"], index, face.get("track", ""),
+                   *face["box"], face["score"]]
             row += [value for point in face["landmarks"] for value in point]
             for name in self._designs:
                 d = face["designs"].get(name)
