@@ -57,10 +57,17 @@ def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_r
     model = build_model("multitask").eval()
     path = tmp_path / "multitask.onnx"
     ship(model, "multitask", path)
+    calibrated = onnx.load(str(path))  # as training.calibrate leaves it
+    calibrated.metadata_props.add(key="gender_temperature", value="1.1")
+    calibrated.metadata_props.add(key="gender_threshold", value="0.6")
+    onnx.save(calibrated, str(path))
     quantize(path, np.concatenate([real_crops] * 4), int8_copy(path))
     ship(model, "multitask", path, {"utkface": {"mae": 4.4}})  # only the test metrics are new
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(int8_copy(path))).metadata_props}
-    assert meta["precision"] == "int8" and meta["test_metrics"] == {"utkface": {"mae": 4.4}}
+    for shipped in (path, int8_copy(path)):  # the calibration of these weights holds in both files
+        meta = {p.key: json.loads(p.value) for p in onnx.load(str(shipped)).metadata_props}
+        assert (meta["gender_temperature"], meta["gender_threshold"]) == (1.1, 0.6)
+        assert meta["test_metrics"] == {"utkface": {"mae": 4.4}}
+    assert meta["precision"] == "int8"
     torch.manual_seed(2)
     ship(build_model("multitask").eval(), "multitask", path)
     assert not int8_copy(path).exists()

@@ -25,6 +25,8 @@ from training.crops import load_cache
 from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT
 
+CALIBRATION_KEYS = ("gender_temperature", "gender_threshold")  # what this writes into a network's metadata
+
 TARGET_ACCURACY = 0.97
 ADULT_AGE = 18  # coverage is reported over faces whose true age is at least this
 GENDER_NETWORKS = {"multitask": ("multitask.onnx", "multitask.onnx"), "single": ("age.onnx", "gender.onnx")}
@@ -78,10 +80,10 @@ def write_gender_calibration(path: Path, temperature: float, threshold: float) -
     model = onnx.load(str(path))
     meta = {p.key: p for p in model.metadata_props}
     unchanged = all(key in meta and json.loads(meta[key].value) == value
-                    for key, value in (("gender_temperature", temperature), ("gender_threshold", threshold)))
+                    for key, value in zip(CALIBRATION_KEYS, (temperature, threshold)))
     if unchanged:
         return
-    for key, value in (("gender_temperature", temperature), ("gender_threshold", threshold)):
+    for key, value in zip(CALIBRATION_KEYS, (temperature, threshold)):
         if key in meta:
             meta[key].value = json.dumps(value)
         else:

@@ -26,6 +26,7 @@ from agegender.vision.designs import int8_copy
 from agegender.vision.model_info import SCHEMA_VERSION
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
+from training.calibrate import CALIBRATION_KEYS
 from training.quantize import describe_as_int8
 from training.recipe import COLOUR_ORDER, MEAN, STD
 from training.train import RUNS_DIR, build_model
@@ -79,26 +80,36 @@ def export_network(model: nn.Module, training_design: str, path: Path, test_metr
 
 def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
          commit: str | None = None, training: dict | None = None) -> None:
-    """Export a network over its shipped file and settle the file's INT8 copy: a copy quantised from these
-    same weights is kept and given the new description (as when only the test metrics are added);
-    a copy of other weights is removed, for training.quantize to make anew."""
-    previous_graph = onnx.load(str(path)).graph.SerializeToString() if path.is_file() else None
+    """Export a network over its shipped file. Where the weights are the file's own (as when only the test
+    metrics are added), its gender calibration still holds and is kept, and so is its INT8 copy, given the
+    new description; other weights drop the copy, for training.quantize to make anew."""
+    previous = onnx.load(str(path)) if path.is_file() else None
     export_network(model, training_design, path, test_metrics, commit=commit, training=training)
     print(f"wrote {path}")
+    exported = onnx.load(str(path))
+    same_weights = previous is not None and exported.graph.SerializeToString() == previous.graph.SerializeToString()
+    if same_weights:
+        calibration = [prop for prop in previous.metadata_props if prop.key in CALIBRATION_KEYS]
+        if calibration:
+            exported.metadata_props.extend(calibration)
+            _save(exported, path)
     copy = int8_copy(path)
     if not copy.exists():
         return
-    exported = onnx.load(str(path))
-    if exported.graph.SerializeToString() != previous_graph:
+    if not same_weights:
         copy.unlink()
         print(f"removed {copy.name} (quantised from other weights; run python -m training.quantize)")
         return
     int8 = onnx.load(str(copy))
     describe_as_int8(int8, exported)
-    partial = copy.with_suffix(".partial")
-    onnx.save(int8, str(partial))
-    os.replace(partial, copy)
+    _save(int8, copy)
     print(f"kept {copy.name} (the same weights), with the new description")
+
+
+def _save(model: onnx.ModelProto, path: Path) -> None:
+    partial = path.with_suffix(".partial")
+    onnx.save(model, str(partial))
+    os.replace(partial, path)
 
 
 def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None, dict | None]:
