@@ -71,3 +71,16 @@ def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_r
     torch.manual_seed(2)
     ship(build_model("multitask").eval(), "multitask", path)
     assert not int8_copy(path).exists()
+    assert not {p.key for p in onnx.load(str(path)).metadata_props} & {"gender_temperature", "gender_threshold"}
+
+
+def test_a_pair_network_that_loses_its_int8_copy_takes_its_partners_with_it(tmp_path):
+    from agegender.vision.designs import int8_copy
+    from training.export import withdraw_half_pairs
+    for name in ("age.onnx", "gender.onnx"):
+        int8_copy(tmp_path / name).write_bytes(b"stand-in for a quantised copy")
+    withdraw_half_pairs(tmp_path)
+    assert int8_copy(tmp_path / "gender.onnx").exists()  # both present: both stay
+    int8_copy(tmp_path / "age.onnx").unlink()  # as ship() does when the age network's weights change
+    withdraw_half_pairs(tmp_path)
+    assert not int8_copy(tmp_path / "gender.onnx").exists()

@@ -126,3 +126,16 @@ def test_a_pair_network_whose_partner_failed_ships_no_copy_of_its_own(tmp_path):
     both = {"age.onnx": {"shipped": True, "plan": "ends"}, "gender.onnx": {"shipped": True, "plan": "ends"}}
     withdraw_lone_copies(tmp_path, both)
     assert both["age.onnx"]["shipped"] and both["gender.onnx"]["shipped"]
+
+
+def test_a_trained_network_takes_percentile_ranges_and_keeps_its_answers(real_crops, tmp_path):
+    from agegender.paths import MODELS_DIR
+    from training.quantize import quantize
+    shipped = MODELS_DIR / "multitask.onnx"
+    copy = tmp_path / "multitask.int8.onnx"
+    assert quantize(shipped, np.concatenate([real_crops] * 4), copy, plan="ends") == "percentile"
+    fp32 = load_design("multitask", MODELS_DIR, precision="fp32").predict(real_crops)
+    shutil.copy(shipped, tmp_path / "multitask.onnx")
+    int8 = load_design("multitask", tmp_path, precision="int8").predict(real_crops)
+    assert np.abs(int8.p_female - fp32.p_female).max() < 0.1
+    assert np.abs(int8.expected_age - fp32.expected_age).max() < 3

@@ -7,7 +7,7 @@ mean/std, colour order, alignment template id, age classes, gender labels, defau
 names, schema version, training commit, the training recipe and (when given) test metrics. The new networks' gender is then
 calibrated on the validation faces (training.calibrate), which adds the temperature and the threshold.
 An INT8 copy (training.quantize) of the same weights is kept with the new description; one of other weights
-is removed.
+is removed, and so is the pair's other copy.
 """
 from __future__ import annotations
 
@@ -79,16 +79,17 @@ def export_network(model: nn.Module, training_design: str, path: Path, test_metr
 
 
 def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
-         commit: str | None = None, training: dict | None = None) -> None:
+         commit: str | None = None, training: dict | None = None, keep_calibration: bool = True) -> None:
     """Export a network over its shipped file. Where the weights are the file's own (as when only the test
-    metrics are added), its gender calibration still holds and is kept, and so is its INT8 copy, given the
-    new description; other weights drop the copy, for training.quantize to make anew."""
+    metrics are added), its gender calibration still holds and is kept (unless keep_calibration is false),
+    and so is its INT8 copy, given the new description; other weights drop the copy, for
+    training.quantize to make anew."""
     previous = onnx.load(str(path)) if path.is_file() else None
     export_network(model, training_design, path, test_metrics, commit=commit, training=training)
     print(f"wrote {path}")
     exported = onnx.load(str(path))
     same_weights = previous is not None and exported.graph.SerializeToString() == previous.graph.SerializeToString()
-    if same_weights:
+    if same_weights and keep_calibration:
         calibration = [prop for prop in previous.metadata_props if prop.key in CALIBRATION_KEYS]
         if calibration:
             exported.metadata_props.extend(calibration)
@@ -104,6 +105,17 @@ def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict 
     describe_as_int8(int8, exported)
     _save(int8, copy)
     print(f"kept {copy.name} (the same weights), with the new description")
+
+
+def withdraw_half_pairs(models: Path) -> None:
+    """The pair runs in INT8 only with both copies, and the gender copy was gated on its partner's ages:
+    when one network of the pair loses its copy, the other's goes too."""
+    copies = [int8_copy(models / name) for name in ("age.onnx", "gender.onnx")]
+    if sum(copy.exists() for copy in copies) == 1:
+        for copy in copies:
+            if copy.exists():
+                copy.unlink()
+                print(f"removed {copy.name} (its partner has no INT8 copy; run python -m training.quantize)")
 
 
 def _save(model: onnx.ModelProto, path: Path) -> None:
@@ -147,7 +159,9 @@ def main() -> None:
         path = ROOT / "models" / EXPORTS[training_design][2]
         reported_as = "single" if training_design in ("age", "gender") else training_design
         model, commit, how = load_trained(training_design)
-        ship(model, training_design, path, metrics.get(reported_as), commit=commit, training=how)
+        ship(model, training_design, path, metrics.get(reported_as), commit=commit, training=how,
+             keep_calibration=not args.no_calibrate)
+    withdraw_half_pairs(ROOT / "models")
     if not args.no_calibrate:
         from training.calibrate import main as calibrate
         calibrate([])

@@ -5,8 +5,8 @@
 For each of multitask.onnx, age.onnx and gender.onnx: ONNX Runtime's static quantisation (QDQ format,
 per-channel int8 weights, uint8 activations), calibrated on real aligned crops of the training split of
 every source (the app's own detector and aligner made them), each activation's range set to hold all but
-its rarest 0.001% of values (ACTIVATION_PERCENTILE; the full range where an activation's range is too
-small to histogram, as in an untrained network). The INT8 copy is then run beside its FP32
+its rarest 0.001% of values (ACTIVATION_PERCENTILE; where ONNX Runtime cannot histogram one of them, as in
+an untrained network, the whole network takes min-max ranges, and the verdict says so). The INT8 copy is then run beside its FP32
 self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
 accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
 its sure gender answers (by the calibration both share, and the rule for children, which for the
@@ -71,26 +71,33 @@ def kept_in_float(graph: onnx.GraphProto, plan: str) -> list[str]:
 PLANS = ("heads", "depthwise", "ends")  # tried in this order: the most INT8 first
 
 
-def quantize(fp32_path: Path, calibration_crops: np.ndarray, out_path: Path, plan: str = "heads") -> None:
+def quantize(fp32_path: Path, calibration_crops: np.ndarray, out_path: Path, plan: str = "heads") -> str:
+    """Write the INT8 copy; return how its activation ranges were set ("percentile" or "minmax")."""
     network = load_network(fp32_path, ["CPUExecutionProvider"])
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / out_path.name
         settings = dict(quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
                         activation_type=QuantType.QUInt8,
                         nodes_to_exclude=kept_in_float(onnx.load(str(fp32_path)).graph, plan))
+        ranges = "percentile"
         try:
             # activation ranges that ignore the rarest 0.001%: a few outlying values no longer stretch
             # the 256 steps every other value must share
             quantize_static(str(fp32_path), str(staged), CropReader(network, calibration_crops), **settings,
                             calibrate_method=CalibrationMethod.Percentile,
                             extra_options={"CalibPercentile": ACTIVATION_PERCENTILE})
-        except ValueError as error:  # numpy cannot cut a near-zero range into the histogram's 2048 bins
-            print(f"{fp32_path.name}: percentile calibration impossible ({error}); using the full ranges")
+        except ValueError as error:
+            if "Too many bins for data range" not in str(error):
+                raise
+            # numpy cannot cut an activation's near-zero range (an untrained network's) into 2048 bins
+            print(f"{fp32_path.name}: percentile ranges impossible ({error}); the whole network uses min-max ranges")
+            ranges = "minmax"
             quantize_static(str(fp32_path), str(staged), CropReader(network, calibration_crops), **settings)
         model = onnx.load(str(staged))
         describe_as_int8(model, onnx.load(str(fp32_path)))
         onnx.save(model, str(staged))
         os.replace(staged, out_path)
+    return ranges
 
 
 def describe_as_int8(model: onnx.ModelProto, fp32: onnx.ModelProto) -> None:
@@ -200,7 +207,7 @@ def main() -> None:
         for plan in args.plans:
             candidate = int8_path.with_name("candidate-" + int8_path.name)
             try:
-                quantize(fp32_path, calibration, candidate, plan)
+                ranges = quantize(fp32_path, calibration, candidate, plan)
                 int8 = load_network(candidate, ["CPUExecutionProvider"])
                 scores = scores_by_source(int8, crops, ages, genders, sources, partner_age)
                 ms = fastest_ms(int8.run, crops[:8], repeats=30)
@@ -208,7 +215,8 @@ def main() -> None:
                 candidate.unlink(missing_ok=True)
                 raise
             reasons = gate(fp32_scores, scores, fp32_ms, ms)
-            verdicts[name]["plans"][plan] = {"reasons": reasons, "test": scores, "ms_for_8": ms}
+            verdicts[name]["plans"][plan] = {"reasons": reasons, "test": scores, "ms_for_8": ms,
+                                             "activation_ranges": ranges}
             print(f"{name}, {plan} in float: {'passes' if not reasons else 'fails: ' + '; '.join(reasons)} "
                   f"({fp32_ms:.1f} -> {ms:.1f} ms for 8 crops)", flush=True)
             if not reasons:
