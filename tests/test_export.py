@@ -76,11 +76,11 @@ def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_r
 
 def test_a_pair_network_that_loses_its_int8_copy_takes_its_partners_with_it(tmp_path):
     from agegender.vision.designs import int8_copy
-    from training.export import withdraw_half_pairs
+    from training.quantize import withdraw_lone_copies
     for name in ("age.onnx", "gender.onnx"):
         int8_copy(tmp_path / name).write_bytes(b"stand-in for a quantised copy")
-    withdraw_half_pairs(tmp_path)
+    withdraw_lone_copies(tmp_path)
     assert int8_copy(tmp_path / "gender.onnx").exists()  # both present: both stay
     int8_copy(tmp_path / "age.onnx").unlink()  # as ship() does when the age network's weights change
-    withdraw_half_pairs(tmp_path)
+    withdraw_lone_copies(tmp_path)
     assert not int8_copy(tmp_path / "gender.onnx").exists()

@@ -27,7 +27,7 @@ from agegender.vision.model_info import SCHEMA_VERSION
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
 from training.calibrate import CALIBRATION_KEYS
-from training.quantize import describe_as_int8
+from training.quantize import describe_as_int8, withdraw_lone_copies
 from training.recipe import COLOUR_ORDER, MEAN, STD
 from training.train import RUNS_DIR, build_model
 from training.utkface import ROOT
@@ -107,17 +107,6 @@ def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict 
     print(f"kept {copy.name} (the same weights), with the new description")
 
 
-def withdraw_half_pairs(models: Path) -> None:
-    """The pair runs in INT8 only with both copies, and the gender copy was gated on its partner's ages:
-    when one network of the pair loses its copy, the other's goes too."""
-    copies = [int8_copy(models / name) for name in ("age.onnx", "gender.onnx")]
-    if sum(copy.exists() for copy in copies) == 1:
-        for copy in copies:
-            if copy.exists():
-                copy.unlink()
-                print(f"removed {copy.name} (its partner has no INT8 copy; run python -m training.quantize)")
-
-
 def _save(model: onnx.ModelProto, path: Path) -> None:
     partial = path.with_suffix(".partial")
     onnx.save(model, str(partial))
@@ -161,7 +150,7 @@ def main() -> None:
         model, commit, how = load_trained(training_design)
         ship(model, training_design, path, metrics.get(reported_as), commit=commit, training=how,
              keep_calibration=not args.no_calibrate)
-    withdraw_half_pairs(ROOT / "models")
+    withdraw_lone_copies(ROOT / "models")
     if not args.no_calibrate:
         from training.calibrate import main as calibrate
         calibrate([])

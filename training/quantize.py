@@ -28,8 +28,8 @@ import onnx
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_static)
 
-from agegender.vision.designs import GenderRule, expected_age, load_network, says_female, sigmoid, softmax
-from agegender.vision.model_info import INT8_SUFFIX
+from agegender.vision.designs import (GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid,
+                                      softmax)
 from training.calibrate import validation_faces
 from training.evaluate import fastest_ms
 from training.utkface import ROOT
@@ -197,7 +197,7 @@ def main() -> None:
         partner_age = expected_age(softmax(answers(age_network, crops)["age_logits"]))
     for name in args.networks:
         fp32_path = args.models / name
-        int8_path = fp32_path.with_name(fp32_path.stem + INT8_SUFFIX)
+        int8_path = int8_copy(fp32_path)
         int8_path.unlink(missing_ok=True)
         fp32 = load_network(fp32_path, ["CPUExecutionProvider"])
         fp32_scores = scores_by_source(fp32, crops, ages, genders, sources, partner_age)
@@ -229,17 +229,18 @@ def main() -> None:
     args.out.write_text(json.dumps(verdicts, indent=1) + "\n")
 
 
-def withdraw_lone_copies(models: Path, verdicts: dict) -> None:
-    """The app runs the pair in INT8 only where both its networks have a copy: one that passed while its
-    partner failed would never run, so it is not shipped."""
+def withdraw_lone_copies(models: Path, verdicts: dict | None = None) -> None:
+    """The app runs the pair in INT8 only where both its networks have a copy, and the gender copy was gated
+    on its partner's ages: a copy whose partner has none is removed (and its verdict, if given, says why)."""
     for name, partner in (("age.onnx", "gender.onnx"), ("gender.onnx", "age.onnx")):
-        mine, theirs = verdicts.get(name, {}), verdicts.get(partner, {})
-        if mine.get("shipped") and not theirs.get("shipped"):
-            (models / name).with_name(Path(name).stem + INT8_SUFFIX).unlink(missing_ok=True)
-            mine.update(shipped=False, withdrawn=f"passed with plan {mine.pop('plan')}, but {partner} has no INT8 "
-                                                 "copy, and the app runs the pair in INT8 only with both")
-            print(f"{name}: its INT8 copy is withdrawn: {partner} has none")
-
+        mine = int8_copy(models / name)
+        if mine.exists() and not int8_copy(models / partner).exists():
+            mine.unlink()
+            print(f"{name}: its INT8 copy is withdrawn: {partner} has none (run python -m training.quantize)")
+            verdict = (verdicts or {}).get(name, {})
+            if verdict.get("shipped"):
+                verdict.update(shipped=False, withdrawn=f"passed with plan {verdict.pop('plan')}, but {partner} has "
+                                                        "no INT8 copy, and the app runs the pair in INT8 only with both")
 
 if __name__ == "__main__":
     main()
