@@ -1,9 +1,10 @@
-"""Ctrl-C and SIGTERM, at any moment: one line, exit status 130, no traceback, outputs valid.
+"""Ctrl-C, SIGTERM and SIGHUP (a closed terminal), at any moment: one line, exit status 130, no
+traceback, outputs valid.
 
 During start-up (imports, model loading, checks) nothing is open yet, so the program stops at once: a
 KeyboardInterrupt raised inside an extension module's import would surface as an unrelated ImportError,
-or be swallowed. Once outputs are open, both signals raise KeyboardInterrupt instead, so the run
-finalises them on the way out.
+or be swallowed. Once outputs are open, the signals raise KeyboardInterrupt instead, so the run
+finalises them on the way out. Once they are saved, a late signal stops at once again, and says so.
 """
 from __future__ import annotations
 
@@ -13,11 +14,24 @@ import threading
 from contextlib import contextmanager
 
 EXIT_INTERRUPTED = 130
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+_STOP_MESSAGES = {"start-up": b"agegender: interrupted during start-up; nothing was written\n",
+                  "saved": b"agegender: interrupted after the outputs were saved; they are complete\n"}
+_stage = "start-up"
+
+
+def outputs_saved() -> None:
+    """From now on a signal that stops the program says the outputs were saved, not that none were written."""
+    global _stage
+    _stage = "saved"
 
 
 def _stop_now(signum, frame) -> None:
-    os.write(2, b"agegender: interrupted during start-up; nothing was written\n")
+    try:
+        os.write(2, _STOP_MESSAGES[_stage])
+    except OSError:  # stderr closed (a hang-up): the exit status still tells
+        pass
     os._exit(EXIT_INTERRUPTED)
 
 
@@ -39,10 +53,10 @@ def _handled_by(handler):
 
 
 def stop_at_once_on_signal():
-    """For start-up: Ctrl-C or SIGTERM ends the process straight away with one line."""
+    """For start-up: Ctrl-C, SIGTERM or SIGHUP ends the process straight away with one line."""
     return _handled_by(_stop_now)
 
 
 def signals_raise_interrupt():
-    """While outputs are open: Ctrl-C and SIGTERM raise KeyboardInterrupt where the program is."""
+    """While outputs are open: Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt where the program is."""
     return _handled_by(_raise_interrupt)

@@ -8,27 +8,39 @@ import sys
 from pathlib import Path
 
 from agegender import __version__
+from agegender.console import EscapingFormatter, say, survive_closed_streams
 from agegender.errors import AgeGenderError
 from agegender.interrupts import EXIT_INTERRUPTED, signals_raise_interrupt, stop_at_once_on_signal
 
 log = logging.getLogger("agegender")
 
 
+# The settings `process` and `soak` act on, from --config and their options; the file's other keys
+# (the window's and the kiosk's) are listed as ignored.
+FILE_SETTINGS = frozenset({"detector", "thresholds", "min_face", "buckets", "max_faces", "precision", "provider",
+                           "max_image_megapixels"})
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options that default to None: a value not given comes from --config, else from Settings."""
     from agegender.config import Settings
     defaults = Settings()
-    parser.add_argument("--min-face", type=int, default=defaults.min_face,
-                        help=f"smallest face to look for, in pixels ({defaults.min_face})")
-    parser.add_argument("--buckets", default=defaults.buckets,
-                        help="age buckets: default, adience, decades, or ranges like '0-9,10-19,...,70+'")
-    parser.add_argument("--provider", choices=Settings.CHOICES["provider"], default=defaults.provider,
-                        help="ONNX Runtime execution provider: auto (CUDA if available), cpu, cuda")
-    parser.add_argument("--precision", choices=Settings.CHOICES["precision"], default=defaults.precision,
-                        help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate), "
-                             "int8, fp32")
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="TOML settings file; its detector, thresholds, min_face, buckets, max_faces, precision, "
+                             "provider and max_image_megapixels apply, the options given here override them")
+    parser.add_argument("--detector", choices=Settings.CHOICES["detector"],
+                        help=f"fast, or reference: facenet-pytorch's settings exactly ({defaults.detector})")
+    parser.add_argument("--min-face", type=int, help=f"smallest face to look for, in pixels ({defaults.min_face})")
+    parser.add_argument("--buckets", help="age buckets: default, decades, or ranges from 0 without gaps like "
+                                          "'0-9,10-19,...,70+' (default)")
+    parser.add_argument("--provider", choices=Settings.CHOICES["provider"],
+                        help="ONNX Runtime execution provider: auto (CUDA if available; default), cpu, cuda")
+    parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
+                        help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate; "
+                             "default), int8, fp32")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
-    parser.add_argument("--max-faces", type=int, default=defaults.max_faces,
-                        help=f"most faces classified per frame ({defaults.max_faces}, at least 1)")
+    parser.add_argument("--max-faces", type=int, help=f"most faces classified per frame ({defaults.max_faces}, at "
+                                                      "least 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="full detection every N frames, tracked faces refined between (1; N > 1 implies "
                               "--track); videos only: images are always processed one by one")
     megapixels = Settings().max_image_megapixels
-    process.add_argument("--max-image-megapixels", type=float, default=megapixels, metavar="MP",
+    process.add_argument("--max-image-megapixels", type=float, metavar="MP",
                          help=f"refuse images whose header declares more pixels than this, before decoding "
                               f"({megapixels:g})")
     _add_model_options(process)
@@ -90,18 +102,19 @@ def _require(condition: bool, message: str) -> None:
         raise AgeGenderError(message)
 
 
-def _process_settings(args, **more):
-    """The options as Settings, which check themselves: a bad value is refused with the key it names."""
-    from agegender.config import Settings
-    return Settings(min_face=args.min_face, buckets=args.buckets, provider=args.provider, max_faces=args.max_faces,
-                    detect_every=args.detect_every, precision=args.precision, **more)
+def _process_settings(args):
+    """--config, then the options given, as Settings, which check themselves: a bad value is refused with
+    the key it names."""
+    from agegender.config import load_settings
+    options = {key: getattr(args, key, None) for key in FILE_SETTINGS}
+    return load_settings(args.config, {**options, "detect_every": args.detect_every}, used=FILE_SETTINGS)
 
 
 def _process(args) -> int:
     from agegender.vision.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
     from agegender.vision.designs import DESIGNS_RUN
-    settings = _process_settings(args, max_image_megapixels=args.max_image_megapixels)
+    settings = _process_settings(args)
     names = list(DESIGNS_RUN[args.design])
     source = open_input(args.input, settings.max_image_megapixels)
     try:
@@ -180,17 +193,20 @@ def _window(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     with stop_at_once_on_signal():  # until a command opens its outputs, see app/interrupts.py
-        logging.basicConfig(level=logging.INFO, format="agegender: %(message)s")
+        survive_closed_streams()  # a closed pipe or terminal silences the output, never the run
+        handler = logging.StreamHandler()
+        handler.setFormatter(EscapingFormatter("agegender: %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
         args = build_parser().parse_args(argv)  # imports ONNX Runtime, for its provider names
         try:
             if args.command is None:
                 return _window(args)
             return {"process": _process, "bench": _bench, "soak": _soak}[args.command](args)
         except AgeGenderError as exc:
-            print(f"agegender: error: {exc}", file=sys.stderr)
+            say(f"error: {exc}")
             return 2
         except KeyboardInterrupt:
-            print("agegender: interrupted", file=sys.stderr)
+            say("interrupted")
             return EXIT_INTERRUPTED
 
 

@@ -6,26 +6,41 @@ targets and renamed into place at the end, also after Ctrl-C or SIGTERM; a run t
 outputs away and leaves earlier files as they were."""
 from __future__ import annotations
 
-import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
 from tqdm import tqdm
 
+from agegender.console import say, shown
 from agegender.sources.capture import ImageSource, VideoFileSource, local_inputs, open_source
 from agegender.outputs.draw import annotate
 from agegender.errors import InputError, OutputError
-from agegender.interrupts import EXIT_INTERRUPTED, signals_raise_interrupt
-from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
+from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
+from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically, writes_in_place
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from agegender.timing import StageTimes
 
 STILL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def report(message: str) -> None:
-    print(f"agegender: {message}", file=sys.stderr)
+def annotated_name(name: str) -> str:
+    """The name of an image's annotated copy: its own, or with .png added where its format is not one
+    the annotation is written in (.pgm, .tif, .gif, ...: PNG keeps the colours drawn)."""
+    return name if Path(name).suffix.lower() in STILL_SUFFIXES else name + ".png"
+
+
+def refuse_name_clashes(images: list[Path]) -> None:
+    """Two inputs whose annotated copies would have one name (a.pgm and a.pgm.png) are refused before
+    anything is written: one copy would silently replace the other."""
+    by_target = defaultdict(list)
+    for path in images:
+        by_target[annotated_name(path.name)].append(path.name)
+    for target, names in by_target.items():
+        if len(names) > 1:
+            raise OutputError(f"{' and '.join(names)} would both be annotated as {target}; rename one of them, "
+                              "or leave out --out")
 
 
 def open_input(spec: str, max_image_megapixels: float):
@@ -46,7 +61,7 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
     refuse_outputs_over_inputs({"--out": out, "--results": results}, local_inputs(input_spec))
     if results is not None:
         check_results_path(results)
-        if not Path(results).is_char_device():
+        if not writes_in_place(results):
             check_folder(results)
     if out is None:
         return
@@ -55,10 +70,12 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
         check_folder(out)
     elif source.frame_count == 1:
         if Path(out).suffix.lower() not in STILL_SUFFIXES:
-            raise OutputError(f"--out {out}: for an image input, give an image file (.jpg, .png)")
+            raise OutputError(f"--out {out}: for an image input, give an image file ({', '.join(STILL_SUFFIXES)})")
         check_folder(out)
     elif not Path(out).is_dir():
         raise OutputError(f"--out {out}: for a folder of images, give an existing folder")
+    else:
+        refuse_name_clashes(source.paths)
 
 
 class AnnotatedImages:
@@ -68,9 +85,7 @@ class AnnotatedImages:
         self.path, self.single = Path(path), single
 
     def write(self, image, name: str) -> None:
-        target = self.path if self.single else self.path / name
-        if target.suffix.lower() not in STILL_SUFFIXES:
-            target = target.with_name(target.name + ".png")  # .pgm, .tif, ...: PNG keeps the colour drawn
+        target = self.path if self.single else self.path / annotated_name(name)
         try:
             ok, encoded = cv2.imencode(target.suffix, image)
         except cv2.error:
@@ -99,29 +114,61 @@ def run(source, pipeline, design_names: list[str], out: Path | None, results: Pa
             else:
                 video_out = VideoWriter(out, source.fps, source.size)
             writers.append(video_out)
-            code = _loop(source, pipeline, design_names, results_out, video_out, provider)
+            outcome = _loop(source, pipeline, design_names, results_out, video_out)
             keep = True
-            return code
         finally:
             for writer in writers:
                 if writer is not None:
                     writer.close(keep)
+    outputs_saved()
+    return outcome.finish(provider)
 
 
-def _loop(source, pipeline, design_names, results_out, video_out, provider) -> int:
-    times = StageTimes()
-    frames = faces = dropped = 0
-    not_written: list[str] = []
-    started = time.perf_counter()
-    interrupted = False
-    bar = tqdm(total=source.frame_count or None, unit="frame", desc=source.name, dynamic_ncols=True)
+class Outcome:
+    """What a run did, told once its outputs are saved: a summary line, then any problems, one a line."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.times = StageTimes()
+        self.frames = self.faces = self.dropped = 0
+        self.not_written: list[str] = []  # annotated images that could not be written (their results were)
+        self.interrupted = False
+        self.started = time.perf_counter()
+
+    def finish(self, provider: str) -> int:
+        elapsed = time.perf_counter() - self.started
+        stages = ", ".join(f"{stage} {self.times.mean_ms(stage):.1f}" for stage in self.times.stages())
+        beyond_cap = f" (and {self.dropped} beyond --max-faces, not classified)" if self.dropped else ""
+        print(f"{self.frames} frames, {self.faces} faces{beyond_cap}, {self.frames / max(elapsed, 1e-9):.1f} FPS; "
+              f"mean ms per frame: {stages}; execution provider: {provider}")
+        if self.interrupted:
+            say(f"interrupted: the {self.frames} frames processed so far are saved")
+            return EXIT_INTERRUPTED
+        problems = list(getattr(self.source, "skipped", []))
+        if problems:
+            problems.append(f"{len(problems)} of {self.source.frame_count} images could not be read and were "
+                            "skipped (listed above); the others were processed")
+        elif self.source.error:
+            problems.append(self.source.error)
+        if self.not_written:
+            problems += self.not_written
+            problems.append(f"{len(self.not_written)} annotated images could not be written (listed above); "
+                            "their results are in the results file")
+        for problem in problems:
+            say(problem)
+        return 1 if problems else 0
+
+
+def _loop(source, pipeline, design_names, results_out, video_out) -> Outcome:
+    outcome = Outcome(source)
+    bar = tqdm(total=source.frame_count or None, unit="frame", desc=shown(source.name), dynamic_ncols=True)
     try:
         while (frame := source.read()) is not None:
             result = pipeline.process(frame, design_names)
-            times.add_all(result.timings)
-            frames += 1
-            faces += len(result.detections)
-            dropped += result.faces_dropped
+            outcome.times.add_all(result.timings)
+            outcome.frames += 1
+            outcome.faces += len(result.detections)
+            outcome.dropped += result.faces_dropped
             if results_out:
                 results_out.write(result.to_dict())
             if video_out is not None:
@@ -132,29 +179,12 @@ def _loop(source, pipeline, design_names, results_out, video_out, provider) -> i
                     except OutputError as exc:
                         if video_out.single:
                             raise
-                        not_written.append(f"{frame.source}: {exc}")
+                        outcome.not_written.append(f"{frame.source}: {exc}")
                 else:
                     video_out.write(image, frame.time)
             bar.update(1)
     except KeyboardInterrupt:
-        interrupted = True
+        outcome.interrupted = True
     finally:
         bar.close()
-    elapsed = time.perf_counter() - started
-    stages = ", ".join(f"{stage} {times.mean_ms(stage):.1f}" for stage in times.stages())
-    beyond_cap = f" (and {dropped} beyond --max-faces, not classified)" if dropped else ""
-    print(f"{frames} frames, {faces} faces{beyond_cap}, {frames / max(elapsed, 1e-9):.1f} FPS; "
-          f"mean ms per frame: {stages}; execution provider: {provider}")
-    if interrupted:
-        report(f"interrupted: the {frames} frames processed so far are saved")
-        return EXIT_INTERRUPTED
-    skipped = getattr(source, "skipped", []) + not_written
-    problems = skipped[:]
-    if skipped:
-        problems.append(f"{len(skipped)} of {source.frame_count} images were skipped (listed above); "
-                        "the others were processed")
-    elif source.error:
-        problems.append(source.error)
-    for problem in problems:
-        report(problem)
-    return 1 if problems else 0
+    return outcome

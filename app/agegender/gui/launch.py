@@ -6,6 +6,7 @@ import sys
 
 from agegender.vision.assemble import build_pipeline
 from agegender.config import Settings
+from agegender.console import say
 from agegender.errors import AgeGenderError
 from agegender.interrupts import EXIT_INTERRUPTED, SIGNALS
 
@@ -25,7 +26,7 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
     try:
         pipeline, _, provider = build_pipeline(settings, models_dir, live=True)
     except AgeGenderError as exc:
-        print(f"agegender: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         QMessageBox.critical(None, "AgeGender Live", str(exc))
         return 2
     window = MainWindow(settings, pipeline, provider)
@@ -43,7 +44,7 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
         try:
             window.write_from_start(record, results)
         except AgeGenderError as exc:
-            print(f"agegender: error: {exc}", file=sys.stderr)
+            say(f"error: {exc}")
             window.close()
             return 2
         window.show()
@@ -58,6 +59,8 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
             signal.signal(signum, handler)
         pipeline.close()
     if interrupted:
-        print("agegender: interrupted; the window closed and its outputs were saved", file=sys.stderr)
+        saved = window.outputs.saved
+        say("interrupted; the window closed" + (f" and saved {', '.join(map(str, saved))}" if saved else
+                                                "; it was writing nothing"))
         return EXIT_INTERRUPTED
     return code

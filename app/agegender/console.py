@@ -1,0 +1,90 @@
+"""What the command line prints: never the reason a run fails, and never a way to drive the terminal.
+
+A closed stdout or stderr (`agegender process ... | head`, a terminal closed under a running job) must
+not stop a run or cost it its outputs: the first failed write sends that stream to the null device, and
+the run goes on silently. Names from the file system are shown with their control characters escaped,
+so a file name can neither clear the screen nor split a progress line.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import unicodedata
+
+
+class _QuietOnClose(io.TextIOBase):
+    """A text stream that turns its first failed write (EPIPE, EIO) into silence for the rest of the run."""
+
+    def __init__(self, stream) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def _silence(self) -> None:
+        try:
+            fd = self._stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)  # what the buffer still holds, and every later write, goes nowhere
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            self._silence()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    @property
+    def encoding(self):
+        return getattr(self._stream, "encoding", "utf-8")
+
+    def writable(self) -> bool:
+        return True
+
+
+def survive_closed_streams() -> None:
+    """Make sys.stdout and sys.stderr quiet, rather than fatal, once nobody reads them (idempotent)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _QuietOnClose):
+            setattr(sys, name, _QuietOnClose(stream))
+
+
+def shown(text: object) -> str:
+    """`text` with control characters (escape sequences, newlines, carriage returns) written as escapes,
+    for anything that came from outside the program: file names, URLs, error texts."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or unicodedata.category(ch) == "Zs"
+                   else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def say(message: str) -> None:
+    """One line to stderr, `agegender: ...`, with control characters escaped."""
+    print(f"agegender: {shown(message)}", file=sys.stderr)
+
+
+class EscapingFormatter(logging.Formatter):
+    """Log lines are escaped like every other message: a logged file name cannot drive the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record))
