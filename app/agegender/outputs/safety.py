@@ -3,17 +3,25 @@
 Every output (annotated video or images, results, recordings, snapshots, exports, the soak report) is
 checked against the inputs before anything is opened, then written to a temporary file beside its
 target and renamed onto it when complete. Readers see the earlier file or the complete new one, never
-a half-written one; a run that fails or is refused leaves the earlier file as it was; of two runs
-writing one target, the last to finish wins.
+a half-written one; a run that fails or is refused leaves the earlier file as it was. While a run writes
+a target it holds a lock beside it, so a second run to the same name is refused instead of leaving a
+pair of outputs from two different runs. An output that is a symbolic link is written through the link
+to its target; a device or a pipe (/dev/stdout) is written in place.
 """
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from agegender.errors import OutputError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 
 def check_folder(path: Path) -> None:
@@ -47,6 +55,70 @@ def refuse_outputs_over_inputs(outputs: dict[str, Path | None], inputs: Iterable
                                   "choose another output")
 
 
+def writes_in_place(path: Path) -> bool:
+    """A device, pipe or socket (also behind a link, as /dev/stdout is): nothing to rename onto, so it is
+    written directly."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def through_links(path: Path) -> Path:
+    """The file a symbolic link leads to (also a dangling link's target), so that the link is kept and
+    its target written; any other path as it is."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+class TargetLock:
+    """Held while one run writes `target`: a `.NAME.lock` file beside it, locked with flock (so a run
+    that is killed releases it) and removed when the output is finished. A second writer is refused
+    with the process that holds it. Where flock does not exist (Windows), outputs are not locked."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = Path(target)
+        self.path = self.target.with_name(f".{self.target.name}.lock")
+        self._fd = None
+        if fcntl is None:
+            return
+        try:
+            self._fd = self._acquire()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
+
+    def _acquire(self) -> int:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _creation_mode())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise OutputError(f"{self.target} is being written by another agegender run (process {holder}); "
+                                  "wait for it to finish or choose another name") from None
+            try:  # its last holder may have removed the file between our open and our lock
+                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        return fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+
 def _creation_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -56,24 +128,27 @@ def _creation_mode() -> int:
 class AtomicFile:
     """A temporary file beside `target` (same folder, so the rename is atomic), named
     `.<name>.<random>.part<suffix>` so that writers choosing a format by suffix still see it.
-    commit() renames it onto the target; discard() removes it. Devices (/dev/stdout, /dev/null)
-    cannot be renamed onto and are written in place."""
+    commit() renames it onto the target; discard() removes it. Devices and pipes (/dev/stdout,
+    /dev/null) cannot be renamed onto and are written in place; a symbolic link is written through."""
 
     def __init__(self, target: Path) -> None:
-        self.target = Path(target)
-        self.in_place = self.target.is_char_device()
+        self.in_place = writes_in_place(target)
+        self._lock = None
         if self.in_place:
-            self.path = self.target
+            self.target = self.path = Path(target)
             return
+        self.target = through_links(target)
         check_folder(self.target)
         if self.target.is_dir():
             raise OutputError(f"cannot write {self.target}: it is a folder; give a file name")
+        self._lock = TargetLock(self.target)
         try:
             handle, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".part{self.target.suffix}",
                                             dir=self.target.parent)
             os.close(handle)
             os.chmod(name, _creation_mode())  # mkstemp's 0600 would otherwise outlive the rename
         except OSError as exc:
+            self._lock.release()
             raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
         self.path = Path(name)
 
@@ -87,10 +162,12 @@ class AtomicFile:
         except OSError as exc:
             self.discard()
             raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
+        self._lock.release()
 
     def discard(self) -> None:
         if not self.in_place:
             self.path.unlink(missing_ok=True)
+            self._lock.release()
 
     def close(self, keep: bool = True) -> None:
         self.commit() if keep else self.discard()

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from agegender.errors import OutputError
-from agegender.outputs.safety import AtomicFile, check_folder
+from agegender.outputs.safety import AtomicFile, TargetLock, check_folder, through_links, writes_in_place
 
 RESULTS_SUFFIXES = (".jsonl", ".csv")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
@@ -24,14 +24,20 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _check_suffix(path: Path, what: str, suffixes: tuple[str, ...]) -> None:
+    name = Path(path).name
+    if name.lower() in suffixes:  # '.mp4' is a hidden file without a suffix, not an .mp4 without a name
+        raise OutputError(f"{what} {path} has no name before its suffix; give one, for example results{name}")
+    if Path(path).suffix.lower() not in suffixes:
+        raise OutputError(f"{what} {path} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}")
+
+
 def check_results_path(path: Path) -> None:
-    if Path(path).suffix.lower() not in RESULTS_SUFFIXES:
-        raise OutputError(f"results file {path} must end in .jsonl or .csv")
+    _check_suffix(path, "results file", RESULTS_SUFFIXES)
 
 
 def check_video_path(path: Path) -> None:
-    if Path(path).suffix.lower() not in VIDEO_SUFFIXES:
-        raise OutputError(f"annotated video {path} must end in .mp4, .mov or .avi")
+    _check_suffix(path, "annotated video", VIDEO_SUFFIXES)
 
 
 def spreadsheet_safe(value):
@@ -128,19 +134,27 @@ class _RecordingFile:
     `.NAME.RANDOM.partSUFFIX`, playable, beside the earlier file (README, "Processing files")."""
 
     def __init__(self, target: Path) -> None:
-        self.target = Path(target)
-        self._atomic = None
-        if not self.target.is_char_device():
-            check_folder(self.target)
+        self._atomic = self._lock = None
+        if writes_in_place(target):
+            self.target = self.path = Path(target)
+            self._atomic = AtomicFile(self.target)
+            self._sync_fd = None
+            return
+        self.target = through_links(target)
+        check_folder(self.target)
+        self._lock = TargetLock(self.target)
         try:
             os.close(os.open(self.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             self.path = self.target
         except FileExistsError:
-            self._atomic = AtomicFile(self.target)  # also refuses a folder; devices are written in place
+            self._lock.release()
+            self._lock = None
+            self._atomic = AtomicFile(self.target)  # also refuses a folder; it holds the lock itself
             self.path = self._atomic.path
         except OSError as exc:
+            self._lock.release()
             raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
-        self._sync_fd = None if self.path.is_char_device() else os.open(self.path, os.O_RDONLY)
+        self._sync_fd = os.open(self.path, os.O_RDONLY)
 
     def sync(self) -> None:
         """What has been written reaches the disk (for a power loss; a kill loses nothing written)."""
@@ -156,8 +170,10 @@ class _RecordingFile:
             self._sync_fd = None
         if self._atomic is not None:
             self._atomic.close(keep)
-        elif not keep:
+            return
+        if not keep:
             self.target.unlink(missing_ok=True)  # it was ours: no earlier file had that name
+        self._lock.release()
 
 
 def _video_encoder() -> tuple[str, dict]:
@@ -176,8 +192,21 @@ def _video_encoder() -> tuple[str, dict]:
     raise OutputError("PyAV's FFmpeg has neither an H.264 nor an MPEG-4 encoder: reinstall av")
 
 
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit `size` (width, height) whole, its shape kept, centred on black: a recording
+    of images of several sizes, or of a video whose size changes, shows each picture undistorted."""
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    fitted = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    top, left = (height - fitted.shape[0]) // 2, (width - fitted.shape[1]) // 2
+    return cv2.copyMakeBorder(fitted, top, height - fitted.shape[0] - top, left, width - fitted.shape[1] - left,
+                              cv2.BORDER_CONSTANT)
+
+
 class VideoWriter:
-    """H.264 (yuv420p) in fragmented MP4 at the source's size (odd sizes padded by one black pixel).
+    """H.264 (yuv420p) in fragmented MP4 at the source's size (odd sizes padded by one black pixel; a
+    frame of another size is letterboxed into it).
     Every frame is a fragment of its own, handed to the file at once (the muxer holds back only the
     last, whose duration it does not know yet), a keyframe comes every second (where players can start
     and seek), and the file is synced to disk once a second: a killed run's file plays up to its last
@@ -226,7 +255,7 @@ class VideoWriter:
         """One frame; `time_s` is its time in the source (seconds), else it follows the one before by 1/fps."""
         import av
         if (image.shape[1], image.shape[0]) != self.size:
-            image = cv2.resize(image, self.size)
+            image = letterbox(image, self.size)
         if (self._stream.width, self._stream.height) != self.size:
             image = cv2.copyMakeBorder(image, 0, self._stream.height - self.size[1], 0,
                                        self._stream.width - self.size[0], cv2.BORDER_CONSTANT)
