@@ -106,6 +106,9 @@ class FaceAnalyzer:
         over from one call to the next."""
         if isinstance(image, (str, Path)):
             name = str(image)
+            if not name or Path(name).is_dir():
+                raise ValueError(f"an image must be an image file's path or a BGR array, not the folder {name!r}"
+                                 if name else "an image must be an image file's path or a BGR array, not ''")
             image = read_image(Path(image), self.settings.max_image_megapixels)
         else:
             name = "array"
@@ -117,20 +120,28 @@ class FaceAnalyzer:
               fps: float = 25.0) -> Iterator[list[Face]]:
         """Faces in each frame of a video-like sequence of BGR arrays, followed across frames (Face.track)
         with labels smoothed per track. The full detector runs on every `detect_every`-th frame; between,
-        the tracked faces are refined. Each call starts with no tracks."""
+        the tracked faces are refined. Each call starts with no tracks, and so does a frame whose size
+        differs from the one before."""
         settings = replace(self.settings, detect_every=detect_every, smoothing=smoothing)  # checks the values
         loaded = self._pipeline  # the same networks: only the tracking state is new
         pipeline = Pipeline(loaded.detector, loaded.designs, loaded.max_faces, tracker=Tracker(),
                             detect_every=settings.detect_every, smoothing=settings.smoothing)
+        segment, size = 0, None
         for index, image in enumerate(frames):
-            yield faces_of(pipeline.process(Frame(_checked_bgr(image), index, index / fps)), self._primary)
+            image = _checked_bgr(image)
+            if size is not None and image.shape != size:
+                segment += 1  # another picture size: nothing to follow from the frames before
+            size = image.shape
+            frame = Frame(image, index, index / fps, segment=segment)
+            yield faces_of(pipeline.process(frame), self._primary)
 
     def __repr__(self) -> str:
         return f"FaceAnalyzer(design={self.design!r}, provider={self.provider!r}, buckets={str(self.scheme)!r})"
 
 
 def _checked_bgr(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError("an image must be a uint8 BGR array of shape (height, width, 3), as cv2.imread gives, "
+    if (not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3
+            or image.size == 0):
+        raise ValueError("an image must be a non-empty uint8 BGR array of shape (height, width, 3), as cv2.imread gives, "
                          f"not {type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
     return image

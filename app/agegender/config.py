@@ -3,6 +3,8 @@ whenever it is made, from a TOML file, the command line or code. The defaults of
 pipeline and the image reader are theirs, read here, not repeated."""
 from __future__ import annotations
 
+import logging
+import math
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -16,11 +18,25 @@ from agegender.vision.pipeline import DEFAULT_MAX_FACES
 from agegender.vision.runtime import PROVIDER_CHOICES
 
 
+log = logging.getLogger("agegender")
+
+
 class ConfigError(AgeGenderError):
     pass
 
 
 KIOSK_LABEL_SCALE = 2.5  # labels readable from two metres on a 1080p screen
+DEFAULT_KIOSK_EXIT_KEYS = "Ctrl+Shift+Q"  # (Qt is imported to check any other chord)
+LABEL_SCALE_RANGE = (0.25, 8.0)  # beyond it labels are unreadable or cover the picture
+
+
+def is_key_chord(text: str) -> bool:
+    """True for a single key chord that Qt reads back as written ('Ctrl+Shift+Q'). Anything else
+    ('Strg+Q', 'Ctrl+Nonsense+Q', '') would become an empty chord: a kiosk nobody can leave."""
+    from PySide6.QtGui import QKeySequence  # only here: `process` and the API need no Qt otherwise
+    sequence = QKeySequence.fromString(text, QKeySequence.SequenceFormat.PortableText)
+    return (bool(text) and sequence.count() == 1 and not sequence.isEmpty()
+            and sequence.toString(QKeySequence.SequenceFormat.PortableText) == text)
 
 
 @dataclass
@@ -45,7 +61,7 @@ class Settings:
     max_faces: int = DEFAULT_MAX_FACES
     max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS  # larger images are refused from their header
     label_scale: float = 1.0  # on-screen label size; the kiosk multiplies it by KIOSK_LABEL_SCALE
-    kiosk_exit_keys: str = "Ctrl+Shift+Q"
+    kiosk_exit_keys: str = DEFAULT_KIOSK_EXIT_KEYS
     attract_after_s: float = 3.0  # seconds without a face before the kiosk's attract screen
     reconnect_interval_s: float = 2.0
     watchdog_s: float = 10.0  # no frame processed for this long while the source runs: restart the capture
@@ -95,19 +111,50 @@ class Settings:
         must(self.max_image_megapixels > 0, "max_image_megapixels", "more than 0")
         for key in ("attract_after_s", "reconnect_interval_s", "watchdog_s", "compare_window_s"):
             must(getattr(self, key) > 0, key, "more than 0 seconds")
+        must(math.isfinite(self.max_image_megapixels), "max_image_megapixels", "a finite number")
+        must(math.isfinite(self.label_scale) and LABEL_SCALE_RANGE[0] <= self.label_scale <= LABEL_SCALE_RANGE[1],
+             "label_scale", f"a number from {LABEL_SCALE_RANGE[0]} to {LABEL_SCALE_RANGE[1]}")
+        must(self.kiosk_exit_keys == DEFAULT_KIOSK_EXIT_KEYS or is_key_chord(self.kiosk_exit_keys), "kiosk_exit_keys",
+             "one key chord as Qt writes it, such as 'Ctrl+Shift+Q' (English names, modifiers first)")
 
 
-def load_settings(path: Path | None, overrides: dict | None = None) -> Settings:
-    """Defaults, then the file, then command-line overrides (None: not given)."""
-    values: dict = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+MAX_CONFIG_BYTES = 1 << 20  # a settings file is a few hundred bytes; this keeps /dev/zero out
+
+
+def read_config_file(path: Path) -> dict:
+    """The TOML table of a settings file. Only a regular file of at most MAX_CONFIG_BYTES is read (a
+    folder, a FIFO or a device is refused before it can hang or fill memory); every failure is one
+    ConfigError naming the file."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist" if not path.exists() else
+                              f"config file {path} is not a regular file (a folder, a device or a pipe); "
+                              "give a .toml file")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}; check its permissions") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MB; a settings file is a few "
+                          "lines")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is not valid TOML: nested too deeply") from None
+
+
+def load_settings(path: Path | None, overrides: dict | None = None, used: frozenset[str] | None = None) -> Settings:
+    """Defaults, then the file, then command-line overrides (None: not given). `used` names the keys the
+    caller acts on; the file's other keys are listed once as ignored (a window's keys given to `process`)."""
+    values: dict = read_config_file(path) if path is not None else {}
+    if used is not None:
+        ignored = sorted(key for key in values if key not in used)
+        if ignored:
+            log.warning("config file %s: %s %s not used here", path, ", ".join(ignored),
+                        "is" if len(ignored) == 1 else "are")
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     known = [f.name for f in fields(Settings)]
     for key in values:

@@ -18,7 +18,8 @@ from agegender.errors import InputError, UnreadableFileError
 
 log = logging.getLogger("agegender")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm"}
+# Stills OpenCV decodes (GIF and AVIF since OpenCV 4.11; of an animated GIF, the first frame is read)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".gif", ".avif"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://")
 DEFAULT_MAX_IMAGE_MEGAPIXELS = 100.0
 
@@ -83,6 +84,9 @@ def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEG
 
 def read_image(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> np.ndarray:
     """An image file as 8-bit BGR, EXIF orientation applied; grayscale, alpha and 16-bit are converted."""
+    if not path.exists():
+        raise InputError(f"cannot read {path}: " + ("a symbolic link whose target is gone" if path.is_symlink()
+                                                     else "it does not exist"))
     check_image_header(path, max_megapixels)
     try:
         data = np.fromfile(str(path), np.uint8)  # np.fromfile + imdecode copes with non-ASCII paths
@@ -239,7 +243,31 @@ class StreamSource(_LiveCapture):
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of a folder, sorted by name; InputError when the folder cannot be listed."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise InputError(f"cannot read the folder {folder}: {exc.strerror}; check its permissions") from None
+    return [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink())]
+
+
+def _left_out_of(folder: Path, images: list[Path]) -> list[str]:
+    """What a folder holds besides its images, each with why it is not read."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    taken = set(images)
+    reasons = []
+    for path in entries:
+        if path in taken:
+            continue
+        if path.is_dir():
+            reasons.append(f"{path.name}: a folder (folders are not searched)")
+        else:
+            reasons.append(f"{path.name}: not an image file ({path.suffix or 'no suffix'}; read are "
+                           f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+    return reasons
 
 
 def is_camera_index(spec: str) -> bool:
@@ -269,6 +297,8 @@ def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAP
         images = _images_in(path)
         if not images:
             raise InputError(f"{path} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        for reason in _left_out_of(path, images):
+            log.warning("left out: %s", reason)
         return ImageSource(images, path.name, max_image_megapixels)
     if not path.exists():
         raise InputError(f"{path} does not exist")

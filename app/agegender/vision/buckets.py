@@ -1,8 +1,9 @@
 """Age-bucket schemes, all derived from one distribution over single years of age.
 
-A scheme is a list of inclusive year ranges; the last may be open ("60+"). Schemes may leave gaps
-(the Adience-style protocol drops ages 3, 7, 14-14, ...); a bucket's probability is the distribution's
-mass inside it, renormalised over the buckets so it sums to one.
+A scheme is a list of inclusive year ranges; the last may be open ("60+"). The schemes the app shows
+start at 0 and leave no gaps, so the bucket shown always holds the age shown. Only the evaluation's
+Adience protocol (ADIENCE) leaves gaps (it drops ages 3, 7, 14, ...); there a bucket's probability is
+the distribution's mass inside it, renormalised over the buckets so it sums to one.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class BucketScheme:
     ranges: tuple[tuple[int, int], ...]  # inclusive; an open-ended bucket ends at 10_000
 
     @classmethod
-    def parse(cls, text: str) -> "BucketScheme":
-        """Read '0-2,3-7,...,60+'. Ranges must ascend without overlap; only the last may be open."""
+    def parse(cls, text: str, gaps_allowed: bool = False) -> "BucketScheme":
+        """Read '0-2,3-7,...,60+'. Ranges must ascend without overlap; only the last may be open; unless
+        `gaps_allowed`, they start at 0, each follows the one before, and the last is open."""
         labels, ranges = [], []
         parts = [p for p in text.split(",") if p.strip()]
         for i, part in enumerate(parts):
@@ -39,6 +41,15 @@ class BucketScheme:
             ranges.append((low, high))
         if len(ranges) < 2:
             raise ValueError(f"an age-bucket scheme needs at least two buckets: {text!r}")
+        if not gaps_allowed:
+            uncovered = [f"{a + 1}-{b - 1}" if b - a > 2 else f"{a + 1}"
+                         for (_, a), (b, _) in zip([(0, -1), *ranges], ranges) if b != a + 1]
+            if uncovered:
+                raise ValueError(f"age buckets must start at 0 and leave no gap, so that every age has its bucket; "
+                                 f"{text!r} leaves out {', '.join(uncovered)}")
+            if ranges[-1][1] != 10_000:
+                raise ValueError(f"the last age bucket must be open-ended (like '60+'), so that every age has its "
+                                 f"bucket: {text!r}")
         return cls(tuple(labels), tuple(ranges))
 
     def __str__(self) -> str:
@@ -72,11 +83,15 @@ class BucketScheme:
 
 
 DEFAULT = BucketScheme.parse("0-2,3-7,8-14,15-24,25-37,38-47,48-59,60+")
-ADIENCE = BucketScheme.parse("0-2,4-6,8-13,15-20,25-32,38-43,48-53,60+")
+# The Adience benchmark's eight groups, gaps included: for evaluation only (DEFAULT closes its gaps).
+ADIENCE = BucketScheme.parse("0-2,4-6,8-13,15-20,25-32,38-43,48-53,60+", gaps_allowed=True)
 DECADES = BucketScheme.parse("0-9,10-19,20-29,30-39,40-49,50-59,60-69,70+")
-NAMED = {"default": DEFAULT, "adience": ADIENCE, "decades": DECADES}
+NAMED = {"default": DEFAULT, "decades": DECADES}
 
 
 def scheme(name_or_ranges: str) -> BucketScheme:
-    """A named scheme ('default', 'adience', 'decades') or one written out as '0-9,10-19,...,70+'."""
+    """A named scheme ('default', 'decades') or one written out as '0-9,10-19,...,70+'."""
+    if name_or_ranges == "adience":
+        raise ValueError("'adience' leaves ages out of every bucket (3, 7, 14, ...); 'default' is the Adience "
+                         "groups with the gaps closed")
     return NAMED.get(name_or_ranges) or BucketScheme.parse(name_or_ranges)
