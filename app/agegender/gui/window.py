@@ -4,7 +4,6 @@ and never holds up a frame. Kiosk mode: full screen, frameless, no menus, no cur
 to disk. Outputs live in gui/window_outputs.py, the playback bar in gui/playback_bar.py."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, 
                                QStyle, QVBoxLayout, QWidget)
 
 from agegender.config import KIOSK_LABEL_SCALE, Settings
+from agegender.console import say
 from agegender.gui.compare_stats import CompareStats
 from agegender.gui.live_feed import FrameFeed, LiveStats
 from agegender.gui.overlay import Overlay
@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
         self.settings.label_scale *= KIOSK_LABEL_SCALE
         self.playback.hide()
+        self.loop_action.setChecked(True)  # a file at a demo stand plays on: nobody is there to press Play
         self.video.notice = PRIVACY_NOTICE
         for action in (self.record_action, self.snapshot_action, self.export_action):
             action.setEnabled(False)  # menus are hidden, but their shortcuts would still fire
@@ -246,12 +247,24 @@ class MainWindow(QMainWindow):
 
     # --- playback and designs ---
     def _toggle_pause(self) -> None:
-        if self.grabber:
-            paused = self.play_action.text() == "&Pause"
-            self.grabber.set_paused(paused)
-            self.play_action.setText("&Play" if paused else "&Pause")
-            self.play_action.setIcon(self.style().standardIcon(
-                QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause))
+        """Pause, Play, or at the end of a file, play it again from the start."""
+        grabber = self.grabber
+        if grabber is None:
+            return
+        if grabber.ended:
+            grabber.set_paused(False)
+            grabber.seek(0)
+        else:
+            grabber.set_paused(not grabber.paused)
+        self._show_play_button(grabber.paused)
+
+    def _show_play_button(self, play: bool) -> None:
+        """The playback button offers Play while nothing plays (paused, or at the end), else Pause."""
+        if (self.play_action.text() == "&Play") == play:
+            return
+        self.play_action.setText("&Play" if play else "&Pause")
+        self.play_action.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPlay if play else QStyle.StandardPixmap.SP_MediaPause))
 
     def _step(self) -> None:
         if self.grabber:
@@ -270,6 +283,13 @@ class MainWindow(QMainWindow):
 
     def designs_to_run(self) -> list[str]:
         return list(DESIGNS_RUN[self.design])
+
+    def runtime_in_use(self) -> str:
+        """The execution provider, and the precision of each network of the design shown now (the other
+        design's networks are loaded too, but do not run)."""
+        designs = self.pipeline.designs
+        return f"{self.pipeline.detector.provider}, " + ", ".join(
+            f"{name} {designs[name].precision}" for name in self.designs_to_run())
 
     # --- frames and results ---
     def _show_waiting(self) -> None:
@@ -321,7 +341,7 @@ class MainWindow(QMainWindow):
         self.overlay.update(result, self.designs_to_run(), frame.segment)
         if self.current_frame is not None:  # redraw the frame on screen with the newest faces
             self._render(self.current_frame, new=False)
-        self.outputs.result_received(result)
+        self.outputs.result_received(frame, result)
 
     def _tick(self) -> None:
         state, message = self._source_state
@@ -335,13 +355,14 @@ class MainWindow(QMainWindow):
             self.video.message = message
         elif state == "lost":
             self.video.message = f"Camera lost — reconnecting…\n{message}" if self.settings.kiosk else message
-        elif state == "ended":
-            self.video.message = ""
-            self.statusBar().showMessage(message, 3000)
+        elif state == "ended":  # over the video: the status bar's permanent label would hide it
+            self.video.message = message if self.settings.kiosk else f"{message} — Play (Space) plays it again"
         elif state == "running":
             idle = time.monotonic() - self._last_face_at
             attract = self.settings.kiosk and idle > self.settings.attract_after_s
             self.video.message = "Step closer: how old do I think you are?" if attract else ""
+        if self.grabber is not None:
+            self._show_play_button(self.grabber.paused or self.grabber.ended)
         source = self.grabber.source if self.grabber else None
         seekable = source is not None and not source.is_live and source.frame_count > 0 and not self.settings.kiosk
         if seekable and (not self.playback.isVisible() or self.playback.slider.maximum() != source.frame_count - 1):
@@ -353,7 +374,7 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         stages = " · ".join(f"{s} {self.times.recent_ms(s):.0f} ms" for s in self.times.stages() if s != "total")
         self.status.setText(f"{self.stats.painted_fps():.1f} FPS shown · {self.stats.results_per_s():.1f} results/s · "
-                            f"{stages} · provider {self.provider}")
+                            f"{stages} · {self.runtime_in_use()}")
         if self.design == "compare":
             s = self.compare.summary()
             pct = lambda v: "–" if v is None else f"{100 * v:.0f}%"
@@ -369,7 +390,7 @@ class MainWindow(QMainWindow):
 
     def _restart_capture(self) -> None:
         note = f"No frame processed for {self.watchdog.timeout_s:.0f} s: capture restarted"
-        print(f"agegender: {note} ({mask_credentials(self.source_spec or '')})", file=sys.stderr)
+        say(f"{note} ({mask_credentials(self.source_spec or '')})")
         self.statusBar().showMessage(note, 10000)
         self.open_source(self.source_spec)
 

@@ -6,12 +6,12 @@ result, as `agegender process` writes it. While results are exported from a file
 classified (the capture waits for inference), so the file misses none."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from agegender.console import say
 from agegender.errors import AgeGenderError
 from agegender.outputs.draw import annotate
 from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
@@ -27,6 +27,8 @@ class WindowOutputs:
         self.recorder: VideoWriter | None = None
         self.exporter = None  # JsonlWriter or CsvWriter
         self.record_from_start: Path | None = None  # asked for on the command line; opened at the first frame
+        self.saved: list[Path] = []  # recordings and exports finalised, to say on the way out
+        self._still_to_record = None  # a still image on screen whose result has not come yet
 
     # --- what the window hands over ---
     def annotated(self, frame, result):
@@ -34,14 +36,26 @@ class WindowOutputs:
         return annotate(frame.image, result, [d for d in w.designs_to_run() if d in result.predictions],
                         landmarks=self.settings.landmarks, privacy=self.settings.privacy)
 
+    def _recording(self) -> bool:
+        return not (self.settings.kiosk or self.window.closed or
+                    (self.recorder is None and self.record_from_start is None))
+
     def frame_shown(self, frame, result_for) -> None:
         """Every frame put on screen; result_for() gives the faces drawn over it as a FrameResult (made
-        only while recording)."""
-        if self.settings.kiosk or self.window.closed or (self.recorder is None and self.record_from_start is None):
+        only while recording). A still image is recorded once its own result has come (result_received):
+        no earlier result belongs over it."""
+        if not self._recording():
+            return
+        if frame.is_still and not _of(frame, self.window.overlay.result):
+            self._still_to_record = frame
             return
         self._written(lambda: self._record(frame, result_for()), video=True)
 
-    def result_received(self, result) -> None:
+    def result_received(self, frame, result) -> None:
+        if self._still_to_record is not None and _of(self._still_to_record, result):
+            self._still_to_record = None
+            if self._recording():
+                self._written(lambda: self._record(frame, result), video=True)
         if self.exporter is not None and not self.settings.kiosk and not self.window.closed:
             self._written(lambda: self.exporter.write(result.to_dict()), video=False)
 
@@ -136,8 +150,11 @@ class WindowOutputs:
         try:
             writer.close(keep)
         except AgeGenderError as exc:
-            print(f"agegender: error: {exc}", file=sys.stderr)
+            say(f"error: {exc}")
             self.window.statusBar().showMessage(str(exc), 10000)
+            return
+        if keep:
+            self.saved.append(writer.path)
 
     # --- menu actions ---
     def toggle_recording(self) -> None:
@@ -179,3 +196,8 @@ class WindowOutputs:
             self.window.record_action.setChecked(self.recorder is not None)
             self.window.export_action.setChecked(self.exporter is not None)
             QMessageBox.warning(self.window, "Cannot write", str(exc))
+
+
+def _of(frame, result) -> bool:
+    """True when `result` is the one of `frame`'s picture."""
+    return result is not None and (result.frame_index, result.source) == (frame.index, frame.source)

@@ -71,6 +71,7 @@ class Pipeline:
         self.max_faces = max_faces
         self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
         self._since_full = detect_every  # the live view's first frame starts a sweep
+        self._jumped = True  # a new source, a seek or a loop: no track to follow yet
         self._segment = 0  # Frame.segment of the frames the tracks follow
         self.sweep = BackgroundSweep(detector) if live and tracker is not None else None
         self.schedule = ClassifySchedule(classify_budget) if live and classify_budget and tracker is not None else None
@@ -99,6 +100,7 @@ class Pipeline:
         if self.schedule is not None:
             self.schedule.reset()
         self._since_full = self.detect_every
+        self._jumped = True
 
     def close(self) -> None:
         if self.sweep is not None:
@@ -119,7 +121,13 @@ class Pipeline:
 
     def _detect_beside_sweep(self, frame: Frame) -> tuple[Detections, bool]:
         """Known faces by the region search on this frame; the full sweep runs beside it every
-        detect_every frames (or as often as it can, at 1), and the new faces it found join them here."""
+        detect_every frames (or as often as it can, at 1), and the new faces it found join them here.
+        The first frame after a jump (a new source, a seek, a loop) is swept on the frame path instead:
+        there is no track to follow, and its faces are labelled a sweep's time sooner."""
+        if self._jumped:
+            self._jumped = False
+            self._since_full = 0
+            return self.detector.detect(frame.image), True
         self.sweep.newest_image = frame.image
         swept = self.sweep.finished()
         regions = self.tracker.predicted_boxes()

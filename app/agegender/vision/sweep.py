@@ -63,6 +63,8 @@ class BackgroundSweep:
 
     def reset(self) -> None:
         """Forgets the sweep under way: its faces belong to a frame from before a seek or a new source."""
+        if self._running is not None:
+            self._running.cancel()  # (one not yet begun; a begun one ends unheard)
         self._running = None
 
     def close(self) -> None:
