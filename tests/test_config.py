@@ -55,11 +55,11 @@ def test_a_number_is_taken_for_a_float_and_a_camera_index_for_a_source():
 
 
 def test_the_command_line_defaults_are_the_settings_defaults():
-    from agegender.commands.cli import build_parser
+    from agegender.commands.cli import _process_settings, build_parser
     args = build_parser().parse_args(["process", "in.mp4"])
-    defaults = Settings()
-    assert (args.min_face, args.max_faces, args.buckets, args.provider, args.max_image_megapixels) == (
-        defaults.min_face, defaults.max_faces, defaults.buckets, defaults.provider, defaults.max_image_megapixels)
+    assert _process_settings(args) == Settings(detect_every=1)  # (process detects on every frame)
+    args = build_parser().parse_args(["process", "in.mp4", "--min-face", "40", "--buckets", "decades"])
+    assert (_process_settings(args).min_face, _process_settings(args).buckets) == (40, "decades")
 
 
 def test_the_detector_preset_is_a_setting_and_the_thresholds_apply_to_either():

@@ -37,7 +37,7 @@ def random_scheme(rng: np.random.Generator) -> BucketScheme:
             parts.append(f"{low}-{edge - 1}")
             low = int(edge) + int(rng.integers(0, 3))  # sometimes leave a gap, as the Adience scheme does
     parts.append(f"{low}+")
-    return BucketScheme.parse(",".join(parts))
+    return BucketScheme.parse(",".join(parts), gaps_allowed=True)  # (the app refuses gaps; evaluation has them)
 
 
 def schemes() -> list[BucketScheme]:

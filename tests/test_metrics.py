@@ -34,7 +34,7 @@ def test_expected_calibration_error_by_hand():
 
 
 def test_bucket_metrics_drop_gaps_and_measure_distance():
-    scheme = BucketScheme.parse("0-9,20-29,40+")
+    scheme = BucketScheme.parse("0-9,20-29,40+", gaps_allowed=True)
     ages = np.array([5, 25, 45, 15])  # 15 is in a gap
     distribution = np.zeros((4, 101))
     distribution[[0, 1, 2, 3], [5, 45, 45, 15]] = 1  # right, two buckets off, right, (dropped)

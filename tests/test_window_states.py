@@ -1,0 +1,106 @@
+"""The window's own states, as a person sees them: the end of a file, a kiosk on a video, the first
+frame after a loop, what the status bar says runs, and recordings of still images."""
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from agegender.config import Settings  # noqa: E402
+from agegender.sources.capture import Frame  # noqa: E402
+from agegender.vision.assemble import build_pipeline  # noqa: E402
+from tests.conftest import wait_results  # noqa: E402
+
+
+def test_the_end_of_a_file_is_shown_over_the_video_and_play_plays_it_again(qtbot, make_window, short_clip):
+    window = make_window()
+    window.open_source(str(short_clip))
+    qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended, timeout=60000)
+    qtbot.waitUntil(lambda: "ended" in window.video.message and "Play" in window.video.message, timeout=5000)
+    assert window.play_action.text() == "&Play"
+    painted = window.stats.painted
+    window.play_action.trigger()
+    qtbot.waitUntil(lambda: window.stats.painted >= painted + 5, timeout=60000)
+    qtbot.waitUntil(lambda: window.play_action.text() == "&Pause" or window.grabber.ended, timeout=5000)
+
+
+def test_a_kiosk_plays_a_video_file_on_and_on(qtbot, make_window, short_clip):
+    window = make_window(kiosk=True)
+    window.open_source(str(short_clip))
+    qtbot.waitUntil(lambda: window.stats.painted >= 30, timeout=120000)  # the clip has 12 frames
+    assert not window.grabber.ended
+
+
+def test_the_first_frame_after_a_loop_or_seek_has_its_faces(random_models, crowd_video):
+    """The live view's pipeline sweeps for faces beside the frame path; after a jump there is nothing to
+    follow, so the first frame is swept on the frame path and labelled at once."""
+    pipeline, _, _ = build_pipeline(Settings(), random_models, ["multitask"], live=True)
+    capture = cv2.VideoCapture(str(crowd_video))
+    images = [capture.read()[1] for _ in range(3)]
+    capture.release()
+    try:
+        for segment in (0, 1, 2):
+            first = pipeline.process(Frame(images[segment], 0, 0.0, segment=segment))
+            assert len(first.detections) >= 3 and len(first.predictions["multitask"].age_years) >= 3
+            following = pipeline.process(Frame(images[segment], 1, 0.04, segment=segment))
+            assert len(following.detections) >= 3  # tracked from the first
+    finally:
+        pipeline.close()
+
+
+def test_the_status_bar_names_the_precision_of_the_design_that_runs(qtbot, make_window, short_clip):
+    window = make_window()
+    window.loop_action.setChecked(True)
+    window.open_source(str(short_clip))
+    wait_results(qtbot, window, 2)
+    qtbot.waitUntil(lambda: "CPUExecutionProvider, multitask fp32" in window.status.text(), timeout=5000)
+    assert "single" not in window.status.text() and "gender" not in window.status.text()
+    window.design_actions["compare"].trigger()
+    qtbot.waitUntil(lambda: "multitask fp32, single fp32" in window.status.text(), timeout=5000)
+
+
+def recorded_frames(path) -> list:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    capture.release()
+    return frames
+
+
+def test_a_recording_of_photos_has_their_boxes_and_keeps_each_shape(qtbot, make_window, group_photo, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    group = cv2.imread(str(group_photo))
+    tall = np.ascontiguousarray(cv2.rotate(group, cv2.ROTATE_90_CLOCKWISE))  # another size and shape
+    cv2.imwrite(str(photos / "a.png"), group)
+    cv2.imwrite(str(photos / "b.png"), tall)
+    window = make_window()
+    window.write_from_start(video=tmp_path / "rec.mp4")
+    window.open_source(str(photos))
+    qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended, timeout=60000)
+    qtbot.waitUntil(lambda: window.recorder is not None and window.recorder.frames == 2, timeout=30000)
+    window.close()
+    frames = recorded_frames(tmp_path / "rec.mp4")
+    assert len(frames) == 2 and frames[0].shape[:2] == group.shape[:2]
+    # boxes drawn: the recorded picture is not the plain photo
+    assert np.abs(frames[0].astype(int) - group.astype(int)).mean() > 3
+    # the tall photo is letterboxed, not stretched: black bars either side, the photo in the middle
+    second = frames[1]
+    height, width = group.shape[:2]
+    fitted_width = round(tall.shape[1] * height / tall.shape[0])
+    bar = (width - fitted_width) // 2
+    assert second[:, : bar - 4].max() < 40 and second[:, width - bar + 4:].max() < 40
+    assert second[:, bar + 10: width - bar - 10].mean() > 40
+
+
+def test_tracking_starts_again_when_the_frame_size_changes(random_models, group_photo):
+    from agegender import FaceAnalyzer
+    group = cv2.imread(str(group_photo))
+    half = cv2.resize(group, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    frames = [group, group, half, half, group, half, group, group]
+    faces = [len(found) for found in FaceAnalyzer(models=random_models).track(frames, detect_every=5)]
+    assert min(faces) >= 3, faces
