@@ -82,6 +82,23 @@ def short_clip(tmp_path_factory, crowd_video) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def long_clip(crowd_video, tmp_path_factory) -> Path:
+    """250 frames at 640x360 (the crowd video looped), made at test time: long enough for a run to be
+    killed, interrupted or joined by a second run in the middle."""
+    path = tmp_path_factory.mktemp("long") / "crowd-250.avi"
+    capture = cv2.VideoCapture(str(crowd_video))
+    frames = []
+    while len(frames) < 105 and (read := capture.read())[0]:
+        frames.append(cv2.resize(read[1], (640, 360), interpolation=cv2.INTER_AREA))
+    capture.release()
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
+    for index in range(250):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    return path
+
+
 @pytest.fixture
 def copy_models(random_models, tmp_path):
     def _copy() -> Path:

@@ -519,21 +519,6 @@ def decoded_frames(path) -> list:
     return times
 
 
-@pytest.fixture(scope="module")
-def long_clip(crowd_video, tmp_path_factory) -> Path:
-    """250 frames at 640x360 (the crowd video looped): long enough to be killed in the middle."""
-    path = tmp_path_factory.mktemp("long") / "crowd-250.avi"
-    capture = cv2.VideoCapture(str(crowd_video))
-    frames = []
-    while len(frames) < 105 and (read := capture.read())[0]:
-        frames.append(cv2.resize(read[1], (640, 360), interpolation=cv2.INTER_AREA))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
-    for index in range(250):
-        writer.write(frames[index % len(frames)])
-    writer.release()
-    return path
-
-
 @pytest.mark.parametrize("earlier", [False, True], ids=["new name", "over an earlier file"])
 def test_a_recording_killed_mid_run_still_plays(long_clip, random_models, tmp_path, earlier):
     from tests.conftest import lines_written_so_far, start_agegender

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from agegender.vision.runtime import openvino_available
 from agegender.commands.cli import main
 
 
@@ -10,7 +11,11 @@ def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_mo
     assert main(["bench", "--quick", "--json", str(out), "--models", str(random_models),
                  "--media", str(crowd_video)]) == 0
     report = json.loads(out.read_text())
-    assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider", "OpenVINO CPU")
+    runtimes = {"onnxruntime", "openvino"} if openvino_available() else {"onnxruntime"}
+    assert set(report["detection"]["backends"]) == runtimes
+    for rows in report["detection"]["backends"].values():  # the same frames, the same faces on each runtime
+        assert [row["faces_per_frame"] for row in rows] == [row["faces_per_frame"] for row in report["detection"]["rows"]]
     assert report["peak_memory_mb"] > 0
     detection = report["detection"]
     assert detection["detector"] == "fast" and set(detection["other_presets"]) == {"reference"}

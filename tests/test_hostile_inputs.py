@@ -69,25 +69,8 @@ def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip,
     finally:
         assert first.wait(timeout=300) == 0
     frames = len(jsonl_lines(results))
-    assert frames == video_frames(out) == 60  # the pair is the first run's, whole
+    assert frames == video_frames(out) == 250  # the pair is the first run's, whole
     assert hidden_leftovers(tmp_path) == []
-
-
-@pytest.fixture(scope="module")
-def long_clip(crowd_video, tmp_path_factory) -> Path:
-    """60 frames at 640x360: long enough for a second run to start while the first writes."""
-    path = tmp_path_factory.mktemp("long") / "crowd-60.avi"
-    capture = cv2.VideoCapture(str(crowd_video))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
-    for _ in range(60):
-        ok, frame = capture.read()
-        if not ok:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = capture.read()
-        writer.write(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
-    writer.release()
-    capture.release()
-    return path
 
 
 def test_inputs_whose_annotated_copies_would_share_a_name_are_refused_before_anything_is_written(
@@ -108,7 +91,7 @@ def test_a_hang_up_finishes_the_outputs_as_sigterm_does(long_clip, random_models
     child = start_agegender(["process", long_clip, "--results", results, "--models", random_models], results, lines=3)
     child.send_signal(signal.SIGHUP)
     assert child.wait(timeout=60) == 130
-    assert 3 <= len(jsonl_lines(results)) < 60  # under its own name, every line whole
+    assert 3 <= len(jsonl_lines(results)) < 250  # under its own name, every line whole
     assert hidden_leftovers(tmp_path) == []
 
 

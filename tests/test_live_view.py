@@ -3,6 +3,7 @@ inference does; boxes between results follow each track's motion; the playback b
 and seeks the source. Behaviour only: nothing here depends on how fast the machine is."""
 import threading
 import time
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -59,7 +60,8 @@ class MovingFacePipeline:
 
     def __init__(self, speed: float = 200.0, delay_s: float = 0.12) -> None:
         self.speed, self.delay_s = speed, delay_s
-        self.designs, self.tracker = {"multitask": object()}, None
+        self.designs, self.tracker = {"multitask": SimpleNamespace(precision="fp32")}, None
+        self.detector = SimpleNamespace(provider="test")  # the window says what runs
         self.processed: list[int] = []
 
     def box_at(self, t: float) -> np.ndarray:

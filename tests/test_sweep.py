@@ -51,35 +51,37 @@ def test_no_frame_waits_for_the_sweep_and_its_faces_join_the_tracks(detector, ra
         return real_detect(image)
     pipeline.sweep._own.detect = held_sweep
     try:
-        first = [pipeline.process(Frame(image, i, i / 25)) for i, image in enumerate(frames_720p[:3])]
-        assert sweeping.is_set() and not release.is_set()  # the frames came back while the sweep was held
-        assert all(len(r.detections) == 0 for r in first)  # nothing known yet, and nothing waited for
+        # The first frame (a new source) has nothing to follow: it is swept on the frame path.
+        first = pipeline.process(Frame(frames_720p[0], 0, 0.0))
+        assert first.full_detection and len(first.detections) >= 3 and not sweeping.is_set()
+        # The next frames follow its faces; the fifth starts a sweep beside them, which is held.
+        following = [pipeline.process(Frame(image, i, i / 25)) for i, image in enumerate(frames_720p[1:6], 1)]
+        assert sweeping.wait(30) and not release.is_set()
+        following.append(pipeline.process(Frame(frames_720p[6], 6, 6 / 25)))  # came back while it was held
+        assert all(not r.full_detection and len(r.detections) >= len(first.detections) - 2 for r in following)
     finally:
         release.set()
     deadline = time.monotonic() + 60
     while pipeline.sweep._running is not None and not pipeline.sweep._running.done() and time.monotonic() < deadline:
         time.sleep(0.01)
-    swept_faces = len(real_detect(frames_720p[0]))
-    merged = pipeline.process(Frame(frames_720p[3], 3, 3 / 25))
+    merged = pipeline.process(Frame(frames_720p[7], 7, 7 / 25))
     assert merged.full_detection  # this frame took up the finished sweep
-    # Found again on the newest frame by the sweep, then by the region search on this one.
-    assert len(merged.detections) >= max(3, swept_faces - 2)
-    assert set(merged.classified) == set(range(len(merged.detections)))  # new tracks: all classified at once
-    later = pipeline.process(Frame(frames_720p[4], 4, 4 / 25))
-    assert len(set(later.track_ids) & set(merged.track_ids)) >= len(merged.track_ids) - 1  # followed, same ids
+    assert len(merged.detections) >= max(3, len(first.detections) - 2)
+    assert len(set(merged.track_ids) & set(following[-1].track_ids)) >= len(following[-1].track_ids) - 1
     pipeline.close()
 
 
 def test_a_sweep_begun_before_an_export_is_not_taken_up_after_it(detector, random_models, frames_720p):
     pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
-                        detect_every=5, live=True, classify_budget=4)
+                        detect_every=1, live=True, classify_budget=4)
     try:
-        pipeline.process(Frame(frames_720p[0], 0, 0.0))  # starts a sweep of frame 0
+        pipeline.process(Frame(frames_720p[0], 0, 0.0))  # a new source: swept on the frame path
+        pipeline.process(Frame(frames_720p[1], 1, 1 / 25))  # starts a sweep of frame 1 beside it
         pipeline.sweep._running.result(timeout=60)
         pipeline.live = False  # the window exports: every frame gets the same work as a file's
-        exported = pipeline.process(Frame(frames_720p[1], 1, 1 / 25))
+        exported = pipeline.process(Frame(frames_720p[2], 2, 2 / 25))
         assert exported.full_detection and len(exported.detections) >= 3
         pipeline.live = True
-        assert not pipeline.process(Frame(frames_720p[2], 2, 2 / 25)).full_detection  # no faces of frame 0
+        assert not pipeline.process(Frame(frames_720p[3], 3, 3 / 25)).full_detection  # no faces of frame 1
     finally:
         pipeline.close()

@@ -76,6 +76,8 @@ class FaceAnalyzer:
 
     design: "multitask" (one network), "single" (an age network and a gender network) or "both".
     provider: "auto" (CUDA where onnxruntime-gpu and a GPU are present, else CPU), "cpu" or "cuda".
+    backend: "auto" (OpenVINO on the CPU where it is installed, ONNX Runtime for CUDA and otherwise),
+    "openvino" or "onnxruntime"; `.provider` says which runs, and at which precision.
     min_face: the smallest face searched for, in pixels. buckets: "default", "adience", "decades" or a
     scheme such as "0-12,13-19,20-39,40-64,65+". models: another models folder (MTCNN included).
     precision: "auto" (the INT8 classifiers on CPU where they passed their accuracy gate), "int8" or "fp32".
@@ -87,12 +89,14 @@ class FaceAnalyzer:
 
     def __init__(self, design: str = "multitask", provider: str = "auto", min_face: int = DEFAULT_MIN_FACE,
                  buckets: str = "default", max_faces: int = DEFAULT_MAX_FACES,
-                 models: str | Path | None = None, precision: str = "auto", detector: str = DEFAULT_PRESET) -> None:
+                 models: str | Path | None = None, precision: str = "auto", detector: str = DEFAULT_PRESET,
+                 backend: str = "auto") -> None:
         if design not in DESIGN_CHOICES:
             raise ValueError(f"design must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
         self.design = design
         self.settings = Settings(min_face=min_face, buckets=buckets, provider=provider, max_faces=max_faces,
-                                 precision=precision, detector=detector, detect_every=1, smoothing=False)
+                                 precision=precision, detector=detector, backend=backend, detect_every=1,
+                                 smoothing=False)
         self._models = Path(models) if models is not None else None
         self._pipeline, self.scheme, self.provider = build_pipeline(
             self.settings, self._models, designs=DESIGN_CHOICES[design], all_required=True, track=False)

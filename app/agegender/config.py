@@ -15,7 +15,7 @@ from agegender.vision import buckets
 from agegender.vision.designs import PRECISION_CHOICES
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET, DEFAULT_THRESHOLDS, PRESETS, DetectorSettings
 from agegender.vision.pipeline import DEFAULT_MAX_FACES
-from agegender.vision.runtime import PROVIDER_CHOICES
+from agegender.vision.runtime import BACKEND_CHOICES, PROVIDER_CHOICES
 
 
 log = logging.getLogger("agegender")
@@ -57,6 +57,7 @@ class Settings:
     detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
     classify_budget: int = 4  # with tracking: crops classified per frame, new faces first; 0: every face every frame
     provider: str = "auto"
+    backend: str = "auto"  # auto (OpenVINO on CPU where installed, ONNX Runtime for CUDA), openvino, onnxruntime
     precision: str = "auto"  # classifiers: auto (INT8 on CPU where shipped), int8 or fp32
     max_faces: int = DEFAULT_MAX_FACES
     max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS  # larger images are refused from their header
@@ -67,7 +68,7 @@ class Settings:
     watchdog_s: float = 10.0  # no frame processed for this long while the source runs: restart the capture
     compare_window_s: float = 5.0
 
-    CHOICES = {"design": ("multitask", "single", "compare"), "provider": PROVIDER_CHOICES,
+    CHOICES = {"design": ("multitask", "single", "compare"), "provider": PROVIDER_CHOICES, "backend": BACKEND_CHOICES,
                "precision": PRECISION_CHOICES, "detector": tuple(PRESETS)}
 
     def __post_init__(self) -> None:

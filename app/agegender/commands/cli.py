@@ -18,7 +18,7 @@ log = logging.getLogger("agegender")
 # The settings `process` and `soak` act on, from --config and their options; the file's other keys
 # (the window's and the kiosk's) are listed as ignored.
 FILE_SETTINGS = frozenset({"detector", "thresholds", "min_face", "buckets", "max_faces", "precision", "provider",
-                           "max_image_megapixels"})
+                           "backend", "max_image_megapixels"})
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--config", type=Path, default=argparse.SUPPRESS,
                         help="TOML settings file; its detector, thresholds, min_face, buckets, max_faces, precision, "
-                             "provider and max_image_megapixels apply, the options given here override them")
+                             "provider, backend and max_image_megapixels apply, the options given here override them")
     parser.add_argument("--detector", choices=Settings.CHOICES["detector"],
                         help=f"fast, or reference: facenet-pytorch's settings exactly ({defaults.detector})")
     parser.add_argument("--min-face", type=int, help=f"smallest face to look for, in pixels ({defaults.min_face})")
@@ -35,6 +35,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                                           "'0-9,10-19,...,70+' (default)")
     parser.add_argument("--provider", choices=Settings.CHOICES["provider"],
                         help="ONNX Runtime execution provider: auto (CUDA if available; default), cpu, cuda")
+    parser.add_argument("--backend", choices=Settings.CHOICES["backend"],
+                        help="inference runtime: auto (OpenVINO on CPU where installed, ONNX Runtime for CUDA and "
+                             "otherwise; default), openvino, onnxruntime")
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
                         help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate; "
                              "default), int8, fp32")
@@ -57,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
                         help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate), "
                              "int8, fp32")
+    parser.add_argument("--backend", choices=Settings.CHOICES["backend"],
+                        help="inference runtime: auto (OpenVINO on CPU where installed), openvino, onnxruntime")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
     parser.add_argument("--record", type=Path, help="record the annotated video (.mp4 or .avi) from the start")
     parser.add_argument("--results", type=Path, help="export results as JSONL from the start")
@@ -187,7 +192,7 @@ def _window(args) -> int:
     from agegender.config import load_settings
     from agegender.gui.launch import run_window
     settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk,
-                                           "precision": args.precision})
+                                           "precision": args.precision, "backend": args.backend})
     return run_window(settings, args.models, args.record, args.results)
 
 

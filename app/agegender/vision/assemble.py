@@ -26,7 +26,7 @@ def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=(
     `live`: the window's pipeline (and the soak's, which stands in for it): the full sweep beside the
     frame path and the per-frame classification budget (vision/pipeline.py)."""
     scheme = buckets.scheme(settings.buckets)  # settings checked themselves when they were made
-    providers = choose_providers(settings.provider)
+    providers = choose_providers(settings.provider, settings.backend)
     loaded, problems = {}, []
     for name in designs:
         try:

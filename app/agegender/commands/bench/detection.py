@@ -19,6 +19,7 @@ import numpy as np
 
 from agegender.commands.bench.frames import DEFAULT_MEDIA, crowd_video, read_frames
 from agegender.commands.bench.reference import INSTALL_HINT, reference_available, reference_detector
+from agegender.vision.runtime import CPU, OPENVINO, openvino_available
 from agegender.vision.detect import DEFAULT_PRESET, PRESETS, Detections, DetectorSettings, MtcnnDetector
 from agegender.vision.track import iou_matrix
 
@@ -95,21 +96,25 @@ def run(heights=(360, 720, 1080), frames_per_height: int = 8, min_face: int = 20
     video = crowd_video(media)
     presets = [detector] + [name for name in PRESETS if name != detector]
     ours = {name: MtcnnDetector(DetectorSettings.preset(name, min_face)) for name in presets}
+    # the chosen preset on each runtime there is, timed in the same rounds (docs/performance.md)
+    runtimes = {"onnxruntime": [CPU]} | ({"openvino": [OPENVINO]} if openvino_available() else {})
+    on_runtime = {f"runtime:{name}": MtcnnDetector(DetectorSettings.preset(detector, min_face), providers=providers)
+                  for name, providers in runtimes.items()}
     reference = None
     if reference_available():
         reference = reference_detector(min_face)
     else:
         print(f"bench: facenet-pytorch is not installed, so the detector is timed without its reference "
               f"(for the speed-up and recall columns: {INSTALL_HINT})", file=sys.stderr)
-    rows = {name: [] for name in presets}
+    rows = {name: [] for name in [*presets, *on_runtime]}
     for height in heights:
         frames = read_frames(video, height, every=105 // frames_per_height, limit=frames_per_height)
         rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]
-        detectors = {name: d.detect_rgb for name, d in ours.items()}
+        detectors = {name: d.detect_rgb for name, d in (ours | on_runtime).items()}
         if reference is not None:
             detectors["facenet-pytorch"] = _facenet(reference)
         ms, found = _time_per_frame(detectors, rgb, repeats)
-        for name in presets:
+        for name in rows:
             row = {"height": height, "width": frames[0].shape[1], "frames": len(frames),
                    "ours_ms": round(ms[name], 1),
                    "faces_per_frame": round(sum(len(d) for d in found[name]) / len(frames), 2)}
@@ -122,16 +127,19 @@ def run(heights=(360, 720, 1080), frames_per_height: int = 8, min_face: int = 20
             rows[name].append(row)
     return {"min_face": min_face, "provider": ours[detector].provider,
             "reference": "facenet-pytorch MTCNN" if reference else None, "detector": detector,
-            "rows": rows[detector], "other_presets": {name: rows[name] for name in presets[1:]}}
+            "rows": rows[detector], "other_presets": {name: rows[name] for name in presets[1:]},
+            "backends": {name.split(":")[1]: rows[name] for name in on_runtime}}
 
 
 def print_table(report: dict) -> None:
     with_reference = report["reference"] is not None
     print(f"Detection, min face {report['min_face']}, {report['provider']}"
           + (f"; against {report['reference']}" if with_reference else "; no reference installed"))
-    sections = {report.get("detector", DEFAULT_PRESET): report["rows"], **report.get("other_presets", {})}
-    for name, rows in sections.items():
-        print(f"detector = \"{name}\"")
+    sections = {f'detector = "{report.get("detector", DEFAULT_PRESET)}"': report["rows"],
+                **{f'detector = "{name}"': rows for name, rows in report.get("other_presets", {}).items()},
+                **{f'backend = "{name}"': rows for name, rows in report.get("backends", {}).items()}}
+    for title, rows in sections.items():
+        print(title)
         print(f"{'size':>10} {'ours ms':>8}"
               + (f" {'ref ms':>8} {'speed-up':>9} {'recall':>7} {'lm px':>6} {'lm p95':>6}" if with_reference else "")
               + f" {'faces':>6}")
