@@ -78,7 +78,7 @@ def test_an_unknown_backend_is_a_settings_error():
 def test_process_says_the_runtime_it_ran_on(short_clip, random_models, tmp_path, capsys):
     from agegender.commands.cli import main
     assert main(["process", str(short_clip), "--backend", "openvino", "--models", str(random_models)]) == 0
-    assert "execution provider: OpenVINO CPU, fp32 classifiers" in capsys.readouterr().out
+    assert "execution provider: OpenVINO CPU, fp32 detector, fp32 classifiers" in capsys.readouterr().out
     assert main(["process", str(short_clip), "--backend", "onnxruntime", "--models", str(random_models)]) == 0
     assert "execution provider: CPUExecutionProvider" in capsys.readouterr().out
 

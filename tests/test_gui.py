@@ -23,7 +23,8 @@ def test_window_shows_results_on_the_crowd_video(qtbot, make_window, crowd_video
     # The first frames come back before the first full sweep has finished: faces follow it.
     qtbot.waitUntil(lambda: any(len(r.detections) for r in received), timeout=60000)
     qtbot.waitUntil(lambda: "FPS shown" in window.status.text() and "results/s" in window.status.text()
-                    and f"{window.pipeline.detector.provider}, multitask" in window.status.text())
+                    and f"{window.pipeline.detector.provider}, detector " in window.status.text()
+                    and ", multitask " in window.status.text())
 
 
 def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):

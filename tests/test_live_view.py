@@ -61,7 +61,7 @@ class MovingFacePipeline:
     def __init__(self, speed: float = 200.0, delay_s: float = 0.12) -> None:
         self.speed, self.delay_s = speed, delay_s
         self.designs, self.tracker = {"multitask": SimpleNamespace(precision="fp32")}, None
-        self.detector = SimpleNamespace(provider="test")  # the window says what runs
+        self.detector = SimpleNamespace(provider="test", precision="fp32")  # the window says what runs
         self.processed: list[int] = []
 
     def box_at(self, t: float) -> np.ndarray:

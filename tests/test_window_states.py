@@ -53,8 +53,9 @@ def test_the_status_bar_names_the_precision_of_the_design_that_runs(qtbot, make_
     window.loop_action.setChecked(True)
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 2)
-    runtime = window.pipeline.detector.provider  # OpenVINO CPU, or ONNX Runtime's CPU provider
-    qtbot.waitUntil(lambda: f"{runtime}, multitask fp32" in window.status.text(), timeout=5000)
+    detector = window.pipeline.detector  # OpenVINO CPU, or ONNX Runtime's CPU provider
+    expected = f"{detector.provider}, detector {detector.precision}, multitask fp32"
+    qtbot.waitUntil(lambda: expected in window.status.text(), timeout=5000)
     assert "single" not in window.status.text() and "gender" not in window.status.text()
     window.design_actions["compare"].trigger()
     qtbot.waitUntil(lambda: "multitask fp32, single fp32" in window.status.text(), timeout=5000)

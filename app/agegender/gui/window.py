@@ -288,7 +288,8 @@ class MainWindow(QMainWindow):
         """The execution provider, and the precision of each network of the design shown now (the other
         design's networks are loaded too, but do not run)."""
         designs = self.pipeline.designs
-        return f"{self.pipeline.detector.provider}, " + ", ".join(
+        detector = self.pipeline.detector
+        return f"{detector.provider}, detector {detector.precision}, " + ", ".join(
             f"{name} {designs[name].precision}" for name in self.designs_to_run())
 
     # --- frames and results ---

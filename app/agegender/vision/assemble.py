@@ -39,9 +39,10 @@ def build_pipeline(settings: Settings, models_dir: Path | None = None, designs=(
         raise ModelError(problems[0])
     for problem in problems:
         log.warning("%s (that design is unavailable)", problem)
-    detector = MtcnnDetector(settings.detector_settings(), mtcnn_dir(models_dir), providers=providers)
+    detector = MtcnnDetector(settings.detector_settings(), mtcnn_dir(models_dir), providers=providers,
+                             precision=settings.precision)
     tracker = Tracker() if track else None  # without one, every frame is detected in full, on its own
     pipeline = Pipeline(detector, loaded, settings.max_faces, tracker=tracker, detect_every=settings.detect_every,
                         smoothing=settings.smoothing, live=live, classify_budget=settings.classify_budget if live else 0)
     precisions = sorted({design.precision for design in loaded.values()})
-    return pipeline, scheme, f"{detector.provider}, {'/'.join(precisions)} classifiers"
+    return pipeline, scheme, f"{detector.provider}, {detector.precision} detector, {'/'.join(precisions)} classifiers"

@@ -18,13 +18,13 @@ from agegender.vision.buckets import BucketScheme
 from agegender.errors import ModelError
 from agegender.vision.model_info import INT8_SUFFIX, ModelInfo
 from agegender.paths import MODELS_DIR
-from agegender.vision.runtime import choose_providers, open_session, read_metadata
+from agegender.vision.precision import PRECISION_CHOICES, float_precision
+from agegender.vision.runtime import CPU, choose_providers, open_session, read_metadata
 
 DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
 # What each design choice runs: the window calls running both "compare", `process` and the API "both".
 DESIGNS_RUN = {"multitask": ("multitask",), "single": ("single",), "compare": ("multitask", "single"),
                "both": ("multitask", "single")}
-PRECISION_CHOICES = ("auto", "int8", "fp32")
 MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (README, 'Models'): "
                        "python -m training.train and python -m training.export write them to models/.")
 
@@ -184,9 +184,10 @@ class GenderNetwork(Network):
 NETWORKS: dict[str, type[Network]] = {cls.design: cls for cls in (MultiTaskNetwork, AgeNetwork, GenderNetwork)}
 
 
-def load_network(path: Path, providers: list[str] | None = None) -> Network:
+def load_network(path: Path, providers: list[str] | None = None, precision: str = "fp32") -> Network:
+    """The network in `path` (an INT8 copy runs as it is; "bf16" computes a float network in BF16)."""
     path = Path(path)
-    session = open_session(path, providers or choose_providers())
+    session = open_session(path, providers or choose_providers(), precision=precision)
     info = ModelInfo.from_metadata(read_metadata(session, path), path)
     if info.design not in NETWORKS:
         raise ModelError(f"{path} declares design {info.design!r}; this app knows {', '.join(NETWORKS)}")
@@ -202,8 +203,9 @@ def _expect(network: Network, cls: type[Network]) -> Network:
 class MultiTaskDesign:
     name = "multitask"
 
-    def __init__(self, path: Path, scheme: BucketScheme | None = None, providers: list[str] | None = None) -> None:
-        self.network = _expect(load_network(path, providers), MultiTaskNetwork)
+    def __init__(self, path: Path, scheme: BucketScheme | None = None, providers: list[str] | None = None,
+                 precision: str = "fp32") -> None:
+        self.network = _expect(load_network(path, providers, precision), MultiTaskNetwork)
         self.scheme = scheme or BucketScheme.parse(self.network.info.age_buckets)
         self.gender_rule = gender_rule(self.network)
 
@@ -221,9 +223,9 @@ class SingleTaskPairDesign:
     name = "single"
 
     def __init__(self, age_path: Path, gender_path: Path, scheme: BucketScheme | None = None,
-                 providers: list[str] | None = None) -> None:
-        self.age = _expect(load_network(age_path, providers), AgeNetwork)
-        self.gender = _expect(load_network(gender_path, providers), GenderNetwork)
+                 providers: list[str] | None = None, precision: str = "fp32") -> None:
+        self.age = _expect(load_network(age_path, providers, precision), AgeNetwork)
+        self.gender = _expect(load_network(gender_path, providers, precision), GenderNetwork)
         if self.age.info.input_size != self.gender.info.input_size:
             raise ModelError(f"{age_path.name} and {gender_path.name} take different crop sizes; export them alike")
         self.scheme = scheme or BucketScheme.parse(self.age.info.age_buckets)
@@ -245,8 +247,10 @@ def int8_copy(path: Path) -> Path:
 
 
 def choose_precision(paths: list[Path], precision: str, providers: list[str]) -> str:
-    """'int8' or 'fp32' for one design. auto: the INT8 copies where every network of the design has one (they
-    exist only where they kept the FP32 accuracy and ran faster) and the CPU runs them; FP32 on CUDA."""
+    """'bf16', 'int8' or 'fp32' for one design. auto: BF16 on OpenVINO where the CPU computes it natively
+    and every network of the design passed its BF16 gate (vision/precision.py); else the INT8 copies on
+    ONNX Runtime's CPU provider where every network of the design has one (they exist only where they kept
+    the FP32 accuracy and ran faster); else FP32 (always on CUDA)."""
     have_int8 = all(int8_copy(p).is_file() for p in paths)
     if precision == "int8":
         if not have_int8:
@@ -254,7 +258,10 @@ def choose_precision(paths: list[Path], precision: str, providers: list[str]) ->
             raise ModelError(f"no INT8 copy {missing} in {paths[0].parent}: it is shipped only where it kept the "
                              "FP32 network's accuracy (python -m training.quantize). Use precision 'auto' or 'fp32'")
         return "int8"
-    if precision == "auto" and have_int8 and providers[0] == "CPUExecutionProvider":
+    floating = float_precision(precision, providers, paths[0].parent, [p.name for p in paths])
+    if floating == "bf16":
+        return "bf16"
+    if precision == "auto" and have_int8 and providers[0] == CPU:
         return "int8"
     return "fp32"
 
@@ -275,7 +282,7 @@ def load_design(name: str, models_dir: Path = MODELS_DIR, scheme: BucketScheme |
     used = choose_precision(paths, precision, providers)
     if used == "int8":
         paths = [int8_copy(p) for p in paths]
-    design = MultiTaskDesign(paths[0], scheme, providers) if name == "multitask" else \
-        SingleTaskPairDesign(paths[0], paths[1], scheme, providers)
+    design = MultiTaskDesign(paths[0], scheme, providers, used) if name == "multitask" else \
+        SingleTaskPairDesign(paths[0], paths[1], scheme, providers, used)
     design.precision = used
     return design

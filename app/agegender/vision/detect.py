@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from agegender.paths import MTCNN_DIR
+from agegender.vision.precision import float_precision
 from agegender.vision.runtime import active_provider, choose_providers, open_session
 
 PNET_STRIDE = 2
@@ -153,15 +154,24 @@ def regress(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+MTCNN_STAGES = ("pnet", "rnet", "onet")  # the three networks, each a file in the mtcnn/ folder
+
 class MtcnnDetector:
     def __init__(self, settings: DetectorSettings = DetectorSettings(), model_dir: Path = MTCNN_DIR,
-                 providers: list[str] | None = None, threads: int = 0) -> None:
-        self.settings, self.model_dir = settings, Path(model_dir)
+                 providers: list[str] | None = None, threads: int = 0, precision: str = "auto") -> None:
+        """precision: as the setting, for each of the three networks (auto: BF16 where that network passed
+        its gate and the CPU computes it natively; bf16; anything else: FP32). .precisions says which
+        runs for each, .precision sums them up ("fp32", "bf16", or "bf16/fp32")."""
+        self.settings, self.model_dir, self.precision_setting = settings, Path(model_dir), precision
         self.providers = providers or choose_providers()
-        self._pnet = open_session(self.model_dir / "pnet.onnx", self.providers, layout_optimizations=False,
-                                  threads=threads)
-        self._rnet = open_session(self.model_dir / "rnet.onnx", self.providers, threads=threads)
-        self._onet = open_session(self.model_dir / "onet.onnx", self.providers, threads=threads)
+        self.precisions = {stage: float_precision(precision, self.providers, self.model_dir.parent,
+                                                  [f"{self.model_dir.name}/{stage}.onnx"]) for stage in MTCNN_STAGES}
+        self.precision = "/".join(sorted(set(self.precisions.values())))
+        sessions = {stage: open_session(self.model_dir / f"{stage}.onnx", self.providers, threads=threads,
+                                        layout_optimizations=stage != "pnet", precision=self.precisions[stage],
+                                        static_shapes=stage == "pnet")
+                    for stage in MTCNN_STAGES}
+        self._pnet, self._rnet, self._onet = (sessions[stage] for stage in MTCNN_STAGES)
         self.provider = active_provider(self._pnet)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:

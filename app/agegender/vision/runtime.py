@@ -65,16 +65,18 @@ def is_cpu(providers: list[str]) -> bool:
 
 
 def open_session(path: Path, providers: list[str], layout_optimizations: bool = True,
-                 threads: int = 0) -> ort.InferenceSession:
+                 threads: int = 0, precision: str = "fp32", static_shapes: bool = False) -> ort.InferenceSession:
     """layout_optimizations=False skips ONNX Runtime's blocked-layout (NCHWc) rewrite, which costs more
     than it saves on P-Net's few channels and frame-sized maps (measured: 35 against 46 ms).
-    threads: the session's intra-op threads (0: ONNX Runtime's choice, one per core)."""
+    threads: the session's intra-op threads (0: ONNX Runtime's choice, one per core).
+    precision: "bf16" computes in BF16 on OpenVINO (vision/precision.py decides where); else as the file is.
+    static_shapes: on OpenVINO, a network compiled for each input shape it is given (P-Net's pyramid levels)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}. See README, 'Models', for how to get the models.")
     if providers[0] == OPENVINO:
         from agegender.vision.openvino_session import OpenVinoSession
-        return OpenVinoSession(path, threads)
+        return OpenVinoSession(path, threads, bf16=precision == "bf16", static_shapes=static_shapes)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if not layout_optimizations:

@@ -33,7 +33,7 @@ class BackgroundSweep:
     def __init__(self, detector: MtcnnDetector) -> None:
         self.detector = detector
         self._own = MtcnnDetector(detector.settings, detector.model_dir, detector.providers,
-                                  threads=max(1, (os.cpu_count() or 2) // 2))
+                                  threads=max(1, (os.cpu_count() or 2) // 2), precision=detector.precision_setting)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep")
         self._running: Future | None = None
         self.newest_image: np.ndarray | None = None
