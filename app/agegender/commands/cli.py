@@ -21,6 +21,11 @@ FILE_SETTINGS = frozenset({"detector", "thresholds", "min_face", "buckets", "max
                            "backend", "max_image_megapixels"})
 
 
+PRECISION_HELP = ("precision: auto (each network at the fastest precision that passed its accuracy gate on this CPU: "
+                  "BF16 on OpenVINO where the CPU computes it natively, else INT8 on ONNX Runtime's CPU provider "
+                  "where a copy ships, else FP32), fp32, bf16, int8")
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options that default to None: a value not given comes from --config, else from Settings."""
     from agegender.config import Settings
@@ -39,8 +44,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="inference runtime: auto (OpenVINO on CPU where installed, ONNX Runtime for CUDA and "
                              "otherwise; default), openvino, onnxruntime")
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
-                        help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate; "
-                             "default), int8, fp32")
+                        help=PRECISION_HELP + " (auto)")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
     parser.add_argument("--max-faces", type=int, help=f"most faces classified per frame ({defaults.max_faces}, at "
                                                       "least 1)")
@@ -58,8 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
     parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
-                        help="classifier precision: auto (INT8 on CPU where an INT8 copy passed its accuracy gate), "
-                             "int8, fp32")
+                        help=PRECISION_HELP)
     parser.add_argument("--backend", choices=Settings.CHOICES["backend"],
                         help="inference runtime: auto (OpenVINO on CPU where installed), openvino, onnxruntime")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
@@ -119,6 +122,7 @@ def _process(args) -> int:
     from agegender.vision.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
     from agegender.vision.designs import DESIGNS_RUN
+    from agegender.vision.parallel import frame_workers
     settings = _process_settings(args)
     names = list(DESIGNS_RUN[args.design])
     source = open_input(args.input, settings.max_image_megapixels)
@@ -131,7 +135,8 @@ def _process(args) -> int:
             track, settings = False, dataclasses.replace(settings, detect_every=1)
         pipeline, scheme, provider = build_pipeline(settings, args.models, names, all_required=True, track=track)
         log.info("running %s on %s", " and ".join(names), provider)
-        return run(source, pipeline, names, args.out, args.results, list(scheme.labels), provider)
+        return run(source, pipeline, names, args.out, args.results, list(scheme.labels), provider,
+                   workers=frame_workers())
     finally:
         source.close()
 

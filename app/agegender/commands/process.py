@@ -21,6 +21,7 @@ from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_
 from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically, writes_in_place
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from agegender.timing import StageTimes
+from agegender.vision.parallel import in_parallel
 
 STILL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -99,7 +100,7 @@ class AnnotatedImages:
 
 
 def run(source, pipeline, design_names: list[str], out: Path | None, results: Path | None,
-        bucket_labels: list[str], provider: str) -> int:
+        bucket_labels: list[str], provider: str, workers: int = 1) -> int:
     """Process an opened, checked source (see check_outputs) to the outputs asked for."""
     writers = []
     keep = False
@@ -114,7 +115,7 @@ def run(source, pipeline, design_names: list[str], out: Path | None, results: Pa
             else:
                 video_out = VideoWriter(out, source.fps, source.size)
             writers.append(video_out)
-            outcome = _loop(source, pipeline, design_names, results_out, video_out)
+            outcome = _loop(source, pipeline, design_names, results_out, video_out, workers)
             keep = True
         finally:
             for writer in writers:
@@ -159,12 +160,16 @@ class Outcome:
         return 1 if problems else 0
 
 
-def _loop(source, pipeline, design_names, results_out, video_out) -> Outcome:
+def _frames(source):
+    while (frame := source.read()) is not None:
+        yield frame
+
+
+def _loop(source, pipeline, design_names, results_out, video_out, workers) -> Outcome:
     outcome = Outcome(source)
     bar = tqdm(total=source.frame_count or None, unit="frame", desc=shown(source.name), dynamic_ncols=True)
     try:
-        while (frame := source.read()) is not None:
-            result = pipeline.process(frame, design_names)
+        for frame, result in in_parallel(pipeline, _frames(source), design_names, workers):
             outcome.times.add_all(result.timings)
             outcome.frames += 1
             outcome.faces += len(result.detections)

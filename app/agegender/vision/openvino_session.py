@@ -13,7 +13,7 @@ import numpy as np
 from agegender.errors import ModelError
 
 _core = None
-_core_lock = threading.Lock()
+_core_lock = threading.RLock()
 
 
 def openvino_core():
@@ -40,7 +40,8 @@ class OpenVinoSession:
         self.path = Path(path)
         core = openvino_core()
         # FP32 unless asked: OpenVINO's own default on a CPU with AMX is BF16, which must pass a gate first
-        self._config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}
+        self._config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+                        "ENABLE_CPU_PINNING": False}
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
@@ -77,9 +78,10 @@ class OpenVinoSession:
         shapes = tuple((name, value.shape) for name, value in sorted(feeds.items()))
         request = self._by_shape.get(shapes)
         if request is None:
-            model = self._model.clone()
-            model.reshape({name: list(shape) for name, shape in shapes})
-            request = openvino_core().compile_model(model, "CPU", self._config).create_infer_request()
+            with _core_lock:  # compiles one at a time: the Core is shared by every session of the process
+                model = self._model.clone()
+                model.reshape({name: list(shape) for name, shape in shapes})
+                request = openvino_core().compile_model(model, "CPU", self._config).create_infer_request()
             if len(self._by_shape) >= self.MAX_SHAPES:
                 self._by_shape.popitem(last=False)
         else:
