@@ -43,6 +43,9 @@ def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_mo
     live = modes["live_view"]
     assert live["source_fps"] == 25 and 0 < live["frames_kept_up"] <= 1 and live["classify_budget"] == 4
     assert live["crops_per_frame"] <= live["faces_per_frame"]
+    assert report["live_view_coverage"] == pytest.approx(
+        live["faces_per_frame"] / modes["every_frame"]["faces_per_frame"], abs=0.002)
+    assert 0.3 < report["live_view_coverage"] <= 1.2  # the live view finds most of the faces, hardly more
     flicker = report["flicker"]
     raw, smoothed = (flicker["changes_per_track_second"][kind] for kind in ("raw", "smoothed"))
     assert flicker["track_seconds"] > 0 and raw >= 0 and smoothed >= 0

@@ -45,6 +45,8 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
                                      "live_view": pipeline.live_end_to_end(detector, main, frames, fps)}
         for row in report["end_to_end_720p"].values():
             row["precision"] = next(iter(main.values())).precision
+        ends = report["end_to_end_720p"]  # the share of the faces detection on every frame finds that the live view has
+        report["live_view_coverage"] = round(ends["live_view"]["faces_per_frame"] / ends["every_frame"]["faces_per_frame"], 3)
         report["flicker"] = pipeline.flicker(detector, next(iter(main.values())), frames, fps)
         report["live_latency_720p"] = pipeline.live_latency(detector, main, video, seconds=3 if quick else 10)
         seconds = 4 if quick else 15
@@ -71,6 +73,9 @@ def print_report(report: dict) -> None:
                  if "source_fps" in row else "")
         print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}, {row['precision']}): {row['fps']} FPS"
               f"{paced}, {row['faces_per_frame']} faces per frame; ms: {stages}")
+    if "live_view_coverage" in report:
+        print(f"\nLive view coverage: {report['live_view_coverage']:.0%} of the faces per frame that detection on "
+              "every frame finds")
     if "flicker" in report:
         f = report["flicker"]
         print(f"\nAge-bucket changes per track-second: raw {f['changes_per_track_second']['raw']}, smoothed "
