@@ -302,3 +302,42 @@ def test_a_signal_after_the_outputs_are_saved_does_not_say_nothing_was_written()
                            capture_output=True, text=True, timeout=60)
     assert child.returncode == 130
     assert child.stderr == "agegender: interrupted after the outputs were saved; they are complete\n"
+
+
+def write_size_change(path: Path, parts: list) -> None:
+    """One MPEG-TS video whose picture size changes: `parts` is [(BGR image, frames)], each part its own
+    H.264 segment, their times following each other (as a recording of an adaptive stream has them)."""
+    import av
+    from fractions import Fraction
+    data, first = b"", 0
+    for image, frames in parts:
+        segment = path.with_suffix(".part.ts")
+        with av.open(str(segment), "w", format="mpegts") as container:
+            stream = container.add_stream("libx264", rate=25, options={"bf": "0"})
+            stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "yuv420p"
+            stream.codec_context.time_base = Fraction(1, 25)
+            for i in range(frames):
+                frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+                frame.pts, frame.time_base = first + i, Fraction(1, 25)
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+        data += segment.read_bytes()
+        segment.unlink()
+        first += frames
+    path.write_bytes(data)
+
+
+def test_a_video_whose_size_changes_gives_each_frame_in_its_own_coordinates(group_photo, random_models, tmp_path,
+                                                                             caplog):
+    group = cv2.imread(str(group_photo))
+    video, results = tmp_path / "change.ts", tmp_path / "r.jsonl"
+    write_size_change(video, [(cv2.resize(group, (1280, 720)), 10), (cv2.resize(group, (640, 360)), 10)])
+    assert run(video, "--results", results, "--models", random_models) == 0
+    assert "changes its picture size (1280x720 from 0.0 s, then 640x360 from 0.4 s)" in caplog.text
+    frames = jsonl_lines(results)
+    assert len(frames) == 20
+    before, after = (np.array(sorted(face["box"] for face in frames[i]["faces"])) for i in (5, 15))
+    assert len(before) == len(after) >= 4
+    np.testing.assert_allclose(after, before / 2, atol=4)  # the same faces, at half the size

@@ -50,6 +50,8 @@ def open_input(spec: str, max_image_megapixels: float):
         source.close()
         raise InputError(f"{spec} is a live source; `agegender process` takes files. "
                          "Open cameras and streams in the window: agegender --source ...")
+    if isinstance(source, VideoFileSource):
+        source.follow_size_changes()  # results in each frame's own coordinates (the window shows OpenCV's)
     return source
 
 

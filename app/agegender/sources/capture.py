@@ -5,6 +5,7 @@ open_source() picks the kind from what it is given: a camera index ("0"), a stre
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 import warnings
@@ -118,6 +119,18 @@ class VideoFileSource:
         self._index = 0
         self._last_time: float | None = None
         self.error: str | None = None
+        self._sizes: list[tuple[float, tuple[int, int]]] = []  # (from this time on, the picture's own size)
+
+    def follow_size_changes(self) -> None:
+        """OpenCV scales every frame of a video whose picture size changes midway to the first size. Where
+        the size changes, each frame is given back at its own size (so its faces are in its own
+        coordinates) and starts a new segment (tracks start again), and a warning says so. Costs a pass
+        over the file that decodes its keyframes only (a few seconds for an hour of video)."""
+        self._sizes = picture_sizes(self.path)
+        if len(self._sizes) > 1:
+            said = ", then ".join(f"{w}x{h} from {at:.1f} s" for at, (w, h) in self._sizes)
+            log.warning("%s changes its picture size (%s): each frame is processed and reported at its own size, "
+                        "and faces are followed anew after each change", self.name, said)
 
     def read(self) -> Frame | None:
         ok, image = self._capture.read()
@@ -127,6 +140,11 @@ class VideoFileSource:
                               "or damaged; the frames before were processed")
             return None
         frame = Frame(image, self._index, self._frame_time())
+        if len(self._sizes) > 1:
+            frame.segment = max(bisect.bisect_right([at for at, _ in self._sizes], frame.time + 1e-3) - 1, 0)
+            own = self._sizes[frame.segment][1]
+            if (image.shape[1], image.shape[0]) != own:
+                frame.image = cv2.resize(image, own, interpolation=cv2.INTER_AREA)
         self._index += 1
         return frame
 
@@ -151,6 +169,28 @@ class VideoFileSource:
 
     def close(self) -> None:
         self._capture.release()
+
+
+def picture_sizes(path: Path) -> list[tuple[float, tuple[int, int]]]:
+    """(seconds from the stream's start, (width, height)) where the video's picture size is first seen and
+    wherever it changes, read off its keyframes by PyAV (a size changes only at a keyframe); [] where
+    PyAV cannot read the file."""
+    import av
+    sizes: list[tuple[float, tuple[int, int]]] = []
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = "NONKEY"
+            first_pts = None  # the first picture is a keyframe: times count from it, as OpenCV's do
+            for picture in container.decode(stream):
+                pts = picture.pts or 0
+                first_pts = pts if first_pts is None else first_pts
+                size = (picture.width, picture.height)
+                if not sizes or sizes[-1][1] != size:
+                    sizes.append((max(float((pts - first_pts) * stream.time_base), 0.0), size))
+    except (av.FFmpegError, IndexError, OSError):
+        return sizes
+    return sizes
 
 
 class ImageSource:
