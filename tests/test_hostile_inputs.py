@@ -341,3 +341,35 @@ def test_a_video_whose_size_changes_gives_each_frame_in_its_own_coordinates(grou
     before, after = (np.array(sorted(face["box"] for face in frames[i]["faces"])) for i in (5, 15))
     assert len(before) == len(after) >= 4
     np.testing.assert_allclose(after, before / 2, atol=4)  # the same faces, at half the size
+
+
+def test_a_photo_whose_face_search_would_not_fit_in_memory_is_refused_before_decoding(
+        group_photo, random_models, tmp_path, monkeypatch, capsys):
+    import psutil
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.tile(cv2.imread(str(group_photo)), (4, 4, 1)))  # 12 megapixels, ~3 GB to search
+    real = psutil.virtual_memory()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=1_000_000_000))  # 1 GB free
+    assert run(big, "--models", random_models) == 2
+    line = one_line(capsys)
+    assert "big.png (4800x2520, 12 megapixels) needs about 3.0 GB" in line and "1.0 GB are free" in line
+
+
+def test_results_through_dev_stdout_appended_to_a_file_keep_what_the_file_held(short_clip, random_models, tmp_path):
+    """`agegender process … --results out.jsonl >> all.jsonl` with out.jsonl a link to /dev/stdout: the
+    results are appended; the file's earlier lines are not replaced by a new file."""
+    link, collected = tmp_path / "out.jsonl", tmp_path / "all.jsonl"
+    link.symlink_to("/dev/stdout")
+    collected.write_text('{"earlier": true}\n')
+    with open(collected, "a") as stdout:
+        child = agegender_child("process", short_clip, "--results", link, "--models", random_models,
+                                stdout=stdout, stderr=subprocess.DEVNULL)
+        assert child.wait(timeout=120) == 0
+    lines = collected.read_text().splitlines()
+    assert lines[0] == '{"earlier": true}' and sum(line.startswith('{"frame"') for line in lines) == 12
+
+
+def test_process_neither_uses_nor_judges_the_windows_keys(short_clip, random_models, tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text('kiosk_exit_keys = "Strg+Q"\nlabel_scale = 20.0\nmin_face = 40\n')  # wrong for a window
+    assert run(short_clip, "--config", config, "--models", random_models) == 0

@@ -78,7 +78,7 @@ class FaceAnalyzer:
     provider: "auto" (CUDA where onnxruntime-gpu and a GPU are present, else CPU), "cpu" or "cuda".
     backend: "auto" (OpenVINO on the CPU where it is installed, ONNX Runtime for CUDA and otherwise),
     "openvino" or "onnxruntime"; `.provider` says which runs, and at which precision.
-    min_face: the smallest face searched for, in pixels. buckets: "default", "adience", "decades" or a
+    min_face: the smallest face searched for, in pixels. buckets: "default", "decades" or a
     scheme such as "0-12,13-19,20-39,40-64,65+". models: another models folder (MTCNN included).
     precision: "auto" (the INT8 classifiers on CPU where they passed their accuracy gate), "int8" or "fp32".
     detector: "fast" (the default) or "reference", facenet-pytorch's MTCNN settings exactly (slower; finds

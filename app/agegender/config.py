@@ -151,16 +151,17 @@ def load_settings(path: Path | None, overrides: dict | None = None, used: frozen
     """Defaults, then the file, then command-line overrides (None: not given). `used` names the keys the
     caller acts on; the file's other keys are listed once as ignored (a window's keys given to `process`)."""
     values: dict = read_config_file(path) if path is not None else {}
-    if used is not None:
+    known = [f.name for f in fields(Settings)]
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} in {path}; known: {', '.join(known)}")
+    if used is not None:  # the others are neither used nor judged here (a window's kiosk keys, say)
         ignored = sorted(key for key in values if key not in used)
         if ignored:
             log.warning("config file %s: %s %s not used here", path, ", ".join(ignored),
                         "is" if len(ignored) == 1 else "are")
+        values = {key: value for key, value in values.items() if key in used}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    known = [f.name for f in fields(Settings)]
-    for key in values:
-        if key not in known:
-            raise ConfigError(f"unknown setting {key!r} in {path or 'the command line'}; known: {', '.join(known)}")
     try:
         return Settings(**values)
     except ConfigError as exc:

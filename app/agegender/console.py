@@ -33,6 +33,8 @@ class _QuietOnClose(io.TextIOBase):
     def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
+        except BlockingIOError:  # a non-blocking terminal that is busy: this write alone is lost
+            return len(text)
         except OSError:
             self._silence()
             return len(text)
@@ -40,8 +42,13 @@ class _QuietOnClose(io.TextIOBase):
     def flush(self) -> None:
         try:
             self._stream.flush()
+        except BlockingIOError:
+            pass
         except OSError:
             self._silence()
+
+    def __getattr__(self, name: str):  # buffer, errors, name, reconfigure, ...: the stream's own
+        return getattr(self._stream, name)
 
     def fileno(self) -> int:
         return self._stream.fileno()

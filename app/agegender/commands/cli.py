@@ -136,7 +136,7 @@ def _process(args) -> int:
         pipeline, scheme, provider = build_pipeline(settings, args.models, names, all_required=True, track=track)
         log.info("running %s on %s", " and ".join(names), provider)
         return run(source, pipeline, names, args.out, args.results, list(scheme.labels), provider,
-                   workers=frame_workers())
+                   workers=min(frame_workers(), source.frame_count or frame_workers()))
     finally:
         source.close()
 

@@ -18,7 +18,8 @@ from agegender.sources.capture import ImageSource, VideoFileSource, local_inputs
 from agegender.outputs.draw import annotate
 from agegender.errors import InputError, OutputError
 from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
-from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically, writes_in_place
+from agegender.outputs.safety import (check_folder, refuse_outputs_over_inputs, through_links,
+                                      write_bytes_atomically, writes_in_place)
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from agegender.timing import StageTimes
 from agegender.vision.parallel import in_parallel
@@ -65,16 +66,16 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
     if results is not None:
         check_results_path(results)
         if not writes_in_place(results):
-            check_folder(results)
+            check_folder(through_links(results))
     if out is None:
         return
     if not is_stills(source):
         check_video_path(out)
-        check_folder(out)
+        check_folder(through_links(out))
     elif source.frame_count == 1:
         if Path(out).suffix.lower() not in STILL_SUFFIXES:
             raise OutputError(f"--out {out}: for an image input, give an image file ({', '.join(STILL_SUFFIXES)})")
-        check_folder(out)
+        check_folder(through_links(out))
     elif not Path(out).is_dir():
         raise OutputError(f"--out {out}: for a folder of images, give an existing folder")
     else:

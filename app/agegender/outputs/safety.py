@@ -10,6 +10,8 @@ to its target; a device or a pipe (/dev/stdout) is written in place.
 """
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import stat
 import tempfile
@@ -22,6 +24,8 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
+
+log = logging.getLogger("agegender")
 
 
 def check_folder(path: Path) -> None:
@@ -56,13 +60,24 @@ def refuse_outputs_over_inputs(outputs: dict[str, Path | None], inputs: Iterable
 
 
 def writes_in_place(path: Path) -> bool:
-    """A device, pipe or socket (also behind a link, as /dev/stdout is): nothing to rename onto, so it is
+    """A device or a pipe (also behind a link, as /dev/stdout is), or a file descriptor's name (/dev/stdout
+    on a file that `>>` appends to): nothing to rename onto, or nothing that may be replaced, so it is
     written directly."""
     try:
-        mode = os.stat(path).st_mode
+        status = os.stat(path)
     except OSError:
         return False
-    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    if stat.S_ISCHR(status.st_mode) or stat.S_ISFIFO(status.st_mode):
+        return True
+    if os.path.realpath(path).startswith(("/proc/", "/dev/fd/")) or str(path).startswith(("/dev/fd/", "/proc/")):
+        return True
+    for fd in (1, 2):  # the very file our stdout or stderr writes to, by whatever name
+        try:
+            if os.path.samestat(status, os.fstat(fd)):
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def through_links(path: Path) -> Path:
@@ -86,6 +101,11 @@ class TargetLock:
         try:
             self._fd = self._acquire()
         except OSError as exc:
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # some network file systems
+                log.warning("%s cannot be locked on its file system (%s); another run could write it at the "
+                            "same time", self.target, exc.strerror)
+                self.path.unlink(missing_ok=True)
+                return
             raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
 
     def _acquire(self) -> int:
@@ -93,20 +113,22 @@ class TargetLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _creation_mode())
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # its last holder may have removed the file between our open and our lock
+                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, str(os.getpid()).encode("ascii"))
+                    return fd
             except BlockingIOError:
                 holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
                 raise OutputError(f"{self.target} is being written by another agegender run (process {holder}); "
                                   "wait for it to finish or choose another name") from None
-            try:  # its last holder may have removed the file between our open and our lock
-                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
-                    break
             except FileNotFoundError:
                 pass
+            except OSError:
+                os.close(fd)
+                raise
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode("ascii"))
-        return fd
 
     def release(self) -> None:
         if self._fd is None:
@@ -166,8 +188,10 @@ class AtomicFile:
 
     def discard(self) -> None:
         if not self.in_place:
-            self.path.unlink(missing_ok=True)
-            self._lock.release()
+            try:
+                self.path.unlink(missing_ok=True)
+            finally:
+                self._lock.release()
 
     def close(self, keep: bool = True) -> None:
         self.commit() if keep else self.discard()

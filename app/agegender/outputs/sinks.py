@@ -52,7 +52,9 @@ class _TextOutput:
         self.path = Path(path)
         self._file = AtomicFile(self.path)
         try:
-            self._handle = open(self._file.path, "w", encoding="utf-8", newline=newline)
+            # in place (a device, a pipe, or the file that stdout appends to): add to it, never truncate it
+            mode = "a" if self._file.in_place else "w"
+            self._handle = open(self._file.path, mode, encoding="utf-8", newline=newline)
         except OSError as exc:
             self._file.discard()
             raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
@@ -154,7 +156,12 @@ class _RecordingFile:
         except OSError as exc:
             self._lock.release()
             raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
-        self._sync_fd = os.open(self.path, os.O_RDONLY)
+        try:
+            self._sync_fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            self._sync_fd = None
+            self.close(keep=False)
+            raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
 
     def sync(self) -> None:
         """What has been written reaches the disk (for a power loss; a kill loses nothing written)."""

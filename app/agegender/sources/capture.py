@@ -79,8 +79,26 @@ def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEG
     if width * height > max_megapixels * 1e6:
         raise UnreadableFileError(f"{path.name} declares {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
                          f"{limit}; it was not decoded")
+    check_memory_for_detection(path.name, width, height)
     if pages > 1:
         log.warning("%s holds %d pages; only the first is read", path.name, pages)
+
+
+# Peak memory of detecting faces in a photo, per megapixel: measured 0.24 GB on ONNX Runtime and 0.14 GB
+# on OpenVINO (3 to 48 megapixels of a crowd photo, docs/performance.md); the larger is assumed.
+DETECTION_BYTES_PER_MEGAPIXEL = 0.25e9
+
+
+def check_memory_for_detection(name: str, width: int, height: int) -> None:
+    """Refuses, before decoding, a photo whose face search would need more memory than is free now: a clear
+    line instead of the kernel killing the program."""
+    import psutil
+    needed = width * height / 1e6 * DETECTION_BYTES_PER_MEGAPIXEL
+    free = psutil.virtual_memory().available
+    if needed > free:
+        raise UnreadableFileError(f"{name} ({width}x{height}, {width * height / 1e6:.0f} megapixels) needs about "
+                                  f"{needed / 1e9:.1f} GB to search for faces at full size, and {free / 1e9:.1f} GB "
+                                  "are free: scale it down, or free memory; it was not decoded")
 
 
 def read_image(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> np.ndarray:
@@ -127,6 +145,7 @@ class VideoFileSource:
         coordinates) and starts a new segment (tracks start again), and a warning says so. Costs a pass
         over the file that decodes its keyframes only (a few seconds for an hour of video)."""
         self._sizes = picture_sizes(self.path)
+        self._size_times = [at for at, _ in self._sizes]
         if len(self._sizes) > 1:
             said = ", then ".join(f"{w}x{h} from {at:.1f} s" for at, (w, h) in self._sizes)
             log.warning("%s changes its picture size (%s): each frame is processed and reported at its own size, "
@@ -141,7 +160,7 @@ class VideoFileSource:
             return None
         frame = Frame(image, self._index, self._frame_time())
         if len(self._sizes) > 1:
-            frame.segment = max(bisect.bisect_right([at for at, _ in self._sizes], frame.time + 1e-3) - 1, 0)
+            frame.segment = max(bisect.bisect_right(self._size_times, frame.time + 1e-3) - 1, 0)
             own = self._sizes[frame.segment][1]
             if (image.shape[1], image.shape[0]) != own:
                 frame.image = cv2.resize(image, own, interpolation=cv2.INTER_AREA)

@@ -32,7 +32,8 @@ class OpenVinoSession:
 
     static_shapes: compile the network again for each new input shape (kept for the MAX_SHAPES shapes used
     last) instead of running one network with dynamic shapes. For P-Net, called once per pyramid level,
-    this costs about 0.3 s once per frame size and saves about a quarter of its time on every frame."""
+    this costs about 0.3 s once per frame size and saves about a quarter of its time on every frame. A
+    shape is compiled the second time it comes: a folder of photos of many sizes does not pay for it."""
 
     MAX_SHAPES = 48  # a few frame sizes' pyramids
 
@@ -57,6 +58,7 @@ class OpenVinoSession:
         self._dynamic_request = compiled.create_infer_request()
         self._static_shapes = static_shapes
         self._by_shape: OrderedDict[tuple, object] = OrderedDict()  # input shapes -> infer request
+        self._seen_once: set[tuple] = set()  # shapes run once, on the dynamic network
         self._lock = threading.Lock()
 
     def get_inputs(self) -> list:
@@ -77,6 +79,9 @@ class OpenVinoSession:
             return self._dynamic_request
         shapes = tuple((name, value.shape) for name, value in sorted(feeds.items()))
         request = self._by_shape.get(shapes)
+        if request is None and shapes not in self._seen_once:  # (a photo's size may never come again)
+            self._seen_once.add(shapes)
+            return self._dynamic_request
         if request is None:
             with _core_lock:  # compiles one at a time: the Core is shared by every session of the process
                 model = self._model.clone()
@@ -91,10 +96,10 @@ class OpenVinoSession:
 
     def run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         names = output_names or [output.name for output in self._outputs]
-        with self._lock:  # one call at a time; the copies outlive the request's reused output buffers
+        with self._lock:  # one call at a time (infer() returns copies of its outputs)
             results = self._request_for(feeds).infer(feeds)
             by_name = {port.get_any_name(): value for port, value in results.items()}
-            return [np.array(by_name[name], copy=True) for name in names]
+            return [by_name[name] for name in names]
 
 
 def _onnx_metadata(model) -> dict[str, str]:

@@ -17,24 +17,34 @@ from concurrent.futures import ThreadPoolExecutor
 from agegender.sources.capture import Frame
 from agegender.vision.detect import MtcnnDetector
 from agegender.vision.pipeline import FrameResult, Pipeline
+from agegender.vision.runtime import CPU, OPENVINO
 
 MAX_WORKERS = 4
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity; a container's limit shows there), else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def frame_workers() -> int:
     """How many frames to process at once on this machine: one per core, up to MAX_WORKERS."""
-    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    return max(1, min(MAX_WORKERS, usable_cores()))
 
 
 def in_parallel(pipeline: Pipeline, frames: Iterable[Frame], design_names: list[str],
                 workers: int) -> Iterator[tuple[Frame, FrameResult]]:
     """(frame, result) for every frame, in the frames' order. With one worker, or a pipeline that
-    follows faces from frame to frame (a tracker), the frames go through `pipeline` one by one."""
-    if workers <= 1 or pipeline.tracker is not None:
+    follows faces from frame to frame (a tracker), or one on a GPU, the frames go through `pipeline` one
+    by one."""
+    if workers <= 1 or pipeline.tracker is not None or pipeline.detector.providers[0] not in (CPU, OPENVINO):
         for frame in frames:
             yield frame, pipeline.process(frame, design_names)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)
     free: queue.SimpleQueue[Pipeline] = queue.SimpleQueue()
     for _ in range(workers):
         detector = pipeline.detector
