@@ -130,6 +130,14 @@ def make_window(qtbot, random_models):
         window.close()
 
 
+def one_line_error(capsys) -> str:
+    """The one line of the error message (a progress bar may have been drawn before it)."""
+    err = capsys.readouterr().err
+    messages = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("agegender:")]
+    assert "Traceback" not in err and len(messages) == 1, err
+    return messages[0]
+
+
 def wait_results(qtbot, window, count, timeout=60000):
     start = window.results_received
     qtbot.waitUntil(lambda: window.results_received >= start + count, timeout=timeout)

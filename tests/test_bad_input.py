@@ -21,7 +21,7 @@ import pytest
 
 from agegender.commands.cli import main
 from agegender.errors import AgeGenderError
-from tests.conftest import ROOT, wait_results
+from tests.conftest import ROOT, one_line_error, wait_results
 
 
 def run(*args) -> int:
@@ -30,14 +30,6 @@ def run(*args) -> int:
 
 def read_jsonl(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def one_line_error(capsys) -> str:
-    """The one line of the error message (a progress bar may have been drawn before it)."""
-    err = capsys.readouterr().err
-    messages = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("agegender:")]
-    assert "Traceback" not in err and len(messages) == 1, err
-    return messages[0]
 
 
 @pytest.mark.parametrize("make, message", [

@@ -14,7 +14,7 @@ import pytest
 
 from agegender.commands.cli import main
 from agegender.config import ConfigError, Settings, load_settings
-from tests.conftest import ROOT, start_agegender
+from tests.conftest import ROOT, one_line_error, start_agegender
 
 
 def run(*args) -> int:
@@ -120,13 +120,6 @@ def test_a_link_to_stdout_on_a_pipe_writes_into_the_pipe(short_clip, random_mode
 
 # --- crashes and tracebacks ---
 
-def one_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("agegender: error")]
-    assert "Traceback" not in err and len(lines) == 1, err
-    return lines[0]
-
-
 @pytest.mark.parametrize("make, message", [
     (lambda p: p.mkdir(), "not a regular file"),
     (lambda p: os.mkfifo(p), "not a regular file"),
@@ -138,12 +131,12 @@ def test_a_config_that_is_not_a_settings_file_is_one_line_and_exit_2(make, messa
     config = tmp_path / "settings.toml"
     make(config)
     assert run(short_clip, "--config", config) == 2
-    assert message in one_line(capsys)
+    assert message in one_line_error(capsys)
 
 
 def test_a_config_device_is_refused_without_reading_it(short_clip, capsys):
     assert run(short_clip, "--config", "/dev/zero") == 2  # read, it would fill the memory
-    assert "not a regular file" in one_line(capsys)
+    assert "not a regular file" in one_line_error(capsys)
 
 
 def test_an_unreadable_config_file_is_one_line(tmp_path, monkeypatch):
@@ -171,7 +164,7 @@ def test_an_unreadable_input_folder_is_one_line(group_photo, random_models, tmp_
         return real_iterdir(self)
     monkeypatch.setattr(Path, "iterdir", denied)
     assert run(folder, "--models", random_models) == 2
-    assert "cannot read the folder" in one_line(capsys)
+    assert "cannot read the folder" in one_line_error(capsys)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((0, 0, 3), np.uint8), "", "."])
@@ -192,7 +185,7 @@ def test_process_refuses_a_bad_config_value(text, message, short_clip, random_mo
     config = tmp_path / "settings.toml"
     config.write_text(text + "\n")
     assert run(short_clip, "--config", config, "--models", random_models) == 2
-    assert message in one_line(capsys)
+    assert message in one_line_error(capsys)
 
 
 def test_process_applies_the_config_and_says_which_keys_it_ignores(short_clip, random_models, tmp_path, caplog):
@@ -275,7 +268,7 @@ def test_control_characters_in_names_are_escaped(group_photo, random_models, tmp
 
 def test_an_output_that_is_only_a_suffix_is_told_so(short_clip, random_models, tmp_path, capsys):
     assert run(short_clip, "--out", tmp_path / ".mp4", "--models", random_models) == 2
-    assert "has no name before its suffix" in one_line(capsys)
+    assert "has no name before its suffix" in one_line_error(capsys)
 
 
 def test_annotated_images_that_cannot_be_written_are_not_called_skipped(group_photo, random_models, tmp_path,
@@ -351,7 +344,7 @@ def test_a_photo_whose_face_search_would_not_fit_in_memory_is_refused_before_dec
     real = psutil.virtual_memory()
     monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=1_000_000_000))  # 1 GB free
     assert run(big, "--models", random_models) == 2
-    line = one_line(capsys)
+    line = one_line_error(capsys)
     assert "big.png (4800x2520, 12 megapixels) needs about 3.0 GB" in line and "1.0 GB are free" in line
 
 
