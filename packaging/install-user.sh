@@ -1,10 +1,10 @@
 #!/bin/sh
 # Installs the PyInstaller build (dist/agegender) for the current user: the program in
 # ~/.local/opt/agegender, the command in ~/.local/bin, the menu entry and icon, and the kiosk service
-# (installed, not enabled). Run from the repository root after building; see README.
+# (installed, not enabled). Run from the repository root after building; see docs/unattended.md.
 set -eu
 OPT="$HOME/.local/opt/agegender"
-[ -x dist/agegender/agegender ] || { echo "build first: pyinstaller packaging/agegender.spec (see README)" >&2; exit 1; }
+[ -x dist/agegender/agegender ] || { echo "build first: pyinstaller packaging/agegender.spec (see docs/unattended.md)" >&2; exit 1; }
 mkdir -p "$HOME/.local/opt" "$HOME/.local/bin" "$HOME/.local/share/applications" \
          "$HOME/.local/share/icons/hicolor/256x256/apps" "$HOME/.config/systemd/user" "$HOME/.config/agegender"
 rm -rf "$OPT" && cp -r dist/agegender "$OPT"

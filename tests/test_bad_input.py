@@ -1,5 +1,5 @@
 """What `agegender process` does with bad input: one clear line, the program alive where it can be,
-and every line written before a failure still valid. One test (or more) per row of the README's
+and every line written before a failure still valid. One test (or more) per row of docs/command-line.md's
 table 'Bad input'."""
 import csv
 import hashlib

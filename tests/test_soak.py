@@ -1,6 +1,6 @@
 """The CI-sized soak: one minute of the kiosk's pipeline on the looped crowd video, with the shipped
 multi-task model; memory after warm-up grows less than 5%, and no thread, file or socket leaks.
-(Latency is reported but not asserted here: CI machines are shared. README has the 30-minute run.)"""
+(Latency is reported but not asserted here: CI machines are shared. docs/unattended.md has the 30-minute run.)"""
 import json
 
 import pytest

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="multitask: one network for age and gender; single: an age network and a gender "
                              "network; compare: both, side by side (default: multitask, or the config file's)")
     parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
-    parser.add_argument("--config", type=Path, help="TOML settings file (see README)")
+    parser.add_argument("--config", type=Path, help="TOML settings file (see docs/window.md)")
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
                         help=PRECISION_HELP)
     parser.add_argument("--backend", choices=Settings.CHOICES["backend"],

@@ -133,7 +133,7 @@ class _RecordingFile:
     there is nothing to protect and a killed run leaves a playable file there; a target that exists
     (an earlier file, which a refused or failed run must leave as it was) is written to a temporary file
     beside it and renamed into place at the end (AtomicFile), and a killed run leaves that
-    `.NAME.RANDOM.partSUFFIX`, playable, beside the earlier file (README, "Processing files")."""
+    `.NAME.RANDOM.partSUFFIX`, playable, beside the earlier file (docs/command-line.md)."""
 
     def __init__(self, target: Path) -> None:
         self._atomic = self._lock = None

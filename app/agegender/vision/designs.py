@@ -25,7 +25,7 @@ DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender
 # What each design choice runs: the window calls running both "compare", `process` and the API "both".
 DESIGNS_RUN = {"multitask": ("multitask",), "single": ("single",), "compare": ("multitask", "single"),
                "both": ("multitask", "single")}
-MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (README, 'Models'): "
+MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (docs/models.md): "
                        "python -m training.train and python -m training.export write them to models/.")
 
 

@@ -36,7 +36,7 @@ class DetectorSettings:
     (the same box and landmarks); lone weak candidates, mostly background, are dropped. 0 keeps every
     candidate, as facenet-pytorch does. The pyramid and the thresholds are the reference's in both
     presets: a coarser pyramid, a higher P-Net threshold, a cap on candidates or a cheaper resize each
-    lost more faces than the recall gate allows (README, "Face detection").
+    lost more faces than the recall gate allows (docs/face-detection.md).
     """
 
     min_face: int = DEFAULT_MIN_FACE

@@ -37,7 +37,7 @@ class ModelInfo:
         missing = [key for key in REQUIRED_KEYS if key not in meta]
         if missing:
             raise ModelError(f"{path} lacks AgeGender Live metadata ({', '.join(missing)}): it was not exported by "
-                             "training/export.py. Use the models shipped in models/ or export them (see README).")
+                             "training/export.py. Use the models shipped in models/ or export them (see docs/models.md).")
         if meta["schema_version"] != SCHEMA_VERSION:
             raise ModelError(f"{path} has metadata schema {meta['schema_version']}, this app reads schema "
                              f"{SCHEMA_VERSION}: export the model again with this version's training/export.py")

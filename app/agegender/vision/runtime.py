@@ -54,7 +54,7 @@ def choose_providers(requested: str = "auto", backend: str = "auto") -> list[str
         return [CUDA, CPU]
     if requested == "cuda":
         log.warning("CUDA was requested but this ONNX Runtime has no CUDA provider (install onnxruntime-gpu "
-                    "in place of onnxruntime, see README); running on CPU")
+                    "in place of onnxruntime, see docs/dependencies.md); running on CPU")
     if backend == "auto" and openvino_available():
         return [OPENVINO]
     return [CPU]
@@ -73,7 +73,7 @@ def open_session(path: Path, providers: list[str], layout_optimizations: bool = 
     static_shapes: on OpenVINO, a network compiled for each input shape it is given (P-Net's pyramid levels)."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}. See README, 'Models', for how to get the models.")
+        raise ModelError(f"model file not found: {path}. See docs/models.md for how to get the models.")
     if providers[0] == OPENVINO:
         from agegender.vision.openvino_session import OpenVinoSession
         return OpenVinoSession(path, threads, bf16=precision == "bf16", static_shapes=static_shapes)
@@ -89,7 +89,7 @@ def open_session(path: Path, providers: list[str], layout_optimizations: bool = 
     except Exception as exc:  # ORT raises several unrelated types for a bad file
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path} is not a usable ONNX model ({reason[:160]}). "
-                         "Restore it from the repository or re-export it (see README, 'Models').") from exc
+                         "Restore it from the repository or re-export it (see docs/models.md).") from exc
     if providers[0] == CUDA and session.get_providers()[0] != CUDA:
         log.warning("CUDA provider failed to initialise for %s; running on CPU", path.name)
     return session
