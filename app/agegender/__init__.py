@@ -3,14 +3,21 @@
     import agegender
     faces = agegender.FaceAnalyzer(design="multitask").analyze("photo.jpg")
 
-FaceAnalyzer and Face are loaded on first use, so that `import agegender` (and the command line's
-start-up, which handles Ctrl-C from its first moment) stays quick.
+Exports: FaceAnalyzer (analyze, track, close; a context manager), Face and DesignAnswer (its answers;
+Face.to_dict() is the results files' face schema), AgeGenderError (every error a user can act on).
+They are loaded on first use, so that `import agegender` (and the command line's start-up, which
+handles Ctrl-C from its first moment) stays quick; type checkers see them below.
 """
 
 __version__ = "0.2.0"
 __all__ = ["FaceAnalyzer", "Face", "DesignAnswer", "AgeGenderError", "__version__"]
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agegender.api import DesignAnswer, Face, FaceAnalyzer
+    from agegender.errors import AgeGenderError
 
 # OpenCV and its FFmpeg print their own warnings ("[ WARN:0@...]", "[tcp @ 0x...]") to the terminal,
 # before and between our one-line messages. Set before cv2 is first imported; set them to see them.
@@ -26,3 +33,7 @@ def __getattr__(name: str):
         from agegender.errors import AgeGenderError
         return AgeGenderError
     raise AttributeError(f"module 'agegender' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

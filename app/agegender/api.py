@@ -10,9 +10,10 @@ The command line, `agegender process` and the window are built on the same pipel
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from agegender.config import Settings
@@ -30,23 +31,35 @@ DESIGN_CHOICES = {name: DESIGNS_RUN[name] for name in ("multitask", "single", "b
 class DesignAnswer:
     """One design's answer for one face."""
 
-    age: float  # years, the estimate the bucket was chosen by
+    age: float  # years, the estimate (unrounded)
+    age_years: int  # the estimate in whole years: what "~NN y" shows and what chose the bucket
     age_bucket: str
     age_bucket_probs: dict[str, float]
     gender: str  # "male" or "female": the model's lean, even when it is not sure
     p_female: float  # calibrated
     gender_confident: bool  # false: show the gender as unknown
 
+    @classmethod
+    def of(cls, predictions, i: int) -> "DesignAnswer":
+        return cls(age=float(predictions.expected_age[i]), age_years=int(predictions.age_years[i]),
+                   age_bucket=predictions.scheme.labels[int(predictions.bucket_index[i])],
+                   age_bucket_probs={label: float(p) for label, p in
+                                     zip(predictions.scheme.labels, predictions.bucket_probs[i])},
+                   gender=predictions.gender_labels[int(predictions.is_female[i])],
+                   p_female=float(predictions.p_female[i]), gender_confident=bool(predictions.gender_confident[i]))
+
 
 @dataclass(frozen=True)
 class Face:
     """A face: where it is, and the answer of the analyzer's design (the multi-task one for "both");
-    `designs` holds every design's answer."""
+    `designs` holds every design's answer. Boxes and landmarks are unrounded; to_dict() gives the
+    results files' face schema (rounded as they are)."""
 
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
     score: float  # detector confidence
     landmarks: tuple[tuple[float, float], ...]  # eyes, nose, mouth corners
     age: float
+    age_years: int
     age_bucket: str
     age_bucket_probs: dict[str, float]
     gender: str
@@ -54,21 +67,30 @@ class Face:
     gender_confident: bool
     designs: dict[str, DesignAnswer]
     track: int | None = None  # the face's id across frames, from FaceAnalyzer.track
+    _result: FrameResult | None = field(default=None, repr=False, compare=False)
+    _index: int = field(default=0, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """This face as a line of the results files has it (`agegender process --results`)."""
+        return self._result.face_dict(self._index)
 
 
 def faces_of(result: FrameResult, primary: str) -> list[Face]:
-    """The Face objects of one pipeline result; `primary` names the design whose answer is on the face."""
-    record = result.to_dict()["faces"]
+    """The Face objects of one pipeline result, left to right (then top to bottom); `primary` names
+    the design whose answer is on the face."""
     out = []
-    for entry in record:
-        designs = {name: DesignAnswer(**answer) for name, answer in entry["designs"].items()}
+    for i in range(len(result.detections)):
+        designs = {name: DesignAnswer.of(p, i) for name, p in result.predictions.items()}
         main = designs[primary]
-        out.append(Face(box=tuple(entry["box"]), score=entry["score"],
-                        landmarks=tuple(tuple(point) for point in entry["landmarks"]),
-                        age=main.age, age_bucket=main.age_bucket, age_bucket_probs=main.age_bucket_probs,
-                        gender=main.gender, p_female=main.p_female, gender_confident=main.gender_confident,
-                        designs=designs, track=entry.get("track")))
-    return out
+        track = int(result.track_ids[i]) if result.track_ids is not None else None
+        out.append(Face(box=tuple(float(v) for v in result.detections.boxes[i]),
+                        score=float(result.detections.scores[i]),
+                        landmarks=tuple((float(x), float(y)) for x, y in result.detections.landmarks[i]),
+                        age=main.age, age_years=main.age_years, age_bucket=main.age_bucket,
+                        age_bucket_probs=main.age_bucket_probs, gender=main.gender, p_female=main.p_female,
+                        gender_confident=main.gender_confident, designs=designs, track=track,
+                        _result=result, _index=i))
+    return sorted(out, key=lambda face: (face.box[0], face.box[1]))
 
 
 class FaceAnalyzer:
@@ -105,9 +127,10 @@ class FaceAnalyzer:
     def _primary(self) -> str:
         return DESIGN_CHOICES[self.design][0]
 
-    def analyze(self, image: np.ndarray | str | Path) -> list[Face]:
-        """Faces in one image (a BGR uint8 array, or an image file's path). Stateless: nothing carries
-        over from one call to the next."""
+    def analyze(self, image, color: str = "bgr") -> list[Face]:
+        """Faces in one image, left to right: an image file's path, a uint8 array (colour as `color`
+        says, "bgr" as OpenCV reads it or "rgb" as PIL and most other libraries give it; grayscale and
+        alpha are converted), or a PIL image. Stateless: nothing carries over from one call to the next."""
         if isinstance(image, (str, Path)):
             name = str(image)
             if not name or Path(name).is_dir():
@@ -116,9 +139,19 @@ class FaceAnalyzer:
             image = read_image(Path(image), self.settings.max_image_megapixels)
         else:
             name = "array"
-            image = _checked_bgr(image)
+            image = as_bgr(image, color)
         result = self._pipeline.process(Frame(image, 0, 0.0, source=name))
         return faces_of(result, self._primary)
+
+    def close(self) -> None:
+        """Stops the analyzer's threads and lets its networks go; it cannot be used afterwards."""
+        self._pipeline.close()
+
+    def __enter__(self) -> "FaceAnalyzer":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def track(self, frames: Iterable[np.ndarray], detect_every: int = 5, smoothing: bool = True,
               fps: float = 25.0) -> Iterator[list[Face]]:
@@ -141,6 +174,23 @@ class FaceAnalyzer:
 
     def __repr__(self) -> str:
         return f"FaceAnalyzer(design={self.design!r}, provider={self.provider!r}, buckets={str(self.scheme)!r})"
+
+
+def as_bgr(image, color: str = "bgr") -> np.ndarray:
+    """A uint8 BGR array from a PIL image or a uint8 array: gray (H, W) or (H, W, 1), colour (H, W, 3)
+    in `color` order, or with alpha (H, W, 4). ValueError for anything else."""
+    if color not in ("bgr", "rgb"):
+        raise ValueError(f"color must be 'bgr' or 'rgb', not {color!r}")
+    if not isinstance(image, np.ndarray) and hasattr(image, "convert") and hasattr(image, "size"):  # PIL
+        image, color = np.asarray(image.convert("RGB")), "rgb"
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.size:
+        if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+            return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+        if image.ndim == 3 and image.shape[2] == 4:
+            return cv2.cvtColor(image, cv2.COLOR_RGBA2BGR if color == "rgb" else cv2.COLOR_BGRA2BGR)
+        if image.ndim == 3 and image.shape[2] == 3 and color == "rgb":
+            return np.ascontiguousarray(image[..., ::-1])
+    return _checked_bgr(image)
 
 
 def _checked_bgr(image: np.ndarray) -> np.ndarray:

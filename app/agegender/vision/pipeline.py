@@ -32,18 +32,19 @@ class FrameResult:
     full_detection: bool = True  # False where tracking mode refined known faces only
     classified: np.ndarray | None = None  # indices of the faces classified on this frame (None: all)
 
-    def to_dict(self) -> dict:
-        """The results schema: one JSON object per frame (JSONL), deterministic for golden tests."""
-        faces = []
-        for i in range(len(self.detections)):
-            faces.append({
-                "box": [round(float(v), 1) for v in self.detections.boxes[i]],
+    def face_dict(self, i: int) -> dict:
+        """Face i as the results schema has it."""
+        face = {"box": [round(float(v), 1) for v in self.detections.boxes[i]],
                 "score": round(float(self.detections.scores[i]), 4),
                 "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.detections.landmarks[i]],
-                "designs": {name: p.face(i) for name, p in self.predictions.items()},
-            })
-            if self.track_ids is not None:
-                faces[-1]["track"] = int(self.track_ids[i])
+                "designs": {name: p.face(i) for name, p in self.predictions.items()}}
+        if self.track_ids is not None:
+            face["track"] = int(self.track_ids[i])
+        return face
+
+    def to_dict(self) -> dict:
+        """The results schema: one JSON object per frame (JSONL), deterministic for golden tests."""
+        faces = [self.face_dict(i) for i in range(len(self.detections))]
         out = {"frame": self.frame_index, "time": round(self.time, 3), "faces": faces}
         if self.faces_dropped:  # only where the cap bit, so the usual line stays as it was
             out["faces_dropped"] = self.faces_dropped
