@@ -47,7 +47,9 @@ def test_a_path_and_the_decoded_array_give_the_same_faces(analyzer):
 
 
 def test_both_designs_answer_for_every_face(group_photo):
-    faces = agegender.FaceAnalyzer(design="both").analyze(group_photo)
+    faces = agegender.FaceAnalyzer(design="compare").analyze(group_photo)
+    with pytest.warns(DeprecationWarning, match="now called 'compare'"):
+        assert agegender.FaceAnalyzer(design="both").design == "compare"
     assert len(faces) == 6
     assert all(set(face.designs) == {"multitask", "single"} for face in faces)
     assert all(face.gender == face.designs["multitask"].gender for face in faces)

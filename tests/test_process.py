@@ -40,9 +40,10 @@ def test_whole_crowd_video_gives_105_lines_and_a_playable_video(crowd_video, ran
     assert "105 frames" in summary and f"execution provider: {runtime}" in summary and "detect" in summary
 
 
-def test_both_designs_to_csv(short_clip, random_models, tmp_path):
+def test_both_designs_to_csv(short_clip, random_models, tmp_path, caplog):
     results = tmp_path / "r.csv"
-    assert run(short_clip, "--design", "both", "--results", results, "--models", random_models) == 0
+    assert run(short_clip, "--design", "compare", "--results", results, "--models", random_models) == 0
+    assert "is now called" not in caplog.text
     rows = list(csv.DictReader(results.open()))
     assert len(rows) >= 12
     assert {row["track"] for row in rows} == {""}  # no tracking asked for
@@ -96,3 +97,11 @@ def test_csv_keeps_the_track_ids_of_a_tracked_run(short_clip, random_models, tmp
     from_jsonl = [face["track"] for line in read_jsonl(jsonl) for face in line["faces"]]
     assert from_jsonl and all(isinstance(track, int) for track in from_jsonl)
     assert [int(row["track"]) for row in csv.DictReader(table.open())] == from_jsonl
+
+
+def test_the_former_name_both_still_runs_compare_and_says_so(short_clip, random_models, tmp_path, caplog):
+    results = tmp_path / "r.jsonl"
+    assert run(short_clip, "--design", "both", "--results", results, "--models", random_models) == 0
+    assert "design 'both' is now called 'compare'" in caplog.text
+    first = json.loads(results.read_text().splitlines()[0])
+    assert all(set(face["designs"]) == {"multitask", "single"} for face in first["faces"])

@@ -19,12 +19,12 @@ import numpy as np
 from agegender.config import Settings
 from agegender.sources.capture import Frame, read_image
 from agegender.vision.assemble import build_pipeline
-from agegender.vision.designs import DESIGNS_RUN
+from agegender.vision.designs import DESIGNS_RUN, design_choice
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET
 from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult, Pipeline
 from agegender.vision.track import Tracker
 
-DESIGN_CHOICES = {name: DESIGNS_RUN[name] for name in ("multitask", "single", "both")}
+DESIGN_CHOICES = DESIGNS_RUN
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class DesignAnswer:
 
 @dataclass(frozen=True)
 class Face:
-    """A face: where it is, and the answer of the analyzer's design (the multi-task one for "both");
+    """A face: where it is, and the answer of the analyzer's design (the multi-task one for "compare");
     `designs` holds every design's answer. Boxes and landmarks are unrounded; to_dict() gives the
     results files' face schema (rounded as they are)."""
 
@@ -96,13 +96,15 @@ def faces_of(result: FrameResult, primary: str) -> list[Face]:
 class FaceAnalyzer:
     """Detects faces (MTCNN), aligns them and estimates age and gender with one or both designs.
 
-    design: "multitask" (one network), "single" (an age network and a gender network) or "both".
+    design: "multitask" (one network), "single" (an age network and a gender network) or "compare" (both,
+    on the same faces; "both", its former name, is taken with a DeprecationWarning).
     provider: "auto" (CUDA where onnxruntime-gpu and a GPU are present, else CPU), "cpu" or "cuda".
     backend: "auto" (OpenVINO on the CPU where it is installed, ONNX Runtime for CUDA and otherwise),
     "openvino" or "onnxruntime"; `.provider` says which runs, and at which precision.
     min_face: the smallest face searched for, in pixels. buckets: "default", "decades" or a
     scheme such as "0-12,13-19,20-39,40-64,65+". models: another models folder (MTCNN included).
-    precision: "auto" (the INT8 classifiers on CPU where they passed their accuracy gate), "int8" or "fp32".
+    precision: "auto" (each network at the fastest precision that passed its accuracy gate on this CPU:
+    docs/performance.md), "fp32", "bf16" or "int8".
     detector: "fast" (the default) or "reference", facenet-pytorch's MTCNN settings exactly (slower; finds
     the odd face "fast" misses).
     A wrong design raises ValueError; a wrong value of the other settings, ConfigError (the settings file's
@@ -113,6 +115,7 @@ class FaceAnalyzer:
                  buckets: str = "default", max_faces: int = DEFAULT_MAX_FACES,
                  models: str | Path | None = None, precision: str = "auto", detector: str = DEFAULT_PRESET,
                  backend: str = "auto") -> None:
+        design = design_choice(design)
         if design not in DESIGN_CHOICES:
             raise ValueError(f"design must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
         self.design = design

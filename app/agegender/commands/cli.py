@@ -71,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
     process.add_argument("input", help="video file, image file, or folder of images")
-    process.add_argument("--design", choices=("multitask", "single", "both"), default="multitask",
+    process.add_argument("--design", choices=("multitask", "single", "compare", "both"), default="multitask",
                          help="multitask: one network for age and gender (default); single: an age network and "
-                              "a gender network; both: each face answered by both")
+                              "a gender network; compare: each face answered by both (formerly 'both')")
     process.add_argument("--out", type=Path, help="annotated video (.mp4) or, for images, an image or a folder")
     process.add_argument("--results", type=Path, help="per-frame results: .jsonl, or .csv (one row per face)")
     process.add_argument("--track", action="store_true",
@@ -121,10 +121,10 @@ def _process_settings(args):
 def _process(args) -> int:
     from agegender.vision.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
-    from agegender.vision.designs import DESIGNS_RUN
+    from agegender.vision.designs import DESIGNS_RUN, design_choice
     from agegender.vision.parallel import frame_workers
     settings = _process_settings(args)
-    names = list(DESIGNS_RUN[args.design])
+    names = list(DESIGNS_RUN[design_choice(args.design)])
     source = open_input(args.input, settings.max_image_megapixels)
     try:
         check_outputs(args.input, source, args.out, args.results)

@@ -8,6 +8,7 @@ Each ONNX file names its own design in its metadata; NETWORKS maps that name to 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,9 +23,21 @@ from agegender.vision.precision import PRECISION_CHOICES, float_precision
 from agegender.vision.runtime import CPU, choose_providers, open_session, read_metadata
 
 DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
-# What each design choice runs: the window calls running both "compare", `process` and the API "both".
-DESIGNS_RUN = {"multitask": ("multitask",), "single": ("single",), "compare": ("multitask", "single"),
-               "both": ("multitask", "single")}
+# What each design choice runs. "compare" runs both designs on the same faces, everywhere (the window,
+# `process`, the API); "both", its former name in `process` and the API, is still taken, with a warning.
+DESIGNS_RUN = {"multitask": ("multitask",), "single": ("single",), "compare": ("multitask", "single")}
+FORMER_DESIGN_NAMES = {"both": "compare"}
+
+
+def design_choice(name: str) -> str:
+    """The design choice `name` stands for: itself, or what a former name is now called (with a warning)."""
+    if name in FORMER_DESIGN_NAMES:
+        import warnings
+        warnings.warn(f"design {name!r} is now called {FORMER_DESIGN_NAMES[name]!r}", DeprecationWarning,
+                      stacklevel=3)
+        logging.getLogger("agegender").warning("design %r is now called %r", name, FORMER_DESIGN_NAMES[name])
+        return FORMER_DESIGN_NAMES[name]
+    return name
 MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (docs/models.md): "
                        "python -m training.train and python -m training.export write them to models/.")
 
