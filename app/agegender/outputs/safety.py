@@ -151,9 +151,10 @@ class AtomicFile:
     """A temporary file beside `target` (same folder, so the rename is atomic), named
     `.<name>.<random>.part<suffix>` so that writers choosing a format by suffix still see it.
     commit() renames it onto the target; discard() removes it. Devices and pipes (/dev/stdout,
-    /dev/null) cannot be renamed onto and are written in place; a symbolic link is written through."""
+    /dev/null) cannot be renamed onto and are written in place; a symbolic link is written through.
+    `lock`: the target's lock, where the caller holds it already (it is released with the file)."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, lock: TargetLock | None = None) -> None:
         self.in_place = writes_in_place(target)
         self._lock = None
         if self.in_place:
@@ -162,8 +163,10 @@ class AtomicFile:
         self.target = through_links(target)
         check_folder(self.target)
         if self.target.is_dir():
+            if lock is not None:
+                lock.release()
             raise OutputError(f"cannot write {self.target}: it is a folder; give a file name")
-        self._lock = TargetLock(self.target)
+        self._lock = lock or TargetLock(self.target)
         try:
             handle, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".part{self.target.suffix}",
                                             dir=self.target.parent)

@@ -148,10 +148,9 @@ class _RecordingFile:
         try:
             os.close(os.open(self.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             self.path = self.target
-        except FileExistsError:
-            self._lock.release()
-            self._lock = None
-            self._atomic = AtomicFile(self.target)  # also refuses a folder; it holds the lock itself
+        except FileExistsError:  # beside an earlier file, under the lock already held
+            lock, self._lock = self._lock, None
+            self._atomic = AtomicFile(self.target, lock)  # (also refuses a folder)
             self.path = self._atomic.path
         except OSError as exc:
             self._lock.release()
