@@ -21,7 +21,7 @@ def test_file_then_command_line(tmp_path):
     ('kiosk = 1\n', "'kiosk' must be bool"),
     ('design = "both"\n', "'design' must be one of"),
     ('thresholds = [0.6, 0.7]\n', "'thresholds'"),
-    ('detect_every = 0\n', "'detect_every'"),
+    ('detect_every = -1\n', "'detect_every'"),
     ('min_face = 5\n', "'min_face'"),
     ('design = "compare\n', "not valid TOML"),
 ])

@@ -85,3 +85,74 @@ def test_a_sweep_begun_before_an_export_is_not_taken_up_after_it(detector, rando
         assert not pipeline.process(Frame(frames_720p[3], 3, 3 / 25)).full_detection  # no faces of frame 1
     finally:
         pipeline.close()
+
+
+def test_the_pace_follows_the_measured_sweep_and_frame_times():
+    from agegender.vision.sweep import SweepPace
+    pace = SweepPace()
+    assert pace.interval == SweepPace.FIRST  # nothing measured yet
+    for index in range(10):
+        pace.frame_at(index / 25)
+    pace.swept_in(3.0)  # the first sweep of a source compiles for its frame size: not taken
+    assert pace.interval == SweepPace.FIRST
+    pace.swept_in(0.2)
+    assert pace.interval == 7  # 0.2 s of sweep over 0.8 of 0.04 s frames
+    pace.frame_at(60.0)  # a seek: not the frames' rate
+    assert pace.interval == 7
+    pace.swept_in(10.0)
+    assert pace.interval == SweepPace.MOST
+    pace.reset()
+    assert pace.interval == SweepPace.FIRST
+
+
+def _sweeps_on(pipeline, frames, fps: float) -> int:
+    """Feeds the frames `fps` apart, in video time and in real time, as the live view does; returns the
+    sweeps started."""
+    started = 0
+    real_start = pipeline.sweep.start
+
+    def counted(image):
+        nonlocal started
+        begun = real_start(image)
+        started += begun
+        return begun
+
+    pipeline.sweep.start = counted
+    for index, image in enumerate(frames):
+        began = time.monotonic()
+        pipeline.process(Frame(image, index, index / fps))
+        time.sleep(max(0.0, 1 / fps - (time.monotonic() - began)))
+    return started
+
+
+def test_a_slow_detector_is_swept_less_often(detector, random_models, frames_720p):
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
+                        detect_every=0, live=True, classify_budget=4)
+    real_detect = pipeline.sweep._own.detect
+
+    def slowed(image, **kwargs):
+        time.sleep(0.4)  # a detector five times slower than this one on a 720p frame
+        return real_detect(image, **kwargs)
+
+    pipeline.sweep._own.detect = slowed
+    try:
+        started = _sweeps_on(pipeline, frames_720p * 12, fps=25)
+        assert pipeline.pace.sweep_seconds >= 0.4
+        assert pipeline.sweep_interval >= 13  # at least 0.4 s / (0.8 x 0.04 s)
+        assert started <= 96 / 13 + 2  # a fixed 5 would have started 19
+    finally:
+        pipeline.close()
+
+
+def test_a_fast_detector_is_swept_every_frame_or_two(detector, random_models, frames_720p):
+    import cv2
+    small = [cv2.resize(image, (320, 180), interpolation=cv2.INTER_AREA) for image in frames_720p] * 4
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
+                        detect_every=0, live=True, classify_budget=4)
+    try:
+        started = _sweeps_on(pipeline, small, fps=10)  # 0.1 s a frame: a sweep of a small picture fits
+        assert pipeline.pace.sweep_seconds < 0.08
+        assert pipeline.sweep_interval <= 2
+        assert started >= len(small) / 3
+    finally:
+        pipeline.close()

@@ -54,7 +54,9 @@ class Settings:
     privacy: bool = False
     landmarks: bool = False
     smoothing: bool = True  # per-track moving average of the labels
-    detect_every: int = 5  # full detection every N frames; between, tracked faces are refined
+    # full detection every N frames, tracked faces refined between; 0: auto, from the measured detection
+    # time and the frame rate (the live view; vision/sweep.py SweepPace)
+    detect_every: int = 0
     classify_budget: int = 4  # with tracking: crops classified per frame, new faces first; 0: every face every frame
     provider: str = "auto"
     backend: str = "auto"  # auto (OpenVINO on CPU where installed, ONNX Runtime for CUDA), openvino, onnxruntime
@@ -106,7 +108,7 @@ class Settings:
             buckets.scheme(self.buckets)
         except ValueError as exc:
             raise ConfigError(f"setting 'buckets': {exc}") from None
-        must(self.detect_every >= 1, "detect_every", "at least 1")
+        must(self.detect_every >= 0, "detect_every", "0 (auto) or more")
         must(self.max_faces >= 1, "max_faces", "at least 1")
         must(self.classify_budget >= 0, "classify_budget", "0 (no budget) or more")
         must(self.max_image_megapixels > 0, "max_image_megapixels", "more than 0")

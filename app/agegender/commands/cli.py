@@ -69,18 +69,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", type=Path, help="record the annotated video (.mp4 or .avi) from the start")
     parser.add_argument("--results", type=Path, help="export results as JSONL from the start")
     commands = parser.add_subparsers(dest="command")
-    process = commands.add_parser("process", help="process a video, an image or a folder of images to files")
-    process.add_argument("input", help="video file, image file, or folder of images")
+    process = commands.add_parser(
+        "process", help="process videos and images to files: one input, or an archive of them with --out-dir",
+        description="One input (a video, an image, or a folder of images) to --results and --out; or, with "
+                    "--out-dir, every video and image the INPUTs name (files, folders searched recursively, globs) "
+                    "to files in DIR, resumable, with the run's tables and report (docs/archive.md).")
+    process.add_argument("input", nargs="+", metavar="INPUT",
+                         help="video file, image file, folder of images; with --out-dir, any number of files, "
+                              "folders and globs")
     process.add_argument("--design", choices=("multitask", "single", "compare", "both"), default="multitask",
                          help="multitask: one network for age and gender (default); single: an age network and "
                               "a gender network; compare: each face answered by both (formerly 'both')")
     process.add_argument("--out", type=Path, help="annotated video (.mp4) or, for images, an image or a folder")
     process.add_argument("--results", type=Path, help="per-frame results: .jsonl, or .csv (one row per face)")
-    process.add_argument("--track", action="store_true",
-                         help="follow faces across frames: a track id per face and labels smoothed per track")
+    process.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                         help="follow faces across frames: a track id per face and labels smoothed per track "
+                              "(default: on for videos with --out-dir, so that people are tracks; off otherwise)")
     process.add_argument("--detect-every", type=int, default=1, metavar="N",
                          help="full detection every N frames, tracked faces refined between (1; N > 1 implies "
                               "--track); videos only: images are always processed one by one")
+    archive = process.add_argument_group("archives (docs/archive.md)")
+    archive.add_argument("--out-dir", type=Path, metavar="DIR",
+                         help="process every input into DIR: a results file per input mirroring its path, "
+                              "a manifest that lets the same command go on after a stop, summary and people "
+                              "tables (.parquet, .csv) and report.html")
+    archive.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="results files (jsonl)")
+    archive.add_argument("--annotate", action="store_true", help="also an annotated copy of each input in DIR")
+    archive.add_argument("--workers", type=int, metavar="N",
+                         help="inputs processed at once, each in a process of its own with its share of the cores "
+                              "(1); with --engine ray, Ray workers (default: the cluster's CPUs / 2)")
+    archive.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="local: this machine (default); ray: a Ray cluster (pip install "
+                              "\"agegender-live[cluster]\")")
+    archive.add_argument("--ray-address", metavar="ADDR",
+                         help="an existing Ray cluster (host:port); without it --engine ray starts one on this "
+                              "machine for the run")
+    archive.add_argument("--force", action="store_true",
+                         help="redo every input, also those DIR's manifest holds as done, and accept new settings")
     megapixels = Settings().max_image_megapixels
     process.add_argument("--max-image-megapixels", type=float, metavar="MP",
                          help=f"refuse images whose header declares more pixels than this, before decoding "
@@ -91,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--media", default=None, help="the shared media folder or the crowd video (../shared/media)")
     bench.add_argument("--models", type=Path)
     bench.add_argument("--quick", action="store_true", help="few frames: checks the benchmark runs, figures are rough")
+    report = commands.add_parser("report", help="rebuild DIR/report.html from the tables of an archive run")
+    report.add_argument("out_dir", type=Path, metavar="DIR", help="the --out-dir of `agegender process`")
     soak = commands.add_parser("soak", help="run the kiosk's pipeline on a looped video; report memory, latency, "
                                "threads over time and check none of them grows")
     soak.add_argument("video", type=Path, help="the video to loop (for example ../shared/media/crowd-1080p.mp4)")
@@ -99,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--warmup", type=float, default=None,
                       help="seconds before memory and latency are taken as the baseline (10%% of the run)")
     soak.add_argument("--height", type=int, default=720, help="frames scaled to this height, 0 to keep (720)")
-    soak.add_argument("--detect-every", type=int, default=5, metavar="N", help="tracking mode as in the kiosk (5)")
+    soak.add_argument("--detect-every", type=int, default=0, metavar="N",
+                      help="full detection every N frames; 0: auto, as in the kiosk (0)")
     soak.add_argument("--json", type=Path, help="also write the samples and the verdict to this JSON file")
     _add_model_options(soak)
     return parser
@@ -118,17 +146,30 @@ def _process_settings(args):
     return load_settings(args.config, {**options, "detect_every": args.detect_every}, used=FILE_SETTINGS)
 
 
+ARCHIVE_ONLY = {"format": "jsonl", "annotate": False, "workers": None, "engine": "local", "ray_address": None,
+                "force": False}
+
+
 def _process(args) -> int:
+    _require(args.detect_every >= 1, f"--detect-every must be at least 1, got {args.detect_every}")
+    if args.out_dir is not None:
+        return _process_archive(args)
+    _require(len(args.input) == 1, f"{len(args.input)} inputs given: several inputs are processed into a folder, "
+                                   "with --out-dir DIR")
+    given = [f"--{name.replace('_', '-')}" for name, default in ARCHIVE_ONLY.items() if getattr(args, name) != default]
+    _require(not given, f"{', '.join(given)} go with --out-dir DIR (an archive run); for one input use --results "
+                        "and --out")
     from agegender.vision.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
     from agegender.vision.designs import DESIGNS_RUN, design_choice
     from agegender.vision.parallel import frame_workers
     settings = _process_settings(args)
     names = list(DESIGNS_RUN[design_choice(args.design)])
-    source = open_input(args.input, settings.max_image_megapixels)
+    spec = args.input[0]
+    source = open_input(spec, settings.max_image_megapixels)
     try:
-        check_outputs(args.input, source, args.out, args.results)
-        track = args.track or args.detect_every > 1
+        check_outputs(spec, source, args.out, args.results)
+        track = bool(args.track) or args.detect_every > 1
         if track and is_stills(source):
             log.warning("--track and --detect-every are for videos; images are processed one by one, "
                         "independently of each other")
@@ -139,6 +180,29 @@ def _process(args) -> int:
                    workers=min(frame_workers(), source.frame_count or frame_workers()))
     finally:
         source.close()
+
+
+def _process_archive(args) -> int:
+    from agegender.archive.run import process_archive
+    from agegender.archive.task import ArchiveOptions
+    from agegender.vision.designs import DESIGNS_RUN, design_choice
+    _require(args.out is None and args.results is None, "--out and --results are for one input; with --out-dir "
+                                                        "each input's files go in DIR (add --annotate for videos)")
+    _require(args.workers is None or args.workers >= 1, f"--workers must be at least 1, got {args.workers}")
+    _require(args.ray_address is None or args.engine == "ray", "--ray-address goes with --engine ray")
+    settings = _process_settings(args)
+    track = args.track is not False or args.detect_every > 1
+    options = ArchiveOptions(out_dir=args.out_dir, settings=settings, models_dir=args.models,
+                             design_names=tuple(DESIGNS_RUN[design_choice(args.design)]), track=track,
+                             results_format=args.format, annotate=args.annotate)
+    workers = args.workers or (1 if args.engine == "local" else 0)  # 0: as many as the Ray cluster's CPUs allow
+    return process_archive(args.input, options, args.engine, workers, args.ray_address, args.force)
+
+
+def _report(args) -> int:
+    from agegender.archive.report import write_report
+    print(write_report(args.out_dir))
+    return 0
 
 
 def _bench(args) -> int:
@@ -211,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command is None:
                 return _window(args)
-            return {"process": _process, "bench": _bench, "soak": _soak}[args.command](args)
+            return {"process": _process, "bench": _bench, "soak": _soak, "report": _report}[args.command](args)
         except AgeGenderError as exc:
             say(f"error: {exc}")
             return 2

@@ -36,9 +36,11 @@ class SettingsDialog(QDialog):
         self.smoothing.setChecked(settings.smoothing)
         form.addRow("Smoothing", self.smoothing)
         self.detect_every = QSpinBox()
-        self.detect_every.setRange(1, 30)
+        self.detect_every.setRange(0, 30)
+        self.detect_every.setSpecialValueText("auto")  # 0: from the measured detection time and frame rate
         self.detect_every.setValue(settings.detect_every)
-        self.detect_every.setToolTip("1: detect on every frame. N: detect every N frames and follow faces between")
+        self.detect_every.setToolTip("auto: as often as the detector's measured time allows at this frame rate. "
+                                     "1: detect on every frame. N: detect every N frames and follow faces between")
         form.addRow("Full detection every N frames", self.detect_every)
         self.privacy = QCheckBox("Blur faces on screen and in recordings")
         self.privacy.setChecked(settings.privacy)

@@ -21,6 +21,9 @@ log = logging.getLogger("agegender")
 
 # Stills OpenCV decodes (GIF and AVIF since OpenCV 4.11; of an animated GIF, the first frame is read)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".gif", ".avif"}
+# What a folder search takes as a video (a file named on its own is tried whatever its suffix).
+VIDEO_FILE_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                       ".wmv", ".flv", ".3gp"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://")
 DEFAULT_MAX_IMAGE_MEGAPIXELS = 100.0
 

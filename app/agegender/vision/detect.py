@@ -172,16 +172,20 @@ class MtcnnDetector:
                                         static_shapes=stage == "pnet")
                     for stage in MTCNN_STAGES}
         self._pnet, self._rnet, self._onet = (sessions[stage] for stage in MTCNN_STAGES)
+        # video frames run P-Net compiled per pyramid level where the runtime offers it (OpenVINO)
+        self._pnet_on_frames = getattr(self._pnet, "run_static", self._pnet.run)
         self.provider = active_provider(self._pnet)
 
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        """Faces in an 8-bit BGR image (as OpenCV reads it)."""
+    def detect(self, image_bgr: np.ndarray, compile_for_size: bool = True) -> Detections:
+        """Faces in an 8-bit BGR image (as OpenCV reads it). `compile_for_size`: P-Net may be compiled for
+        this image's size (video frames: their size comes again); not for photos and crops, whose sizes may
+        never come again."""
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        return self.detect_rgb(rgb)
+        return self.detect_rgb(rgb, compile_for_size)
 
-    def detect_rgb(self, rgb: np.ndarray) -> Detections:
+    def detect_rgb(self, rgb: np.ndarray, compile_for_size: bool = True) -> Detections:
         sums = cv2.integral(rgb)  # (h + 1, w + 1, 3) int32: every resize below reads window sums off it
-        boxes = self._propose(sums)
+        boxes = self._propose(sums, compile_for_size)
         if len(boxes):
             boxes = self._refine(sums, boxes)
         if not len(boxes):
@@ -197,14 +201,15 @@ class MtcnnDetector:
         refined = self._refine(sums, region_candidates(boxes))
         return self._output(sums, refined) if len(refined) else Detections()
 
-    def _propose(self, sums: np.ndarray) -> np.ndarray:
+    def _propose(self, sums: np.ndarray, compile_for_size: bool) -> np.ndarray:
         """Stage 1: P-Net over the pyramid; returns squared candidate boxes with scores (N, 5)."""
         height, width = sums.shape[0] - 1, sums.shape[1] - 1
         t_pnet = self.settings.thresholds[0]
         candidates = []
+        run_pnet = self._pnet_on_frames if compile_for_size else self._pnet.run
         for scale in pyramid_scales(height, width, self.settings):
             level = area_resize(sums, int(height * scale + 1), int(width * scale + 1))
-            prob, offsets = self._pnet.run(None, {"pixels": level[None]})
+            prob, offsets = run_pnet(None, {"pixels": level[None]})
             ys, xs = np.nonzero(prob[0] >= t_pnet)
             if not len(ys):
                 continue

@@ -30,10 +30,12 @@ class OpenVinoSession:
     """Compiled for latency, in FP32 (outputs equal ONNX Runtime's to about 1e-6) or, asked, BF16. Several
     threads may call one session (the API's FaceAnalyzer may be shared); they take turns on its requests.
 
-    static_shapes: compile the network again for each new input shape (kept for the MAX_SHAPES shapes used
-    last) instead of running one network with dynamic shapes. For P-Net, called once per pyramid level,
-    this costs about 0.3 s once per frame size and saves about a quarter of its time on every frame. A
-    shape is compiled the second time it comes: a folder of photos of many sizes does not pay for it."""
+    static_shapes: run_static() runs a network compiled for the input's shape (compiled when the shape
+    first comes, kept for the MAX_SHAPES shapes used last) instead of the one with dynamic shapes. For
+    P-Net, called once per pyramid level, this costs about 0.3 s once per frame size and saves about a
+    quarter of its time on every frame. The caller chooses by what it runs (video frames: static; photos,
+    whose sizes may never come again: dynamic), never by what came before: the two compute in slightly
+    different orders, and an answer must not depend on the inputs processed before it."""
 
     MAX_SHAPES = 48  # a few frame sizes' pyramids
 
@@ -58,7 +60,6 @@ class OpenVinoSession:
         self._dynamic_request = compiled.create_infer_request()
         self._static_shapes = static_shapes
         self._by_shape: OrderedDict[tuple, object] = OrderedDict()  # input shapes -> infer request
-        self._seen_once: set[tuple] = set()  # shapes run once, on the dynamic network
         self._lock = threading.Lock()
 
     def get_inputs(self) -> list:
@@ -74,14 +75,9 @@ class OpenVinoSession:
     def get_modelmeta(self):
         return SimpleNamespace(custom_metadata_map=self._metadata)
 
-    def _request_for(self, feeds: dict[str, np.ndarray]):
-        if not self._static_shapes:
-            return self._dynamic_request
+    def _static_request(self, feeds: dict[str, np.ndarray]):
         shapes = tuple((name, value.shape) for name, value in sorted(feeds.items()))
         request = self._by_shape.get(shapes)
-        if request is None and shapes not in self._seen_once:  # (a photo's size may never come again)
-            self._seen_once.add(shapes)
-            return self._dynamic_request
         if request is None:
             with _core_lock:  # compiles one at a time: the Core is shared by every session of the process
                 model = self._model.clone()
@@ -95,9 +91,17 @@ class OpenVinoSession:
         return request
 
     def run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._run(output_names, feeds, static=False)
+
+    def run_static(self, output_names: list[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """run(), on the network compiled for these shapes where the session was opened with static_shapes."""
+        return self._run(output_names, feeds, static=self._static_shapes)
+
+    def _run(self, output_names: list[str] | None, feeds: dict[str, np.ndarray], static: bool) -> list[np.ndarray]:
         names = output_names or [output.name for output in self._outputs]
         with self._lock:  # one call at a time (infer() returns copies of its outputs)
-            results = self._request_for(feeds).infer(feeds)
+            request = self._static_request(feeds) if static else self._dynamic_request
+            results = request.infer(feeds)
             by_name = {port.get_any_name(): value for port, value in results.items()}
             return [by_name[name] for name in names]
 

@@ -11,7 +11,7 @@ from agegender.vision.designs import Predictions
 from agegender.vision.buckets import BucketScheme
 from agegender.vision.detect import Detections, DetectorSettings, MtcnnDetector
 from agegender.vision.schedule import ClassifySchedule
-from agegender.vision.sweep import BackgroundSweep, new_faces
+from agegender.vision.sweep import BackgroundSweep, SweepPace, new_faces
 from agegender.timing import timed
 from agegender.vision.track import Tracker
 
@@ -70,37 +70,51 @@ class Pipeline:
         self.detector = detector
         self.designs = designs  # name -> design object with input_size and predict()
         self.max_faces = max_faces
+        if detect_every < 0:
+            raise ValueError(f"detect_every must be 0 (auto) or more, got {detect_every}")
         self.tracker, self.detect_every, self.smoothing = tracker, detect_every, smoothing
-        self._since_full = detect_every  # the live view's first frame starts a sweep
+        self.pace = SweepPace()
+        # May be switched off and on while running: off, a live pipeline does the same work on every
+        # frame as a file's (the window does so while it exports results).
+        self.live = live
+        self._since_full = self.sweep_interval  # the live view's first frame starts a sweep
         self._jumped = True  # a new source, a seek or a loop: no track to follow yet
         self._segment = 0  # Frame.segment of the frames the tracks follow
         self.sweep = BackgroundSweep(detector) if live and tracker is not None else None
         self.schedule = ClassifySchedule(classify_budget) if live and classify_budget and tracker is not None else None
-        # May be switched off and on while running: off, a live pipeline does the same work on every
-        # frame as a file's (the window does so while it exports results).
-        self.live = live
+
+    @property
+    def sweep_interval(self) -> int:
+        """Frames from one full detection to the next: detect_every, or where it is 0 ("auto"), the live
+        view's measured pace (vision/sweep.py SweepPace); a file's frames, whose results must not depend
+        on timing, take the pace's first guess."""
+        if self.detect_every:
+            return self.detect_every
+        return self.pace.interval if self.live else SweepPace.FIRST
 
     def reconfigure(self, detector_settings: DetectorSettings, scheme: BucketScheme, smoothing: bool,
                     detect_every: int) -> None:
         """New settings while frames are processed on another thread: each is one attribute swap, taken up
         by the next frame."""
-        if detect_every < 1:
-            raise ValueError(f"detect_every must be at least 1, got {detect_every}")
+        if detect_every < 0:
+            raise ValueError(f"detect_every must be 0 (auto) or more, got {detect_every}")
         self.detector.settings = detector_settings
         for design in self.designs.values():
             design.scheme = scheme
         self.smoothing, self.detect_every = smoothing, detect_every
 
-    def reset(self) -> None:
+    def reset(self, restart_track_ids: bool = False) -> None:
         """Forgets every face: for a new source. Not while a frame is being processed. (A seek needs no
-        call: process() sees it in the frame's segment.)"""
+        call: process() sees it in the frame's segment.) `restart_track_ids`: the new source's tracks are
+        numbered from 1, as if it were the first (the archive: each input's results stand alone)."""
         if self.tracker is not None:
-            self.tracker.reset()
+            self.tracker.reset(restart_track_ids)
         if self.sweep is not None:
             self.sweep.reset()
         if self.schedule is not None:
             self.schedule.reset()
-        self._since_full = self.detect_every
+        self.pace.reset()
+        self._since_full = self.sweep_interval
         self._jumped = True
 
     def close(self) -> None:
@@ -109,12 +123,12 @@ class Pipeline:
 
     def _detect(self, frame: Frame) -> tuple[Detections, bool]:
         if frame.is_still or self.tracker is None:
-            return self.detector.detect(frame.image), True
+            return self.detector.detect(frame.image, compile_for_size=not frame.is_still), True
         if self.sweep is not None:
             if self.live:
                 return self._detect_beside_sweep(frame)
             self.sweep.reset()  # one begun before the window started exporting is of a frame long gone
-        if self.detect_every > 1 and self.tracker.tracks and self._since_full < self.detect_every - 1:
+        if self.sweep_interval > 1 and self.tracker.tracks and self._since_full < self.sweep_interval - 1:
             self._since_full += 1
             return self.detector.detect_near(frame.image, self.tracker.predicted_boxes()), False
         self._since_full = 0
@@ -135,8 +149,11 @@ class Pipeline:
         if swept is not None:  # swept faces are where they were a frame or two ago: searched for here
             # Only tracks seen on the last frame cover a face; a coasting one's box is a guess.
             regions = np.concatenate([regions, new_faces(swept, self.tracker.seen_boxes())])
+        if swept is not None:
+            self.pace.swept_in(self.sweep.last_seconds)
+        self.pace.frame_at(frame.time)
         self._since_full += 1
-        if self._since_full >= self.detect_every and self.sweep.start(frame.image):
+        if self._since_full >= self.sweep_interval and self.sweep.start(frame.image):
             self._since_full = 0
         found = self.detector.detect_near(frame.image, regions) if len(regions) else Detections()
         return found, swept is not None

@@ -64,6 +64,16 @@ def is_cpu(providers: list[str]) -> bool:
     return providers[0] in (CPU, OPENVINO)
 
 
+_threads_per_session = 0  # 0: each runtime's choice, one per core
+
+
+def limit_session_threads(threads: int) -> None:
+    """Every session this process opens from now on, without threads of its own, takes at most `threads`:
+    for worker processes that share the cores (the archive's --workers)."""
+    global _threads_per_session
+    _threads_per_session = max(0, int(threads))
+
+
 def open_session(path: Path, providers: list[str], layout_optimizations: bool = True,
                  threads: int = 0, precision: str = "fp32", static_shapes: bool = False) -> ort.InferenceSession:
     """layout_optimizations=False skips ONNX Runtime's blocked-layout (NCHWc) rewrite, which costs more
@@ -72,6 +82,7 @@ def open_session(path: Path, providers: list[str], layout_optimizations: bool = 
     precision: "bf16" computes in BF16 on OpenVINO (vision/precision.py decides where); else as the file is.
     static_shapes: on OpenVINO, a network compiled for each input shape it is given (P-Net's pyramid levels)."""
     path = Path(path)
+    threads = threads or _threads_per_session
     if not path.is_file():
         raise ModelError(f"model file not found: {path}. See docs/models.md for how to get the models.")
     if providers[0] == OPENVINO:

@@ -11,7 +11,9 @@ and no frame waits for it.
 from __future__ import annotations
 
 import copy
+import math
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -23,6 +25,51 @@ from agegender.vision.track import iou_matrix
 
 NEW_FACE_MAX_IOU = 0.3  # a swept face overlapping a known face less than this is someone new
 REACH = 3.0  # a new face is looked for again in a square this many times its size
+
+
+class SweepPace:
+    """How many frames apart the live view starts its sweeps, when the setting is "auto" (detect_every 0):
+    from the sweeps' measured time and the measured interval between the frames the pipeline handles,
+    so that the sweep thread is busy about BUSY of the time. A faster detector (a smaller picture, a
+    faster CPU or runtime) sweeps more often, up to every frame; a slower one less often, so that the
+    frame path keeps its share of the cores."""
+
+    BUSY = 0.8
+    FIRST = 5  # frames apart until a sweep and the frames' rate have been measured
+    MOST = 30
+    WEIGHT = 0.3  # of the newest measurement in the running means
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.sweep_seconds: float | None = None
+        self.frame_seconds: float | None = None
+        self._last_frame_time: float | None = None
+        self._first_sweep_done = False
+
+    def frame_at(self, time_s: float) -> None:
+        """The time of the frame the pipeline handles now (video time, or wall time for a camera)."""
+        last, self._last_frame_time = self._last_frame_time, time_s
+        if last is not None and 0 < time_s - last < 1.0:  # a pause or a seek is not the frames' rate
+            self.frame_seconds = _running_mean(self.frame_seconds, time_s - last, self.WEIGHT)
+
+    def swept_in(self, seconds: float) -> None:
+        if not self._first_sweep_done:  # it compiled the networks for the frame size: not the usual time
+            self._first_sweep_done = True
+            return
+        self.sweep_seconds = _running_mean(self.sweep_seconds, seconds, self.WEIGHT)
+
+    @property
+    def interval(self) -> int:
+        if self.sweep_seconds is None or self.frame_seconds is None:
+            return self.FIRST
+        frames = math.ceil(self.sweep_seconds / (self.BUSY * self.frame_seconds))
+        return max(1, min(self.MOST, frames))
+
+
+def _running_mean(mean: float | None, value: float, weight: float) -> float:
+    return value if mean is None else (1 - weight) * mean + weight * value
 
 
 class BackgroundSweep:
@@ -37,6 +84,7 @@ class BackgroundSweep:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep")
         self._running: Future | None = None
         self.newest_image: np.ndarray | None = None
+        self.last_seconds: float | None = None  # how long the sweep last collected took
 
     def start(self, image_bgr: np.ndarray) -> bool:
         """Starts a sweep of this image unless one is under way or not yet collected; True if it started."""
@@ -46,12 +94,13 @@ class BackgroundSweep:
         self._running = self._executor.submit(self._sweep, image_bgr)
         return True
 
-    def _sweep(self, image_bgr: np.ndarray) -> Detections:
+    def _sweep(self, image_bgr: np.ndarray) -> tuple[Detections, float]:
+        started = time.perf_counter()
         faces = self._own.detect(image_bgr)
         newest = self.newest_image
-        if newest is None or newest is image_bgr or newest.shape != image_bgr.shape:
-            return faces
-        return find_again(self._own, newest, faces.boxes)
+        if newest is not None and newest is not image_bgr and newest.shape == image_bgr.shape:
+            faces = find_again(self._own, newest, faces.boxes)
+        return faces, time.perf_counter() - started
 
     def finished(self) -> Detections | None:
         """The faces of the sweep that finished since the last call (once), else None. A sweep that
@@ -59,7 +108,8 @@ class BackgroundSweep:
         if self._running is None or not self._running.done():
             return None
         running, self._running = self._running, None
-        return running.result()
+        faces, self.last_seconds = running.result()
+        return faces
 
     def reset(self) -> None:
         """Forgets the sweep under way: its faces belong to a frame from before a seek or a new source."""
@@ -96,7 +146,7 @@ def find_again(detector: MtcnnDetector, image_bgr: np.ndarray, boxes: np.ndarray
             continue
         local = copy.copy(detector)  # shares the sessions; the face's own size sets where the pyramid starts
         local.settings = replace(detector.settings, min_face=max(detector.settings.min_face, int(0.6 * side)))
-        faces = local.detect_rgb(np.ascontiguousarray(rgb[y1:y2, x1:x2]))
+        faces = local.detect_rgb(np.ascontiguousarray(rgb[y1:y2, x1:x2]), compile_for_size=False)
         offset = np.array([x1, y1], np.float32)
         found.append(Detections(faces.boxes + np.tile(offset, 2), faces.scores, faces.landmarks + offset))
     return merge(found)

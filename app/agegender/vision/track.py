@@ -59,8 +59,11 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def reset(self) -> None:
+    def reset(self, restart_ids: bool = False) -> None:
+        """Forgets every track; new ones count on from the last id unless `restart_ids`."""
         self.tracks = []
+        if restart_ids:
+            self._next_id = 1
 
     def seen_boxes(self) -> np.ndarray:
         """Boxes of the tracks matched on the last update."""

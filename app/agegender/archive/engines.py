@@ -1,0 +1,183 @@
+"""Where the tasks run: here, in worker processes, or on a Ray cluster. Each engine takes the inputs to do
+and yields a Finished line per input as it completes, in any order; the driver (run.py) records them.
+
+- here (`--workers 1`): one pipeline in this process;
+- processes (`--workers N`): N processes, each with its own pipeline, its sessions limited to an equal
+  share of the cores so that together they do not oversubscribe them;
+- ray (`--engine ray`): Ray actors, each loading the models once, on a local cluster this run starts or
+  on an existing one (`--ray-address`). The actors read the inputs and write the outputs themselves, so on
+  a cluster of several machines the inputs and the output folder are on storage every node mounts at the
+  same path (docs/archive.md)."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from agegender.archive.inputs import ArchiveInput
+from agegender.archive.manifest import Finished
+from agegender.archive.task import ArchiveOptions, ArchiveWorker, Stopped
+from agegender.errors import AgeGenderError
+from agegender.vision.parallel import usable_cores
+
+log = logging.getLogger("agegender")
+
+RAY_INSTALL = 'pip install "agegender-live[cluster]"'
+THREADS_PER_RAY_WORKER = 2
+
+Todo = list[tuple[ArchiveInput, str]]  # each input with its fingerprint
+Progress = Callable[[int], None]  # frames done since the last call
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, usable_cores() // workers)
+
+
+class HereEngine:
+    def __init__(self, options: ArchiveOptions) -> None:
+        self.worker = ArchiveWorker(options)
+
+    def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
+        for item, fingerprint in todo:
+            yield self.worker.process(item, fingerprint, progress=progress)
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+# --- worker processes ------------------------------------------------------------------------------
+
+_worker: ArchiveWorker | None = None
+_stop_event = None
+_progress_queue = None
+
+
+def _start_worker(options: ArchiveOptions, threads: int, stop_event, progress_queue) -> None:
+    global _worker, _stop_event, _progress_queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver stops us
+    import cv2
+    from agegender.vision.runtime import limit_session_threads
+    cv2.setNumThreads(threads)
+    limit_session_threads(threads)
+    _stop_event, _progress_queue = stop_event, progress_queue
+    _worker = ArchiveWorker(options)
+
+
+def _process_in_worker(item: ArchiveInput, fingerprint: str) -> Finished | None:
+    try:
+        return _worker.process(item, fingerprint, stop=_stop_event.is_set, progress=_progress_queue.put)
+    except Stopped:
+        return None
+
+
+class ProcessEngine:
+    def __init__(self, options: ArchiveOptions, workers: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding runtime threads
+        self._stop = context.Event()
+        self._progress = context.Queue()
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                         initargs=(options, threads_per_worker(workers), self._stop, self._progress))
+        self.workers = workers
+
+    def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
+        pending = {self._pool.submit(_process_in_worker, item, fingerprint) for item, fingerprint in todo}
+        relay = threading.Thread(target=self._relay, args=(progress,), daemon=True, name="archive-progress")
+        relay.start()
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    line = future.result()  # a worker's error (an output that cannot be written) stops the run
+                    if line is not None:
+                        yield line
+        finally:
+            for future in pending:
+                future.cancel()
+            self._stop.set()  # the inputs in hand are abandoned at their next frame
+            self._progress.put(None)
+            relay.join(timeout=5)
+
+    def _relay(self, progress: Progress) -> None:
+        while (frames := self._progress.get()) is not None:
+            progress(frames)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- Ray ---------------------------------------------------------------------------------------------
+
+class _RayActor:
+    """An archive worker as a Ray actor: the models are loaded once per actor."""
+
+    def __init__(self, options: ArchiveOptions, threads: int) -> None:
+        _start_worker(options, threads, _NeverStop(), _NoProgress())
+
+    def process(self, item: ArchiveInput, fingerprint: str) -> Finished:
+        return _worker.process(item, fingerprint)
+
+
+class _NeverStop:
+    def is_set(self) -> bool:
+        return False  # a stopped run kills its actors
+
+
+class _NoProgress:
+    def put(self, frames: int) -> None:
+        pass  # Ray runs report frames when an input is finished
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise AgeGenderError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from None
+    return ray
+
+
+class RayEngine:
+    def __init__(self, options: ArchiveOptions, workers: int, address: str | None) -> None:
+        ray = self.ray = import_ray()
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            else:  # a cluster of this machine alone, reachable on loopback only, gone when the run ends
+                ray.init(num_cpus=usable_cores(), include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING, _node_ip_address="127.0.0.1")
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+            raise AgeGenderError(f"cannot connect to the Ray cluster {address or '(local)'}: {exc}; check "
+                                 "--ray-address and that the cluster is running (ray status)") from exc
+        cpus = ray.cluster_resources().get("CPU", 1.0)
+        self.workers = workers or max(1, int(cpus // THREADS_PER_RAY_WORKER))
+        # a worker's share of the CPUs may be a fraction: more workers than CPUs then share them instead
+        # of waiting forever for CPUs the cluster does not have
+        share = min(THREADS_PER_RAY_WORKER, cpus / self.workers)
+        threads = max(1, int(share))
+        actor = ray.remote(num_cpus=share)(_RayActor)
+        self.actors = [actor.remote(options, threads) for _ in range(self.workers)]
+        log.info("Ray: %d workers of %d threads on a cluster of %g CPUs", self.workers, threads, cpus)
+
+    def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
+        from ray.util import ActorPool
+        pool = ActorPool(self.actors)
+        for line in pool.map_unordered(lambda actor, job: actor.process.remote(*job), todo):
+            progress(line.frames)
+            yield line
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+        self.ray.shutdown()
+
+
+def open_engine(options: ArchiveOptions, engine: str, workers: int, ray_address: str | None):
+    if engine == "ray":
+        return RayEngine(options, workers, ray_address)
+    if workers <= 1:
+        return HereEngine(options)
+    return ProcessEngine(options, workers)

@@ -1,0 +1,102 @@
+"""The files an archive run reads: videos and images named, found in folders (recursively) or by a glob,
+each with the relative path its outputs mirror under the output folder."""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from agegender.errors import InputError, OutputError
+from agegender.sources.capture import IMAGE_SUFFIXES, VIDEO_FILE_SUFFIXES
+
+
+@dataclass(frozen=True)
+class ArchiveInput:
+    path: Path  # as found (a link stays a link: its target is read)
+    key: str  # relative path, with '/' separators: names the input in the manifest, the tables and DIR
+
+    @property
+    def is_image(self) -> bool:
+        return self.path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_media(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_FILE_SUFFIXES
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob's matches are named relative to: its part before the first wildcard."""
+    plain = []
+    for part in Path(pattern).parts:
+        if glob.has_magic(part):
+            break
+        plain.append(part)
+    return Path(*plain) if plain else Path(".")
+
+
+def _walk(folder: Path, skip: Path) -> list[Path]:
+    """The videos and images under `folder`, sorted; hidden entries and `skip` (the output folder) are left out."""
+    found = []
+    for root, folders, files in os.walk(folder, onerror=_unreadable):
+        root_path = Path(root)
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and not _same(root_path / f, skip))
+        found += [root_path / name for name in sorted(files) if not name.startswith(".") and is_media(Path(name))]
+    return found
+
+
+def _unreadable(error: OSError) -> None:
+    raise InputError(f"cannot read the folder {error.filename}: {error.strerror}; check its permissions")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
+    """Every input the specs name, in the order given (a folder's in name order), each once. A spec that
+    names nothing, or two inputs whose outputs would share a path, are refused before anything runs."""
+    found: list[ArchiveInput] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            root = path.resolve()
+            matches = [(p, Path(root.name) / p.relative_to(path)) for p in _walk(path, out_dir)]
+            if not matches:
+                raise InputError(f"{spec} holds no videos or images (searched recursively)")
+        elif path.exists() or path.is_symlink():
+            if not path.is_file():
+                raise InputError(f"{spec} is not a file or a folder")
+            matches = [(path, Path(path.name))]
+        elif glob.has_magic(spec):
+            root = _glob_root(spec)
+            matches = []
+            for match in sorted(Path(m) for m in glob.glob(spec, recursive=True)):
+                if match.is_dir():
+                    matches += [(p, p.relative_to(root)) for p in _walk(match, out_dir)]
+                elif is_media(match):
+                    matches.append((match, match.relative_to(root)))
+            if not matches:
+                raise InputError(f"{spec} matches no videos or images")
+        else:
+            raise InputError(f"{spec} does not exist")
+        found += [ArchiveInput(p, rel.as_posix()) for p, rel in matches]
+    return _each_once(found)
+
+
+def _each_once(found: list[ArchiveInput]) -> list[ArchiveInput]:
+    by_file: dict[Path, ArchiveInput] = {}
+    by_key: dict[str, ArchiveInput] = {}
+    for item in found:
+        real = item.path.resolve()
+        if real in by_file:
+            continue  # named twice (a file and its folder, overlapping globs): processed once
+        clash = by_key.get(item.key)
+        if clash is not None:
+            raise OutputError(f"{clash.path} and {item.path} would both be written as {item.key} in the output "
+                              "folder; give their folders instead, so the folder names keep them apart")
+        by_file[real] = by_key[item.key] = item
+    return list(by_key.values())

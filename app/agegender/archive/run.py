@@ -1,0 +1,168 @@
+"""The archive run: find the inputs, skip what the folder's manifest has finished, run the rest on an
+engine, record each as it finishes, then gather the folder's tables and its report."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from agegender.archive import report
+from agegender.archive.engines import open_engine
+from agegender.archive.inputs import ArchiveInput, find_inputs
+from agegender.archive.manifest import Finished, Manifest, fingerprint
+from agegender.archive.tables import count_people, people_of, read_faces, write_table, INPUTS
+from agegender.archive.task import ArchiveOptions, faces_path
+from agegender.console import say
+from agegender.errors import InputError, OutputError
+from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
+from agegender.outputs.safety import check_folder
+from agegender.paths import MODELS_DIR
+from agegender.vision import buckets
+
+import pyarrow as pa
+
+log = logging.getLogger("agegender")
+
+TABLE_NAMES = ("summary", "people", "inputs")
+
+
+def model_digests(models_dir: Path | None) -> dict[str, str]:
+    """SHA-256 of every network file a run may load: results of other models are not mixed in one folder."""
+    folder = Path(models_dir or MODELS_DIR)
+    files = sorted([*folder.glob("*.onnx"), *folder.glob("mtcnn/*.onnx"), *folder.glob("*.json")])
+    return {f.relative_to(folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files}
+
+
+def run_record(options: ArchiveOptions) -> dict:
+    """What makes two runs' results comparable: kept in the manifest, and a different one is refused."""
+    settings = {name: getattr(options.settings, name) for name in (
+        "detector", "thresholds", "min_face", "buckets", "max_faces", "detect_every", "precision", "backend",
+        "provider", "max_image_megapixels")}
+    return {"settings": settings, "designs": list(options.design_names), "track": options.track,
+            "format": options.results_format, "annotate": options.annotate,
+            "models": model_digests(options.models_dir)}
+
+
+def _refuse_inputs_inside(out_dir: Path, items: list[ArchiveInput]) -> None:
+    root = out_dir.resolve()
+    for item in items:
+        if root in item.path.resolve().parents:
+            raise OutputError(f"{item.path} is inside the output folder {out_dir}; choose an --out-dir apart from "
+                              "the inputs")
+
+
+def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "local", workers: int = 1,
+                    ray_address: str | None = None, force: bool = False) -> int:
+    """Exit status: 0 all done, 1 some input failed (listed), 130 interrupted (what finished is kept)."""
+    out_dir = options.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_folder(out_dir / "summary.parquet")
+    items = find_inputs(specs, out_dir)
+    _refuse_inputs_inside(out_dir, items)
+    with Manifest(out_dir) as manifest:
+        manifest.check_run(run_record(options), force)
+        todo, unreadable = [], []
+        for item in items:
+            try:
+                current = fingerprint(item.path)
+            except InputError as exc:
+                unreadable.append(Finished(item.key, str(item.path), "", "failed", problem=str(exc)))
+                continue
+            if manifest.to_do(item.key, current):
+                todo.append((item, current))
+        for line in unreadable:
+            manifest.record(line)
+        skipped = len(items) - len(todo) - len(unreadable)
+        if skipped:
+            say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
+        interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
+        finished = manifest.finished()
+    write_tables(out_dir, finished, options.settings.buckets)
+    outputs_saved()
+    return _tell(finished, [item.key for item in items], out_dir, interrupted)
+
+
+def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_address) -> bool:
+    """Runs the inputs to do; True if interrupted. An output that cannot be written (a full disk) stops
+    the run with the manifest as it was after the last finished input."""
+    if not todo:
+        return False
+    total_frames = sum(_frame_estimate(item) for item, _ in todo)
+    started = time.perf_counter()
+    with signals_raise_interrupt():
+        engine = open_engine(options, engine_name, workers, ray_address)
+        bar = tqdm(total=total_frames or None, unit="frame", dynamic_ncols=True,
+                   desc=f"0/{len(todo)} inputs")
+        done = 0
+        try:
+            for line in engine.run(todo, bar.update):
+                manifest.record(line)
+                done += 1
+                bar.set_description(f"{done}/{len(todo)} inputs")
+                if line.problem:
+                    bar.write(f"agegender: {line.key}: {line.problem}")
+            return False
+        except KeyboardInterrupt:
+            return True
+        finally:
+            bar.close()
+            engine.close()
+            elapsed = time.perf_counter() - started
+            log.info("%d of %d inputs processed in %.0f s", done, len(todo), elapsed)
+
+
+def _frame_estimate(item: ArchiveInput) -> int:
+    """Frames the progress bar expects from an input (a video's header count; 1 for an image)."""
+    if item.is_image:
+        return 1
+    import cv2
+    capture = cv2.VideoCapture(str(item.path))
+    try:
+        return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    finally:
+        capture.release()
+
+
+def write_tables(out_dir: Path, finished: dict[str, Finished], bucket_setting: str) -> None:
+    """The folder's tables and report, from every input its manifest holds as done (earlier runs' too)."""
+    done = sorted((line for line in finished.values() if line.status == "done"), key=lambda line: line.key)
+    faces = read_faces([faces_path(out_dir, line.key) for line in done])
+    frame_seconds = {line.key: line.video_seconds / line.frames for line in done if line.video_seconds}
+    people = people_of(faces, frame_seconds, buckets.scheme(bucket_setting))
+    people_seen = count_people(people)
+    inputs = pa.table({"input": [line.key for line in finished.values()],
+                       "path": [line.path for line in finished.values()],
+                       "status": [line.status for line in finished.values()],
+                       "problem": [line.problem for line in finished.values()],
+                       "frames": [line.frames for line in finished.values()],
+                       "faces": [line.faces for line in finished.values()],
+                       "video_seconds": [line.video_seconds for line in finished.values()],
+                       "wall_seconds": [line.seconds for line in finished.values()],
+                       "people": [people_seen.get(line.key, 0) if line.status == "done" else None
+                                  for line in finished.values()]}, schema=INPUTS).sort_by("input")
+    for name, table in (("summary", faces), ("people", people), ("inputs", inputs)):
+        write_table(table, out_dir / f"{name}.parquet")
+        write_table(table, out_dir / f"{name}.csv")
+    report.write_report(out_dir)
+
+
+def _tell(finished: dict[str, Finished], keys: list[str], out_dir: Path, interrupted: bool) -> int:
+    mine = [finished[key] for key in keys if key in finished]
+    done = [line for line in mine if line.status == "done"]
+    failed = [line for line in mine if line.status == "failed"]
+    frames = sum(line.frames for line in done)
+    video = sum(line.video_seconds for line in done)
+    print(f"{len(done)} of {len(keys)} inputs done ({frames} frames, {video:.0f} s of video); tables and report in "
+          f"{out_dir}")
+    for line in failed:
+        say(f"{line.key}: {line.problem}")
+    if interrupted:
+        say(f"interrupted: the {len(done)} finished inputs are kept; run the same command to go on")
+        return EXIT_INTERRUPTED
+    if failed:
+        say(f"{len(failed)} of {len(keys)} inputs could not be processed (listed above); the others are done")
+        return 1
+    return 1 if any(line.problem for line in done) else 0
