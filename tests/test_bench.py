@@ -42,6 +42,7 @@ def test_bench_figures_are_sane_and_agree_with_each_other(crowd_video, random_mo
         assert all(ms >= 0 for ms in stages.values())
     live = modes["live_view"]
     assert live["source_fps"] == 25 and 0 < live["frames_kept_up"] <= 1 and live["classify_budget"] == 4
+    assert live["detect_every"] == 0 and 1 <= live["sweep_interval"] <= 30  # the window's auto pace
     assert live["crops_per_frame"] <= live["faces_per_frame"]
     assert report["live_view_coverage"] == pytest.approx(
         live["faces_per_frame"] / modes["every_frame"]["faces_per_frame"], abs=0.002)

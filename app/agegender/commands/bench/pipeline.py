@@ -54,11 +54,13 @@ def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: 
             "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
 
 
-def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: float, detect_every: int = 5,
-                    classify_budget: int = 4, budget_s: float | None = None) -> dict:
+def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: float,
+                    detect_every: int = Settings().detect_every, classify_budget: int = 4,
+                    budget_s: float | None = None) -> dict:
     """The live view's pipeline (full sweep beside the frame path, classification budget) fed at the
     source's pace, newest frame winning as from a camera: how many of the source's frames it keeps up
-    with, the faces it reports per frame, and the frame path's own cost per stage."""
+    with, the faces it reports per frame, the sweep interval it chose (detect_every 0: auto) and the
+    frame path's own cost per stage."""
     budget = Settings(classify_budget=classify_budget).classify_budget  # checked as the window's setting is
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every, live=True,
                         classify_budget=budget)
@@ -79,7 +81,9 @@ def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: floa
         i = max(i + 1, int((time.perf_counter() - started) * fps))  # frames that came meanwhile are skipped
     elapsed = time.perf_counter() - started
     pipeline.close()
-    return {"detect_every": detect_every, "classify_budget": budget, "source_fps": fps,
+    return {"detect_every": detect_every, "sweep_interval": pipeline.sweep_interval,
+            "sweep_ms": round(1000 * pipeline.pace.sweep_seconds, 1) if pipeline.pace.sweep_seconds else None,
+            "classify_budget": budget, "source_fps": fps,
             "fps": round(processed / elapsed, 2), "frames_kept_up": round(processed / len(frames), 3),
             "faces_per_frame": round(faces / processed, 2), "crops_per_frame": round(classified / processed, 2),
             "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
@@ -110,7 +114,7 @@ def flicker(detector, design, frames: list[np.ndarray], fps: float) -> dict:
             "reduction": round(per_second["raw"] / per_second["smoothed"], 2) if per_second["smoothed"] else None}
 
 
-def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_every: int = 5,
+def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_every: int = Settings().detect_every,
                  height: int = 720) -> dict:
     """Capture-to-result latency through the app's capture thread (newest frame wins) and the live view's
     pipeline (full sweep beside the frame path, classification budget).

@@ -71,7 +71,8 @@ def print_report(report: dict) -> None:
         paced = (f" of a {row['source_fps']:g} FPS source ({row['frames_kept_up']:.0%} of its frames, "
                  f"{row['crops_per_frame']} crops classified per frame)"
                  if "source_fps" in row else "")
-        print(f"\nEnd to end, 720p, {mode} (detect every {row['detect_every']}, {row['precision']}): {row['fps']} FPS"
+        every = row["detect_every"] or f"auto: {row['sweep_interval']}, sweeps of {row['sweep_ms']} ms"
+        print(f"\nEnd to end, 720p, {mode} (detect every {every}, {row['precision']}): {row['fps']} FPS"
               f"{paced}, {row['faces_per_frame']} faces per frame; ms: {stages}")
     if "live_view_coverage" in report:
         print(f"\nLive view coverage: {report['live_view_coverage']:.0%} of the faces per frame that detection on "
