@@ -156,3 +156,18 @@ def test_a_fast_detector_is_swept_every_frame_or_two(detector, random_models, fr
         assert started >= len(small) / 3
     finally:
         pipeline.close()
+
+
+def test_faces_the_region_search_lost_are_looked_for_again(detector, random_models, frames_720p):
+    from agegender.vision.pipeline import LOOK_AGAIN_AT_MOST
+    pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker(),
+                        detect_every=0, live=True)
+    try:
+        before, now = detector.detect(frames_720p[0]), detector.detect(frames_720p[1])
+        assert len(now) >= 4
+        kept = now[np.array([0])]  # as if the region search had followed one face only
+        again = pipeline._look_again(frames_720p[1], before.boxes, kept)
+        assert len(again) >= min(len(now), 1 + LOOK_AGAIN_AT_MOST) - 1
+        assert (iou_matrix(again.boxes, now.boxes).max(axis=1) > 0.7).all()  # faces the full detector finds there
+    finally:
+        pipeline.close()

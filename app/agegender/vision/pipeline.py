@@ -11,9 +11,9 @@ from agegender.vision.designs import Predictions
 from agegender.vision.buckets import BucketScheme
 from agegender.vision.detect import Detections, DetectorSettings, MtcnnDetector
 from agegender.vision.schedule import ClassifySchedule
-from agegender.vision.sweep import BackgroundSweep, SweepPace, new_faces
+from agegender.vision.sweep import NEW_FACE_MAX_IOU, BackgroundSweep, SweepPace, find_again, merge, new_faces
 from agegender.timing import timed
-from agegender.vision.track import Tracker
+from agegender.vision.track import Tracker, iou_matrix
 
 DEFAULT_MAX_FACES = 64
 
@@ -51,6 +51,11 @@ class FrameResult:
         if self.source:
             out = {"source": self.source, **out}
         return out
+
+
+LOOK_AGAIN_AT_MOST = 4  # lost faces looked for again per live frame, each a few ms
+LOOK_AGAIN_MISSED = 2  # only faces seen on one of the last frames: the others have likely left
+LOOK_AGAIN_REACH = 2.0  # the square searched, in face sizes: a face moves far less than that in a frame
 
 
 class Pipeline:
@@ -156,7 +161,19 @@ class Pipeline:
         if self._since_full >= self.sweep_interval and self.sweep.start(frame.image):
             self._since_full = 0
         found = self.detector.detect_near(frame.image, regions) if len(regions) else Detections()
-        return found, swept is not None
+        recent = self.tracker.predicted_boxes(missed_at_most=LOOK_AGAIN_MISSED)
+        expected = np.concatenate([recent, regions[len(self.tracker.tracks):]])  # and the new swept faces
+        return self._look_again(frame.image, expected, found), swept is not None
+
+    def _look_again(self, image, expected: np.ndarray, found: Detections) -> Detections:
+        """The faces the region search lost on this frame (small ones, moving, often) looked for by the
+        full detector in a square around where each was expected, LOOK_AGAIN_AT_MOST per frame."""
+        if not len(expected):
+            return found
+        covered = iou_matrix(expected, found.boxes).max(axis=1) >= NEW_FACE_MAX_IOU if len(found) else \
+            np.zeros(len(expected), bool)
+        lost = expected[~covered][:LOOK_AGAIN_AT_MOST]
+        return merge([found, find_again(self.detector, image, lost, LOOK_AGAIN_REACH)]) if len(lost) else found
 
     def _to_classify(self, detections: Detections, track_ids: np.ndarray | None, names: list[str]) -> np.ndarray:
         """Indices of the faces classified on this frame: all of them, or the schedule's choice."""

@@ -69,8 +69,10 @@ class Tracker:
         """Boxes of the tracks matched on the last update."""
         return np.array([t.box for t in self.tracks if not t.missed], np.float32).reshape(-1, 4)
 
-    def predicted_boxes(self) -> np.ndarray:
-        return np.array([t.predicted_box() for t in self.tracks], np.float32).reshape(-1, 4)
+    def predicted_boxes(self, missed_at_most: int | None = None) -> np.ndarray:
+        """Where each track's face is expected on the next frame (of the tracks missed at most so many frames)."""
+        tracks = self.tracks if missed_at_most is None else [t for t in self.tracks if t.missed <= missed_at_most]
+        return np.array([t.predicted_box() for t in tracks], np.float32).reshape(-1, 4)
 
     def update(self, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Match this frame's faces to tracks; returns the track id of each face."""
