@@ -81,3 +81,13 @@ def test_gender_is_sure_only_above_the_threshold_and_for_adults():
     assert gender_line(predictions, 1) == [("?", 0.75), ("female 90%", 0.5)]
     assert gender_line(predictions, 3)[0] == ("?", 0.75)
     assert [predictions.face(i)["gender_confident"] for i in range(4)] == [True, False, True, False]
+
+
+def test_no_confidence_reads_100_percent():
+    distribution = np.zeros((3, AGES))
+    distribution[:, 30] = 1
+    predictions = Predictions(distribution, np.array([0.9999, 0.00001, 0.985]), NAMED["default"],
+                              ("male", "female"), GenderRule(0.95, 12))
+    assert gender_line(predictions, 0) == [("female 99%", 0.75)]
+    assert gender_line(predictions, 1) == [("male 99%", 0.75)]
+    assert gender_line(predictions, 2) == [("female 98%", 0.75)]

@@ -89,10 +89,14 @@ def _label_block(image, x: int, y: int, above: int, lines: list[Line], colour, s
     cv2.rectangle(image, (x, y), (x + width - 1, y + height - 1), colour, max(1, thickness // 2))
 
 
+SHOWN_CONFIDENCE_AT_MOST = 99  # percent: no estimate from a face is certain, so none reads "100%"
+
+
 def gender_line(prediction: Predictions, i: int) -> Line:
     """"female 93%" for a sure answer; otherwise "?" with the model's lean in small print, so an unsure
-    answer never looks like a confident one."""
-    answer = f"{prediction.gender_labels[int(prediction.is_female[i])]} {prediction.gender_confidence[i]:.0%}"
+    answer never looks like a confident one. At most 99%."""
+    percent = min(SHOWN_CONFIDENCE_AT_MOST, round(100 * float(prediction.gender_confidence[i])))
+    answer = f"{prediction.gender_labels[int(prediction.is_female[i])]} {percent}%"
     return [(answer, 0.75)] if prediction.gender_confident[i] else [("?", 0.75), (answer, 0.5)]
 
 
