@@ -76,3 +76,28 @@ def test_damaged_detector_model_names_the_file(tmp_path):
         (tmp_path / name).write_bytes(b"not a model")
     with pytest.raises(ModelError, match="pnet.onnx"):
         MtcnnDetector(model_dir=tmp_path)
+
+
+def test_a_large_level_through_p_net_in_bands_gives_the_whole_levels_faces(detector, group_photo, monkeypatch):
+    import agegender.vision.detect as detect
+    image = np.tile(cv2.imread(str(group_photo)), (2, 2, 1))
+    whole = detector.detect(image, compile_for_size=False)
+    monkeypatch.setattr(detect, "PNET_BAND_PIXELS", 300_000)  # every level but the smallest cut in bands
+    monkeypatch.setattr(detect, "PIXELS_PER_CALL", 50_000)  # and R-Net, O-Net in calls of a few crops
+    assert len(detect.level_bands(*image.shape[:2])) > 5
+    banded = detector.detect(image, compile_for_size=False)
+    assert len(whole) >= 20
+    np.testing.assert_allclose(banded.boxes, whole.boxes, atol=0.01)
+    np.testing.assert_allclose(banded.landmarks, whole.landmarks, atol=0.01)
+
+
+def test_bands_cover_every_output_cell_once():
+    import agegender.vision.detect as detect
+    for height, width in ((5040, 9600), (3000, 2001), (1301, 4000)):
+        bands = detect.level_bands(height, width)
+        cells = []
+        for first, rows, keep in bands:
+            produced = (rows.stop - rows.start - detect.PNET_CELL) // detect.PNET_STRIDE + 1
+            cells += range(first, first + min(keep, produced))
+            assert (rows.stop - rows.start) * width <= detect.PNET_BAND_PIXELS or len(bands) == 1
+        assert cells == list(range((height - detect.PNET_CELL) // detect.PNET_STRIDE + 1))

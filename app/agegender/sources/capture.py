@@ -87,9 +87,9 @@ def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEG
         log.warning("%s holds %d pages; only the first is read", path.name, pages)
 
 
-# Peak memory of detecting faces in a photo, per megapixel: measured 0.24 GB on ONNX Runtime and 0.14 GB
-# on OpenVINO (3 to 48 megapixels of a crowd photo, docs/performance.md); the larger is assumed.
-DETECTION_BYTES_PER_MEGAPIXEL = 0.25e9
+# Peak memory of processing a photo, per megapixel: measured 0.065 GB on ONNX Runtime and 0.033 GB on
+# OpenVINO (`agegender process` on a 48-megapixel crowd photo, docs/performance.md); the larger is assumed.
+DETECTION_BYTES_PER_MEGAPIXEL = 0.07e9
 
 
 def check_memory_for_detection(name: str, width: int, height: int) -> None:

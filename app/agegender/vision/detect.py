@@ -180,11 +180,14 @@ class MtcnnDetector:
         """Faces in an 8-bit BGR image (as OpenCV reads it). `compile_for_size`: P-Net may be compiled for
         this image's size (video frames: their size comes again); not for photos and crops, whose sizes may
         never come again."""
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        return self.detect_rgb(rgb, compile_for_size)
+        # (the RGB copy is let go once summed: a 48-megapixel photo's is 145 MB)
+        return self._detect_sums(cv2.integral(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)), compile_for_size)
 
     def detect_rgb(self, rgb: np.ndarray, compile_for_size: bool = True) -> Detections:
-        sums = cv2.integral(rgb)  # (h + 1, w + 1, 3) int32: every resize below reads window sums off it
+        return self._detect_sums(cv2.integral(rgb), compile_for_size)
+
+    def _detect_sums(self, sums: np.ndarray, compile_for_size: bool) -> Detections:
+        """`sums`: the image's integral image, (h + 1, w + 1, 3) int32: every resize reads window sums off it."""
         boxes = self._propose(sums, compile_for_size)
         if len(boxes):
             boxes = self._refine(sums, boxes)
@@ -208,16 +211,19 @@ class MtcnnDetector:
         candidates = []
         run_pnet = self._pnet_on_frames if compile_for_size else self._pnet.run
         for scale in pyramid_scales(height, width, self.settings):
-            level = area_resize(sums, int(height * scale + 1), int(width * scale + 1))
-            prob, offsets = run_pnet(None, {"pixels": level[None]})
-            ys, xs = np.nonzero(prob[0] >= t_pnet)
-            if not len(ys):
-                continue
-            cell = np.column_stack([xs, ys]).astype(np.float32)
-            top_left = np.floor((PNET_STRIDE * cell + 1) / scale)
-            bottom_right = np.floor((PNET_STRIDE * cell + PNET_CELL) / scale)
-            found = np.column_stack([top_left, bottom_right, prob[0, ys, xs], offsets[0][:, ys, xs].T])
-            candidates.append(found[nms(found[:, :4], found[:, 4], 0.5)])
+            level_height, level_width = int(height * scale + 1), int(width * scale + 1)
+            for first_cell, rows, keep_cells in level_bands(level_height, level_width):
+                level = area_resize(sums, level_height, level_width, rows)
+                prob, offsets = run_pnet(None, {"pixels": level[None]})
+                prob, offsets = prob[:, :keep_cells], offsets[:, :, :keep_cells]
+                ys, xs = np.nonzero(prob[0] >= t_pnet)
+                if not len(ys):
+                    continue
+                cell = np.column_stack([xs, ys + first_cell]).astype(np.float32)
+                top_left = np.floor((PNET_STRIDE * cell + 1) / scale)
+                bottom_right = np.floor((PNET_STRIDE * cell + PNET_CELL) / scale)
+                found = np.column_stack([top_left, bottom_right, prob[0, ys, xs], offsets[0][:, ys, xs].T])
+                candidates.append(found[nms(found[:, :4], found[:, 4], 0.5)])
         if not candidates:
             return np.zeros((0, 5), np.float32)
         found = np.concatenate(candidates)
@@ -231,11 +237,11 @@ class MtcnnDetector:
         return boxes
 
     def _refine(self, sums: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Stage 2: R-Net on all candidates in one call."""
-        patches, boxes = crop_patches(sums, boxes, 24)
+        """Stage 2: R-Net on the candidates (in calls of at most PIXELS_PER_CALL)."""
+        boxes, outputs = _in_chunks(self._rnet, sums, boxes, 24)
         if not len(boxes):
             return boxes
-        prob, offsets = self._rnet.run(None, {"pixels": patches})
+        prob, offsets = outputs
         keep = prob > self.settings.thresholds[1]
         boxes = np.column_stack([boxes[keep, :4], prob[keep]])
         offsets = offsets[keep]
@@ -243,11 +249,11 @@ class MtcnnDetector:
         return square(regress(boxes[pick], offsets[pick]))
 
     def _output(self, sums: np.ndarray, boxes: np.ndarray) -> Detections:
-        """Stage 3: O-Net on all survivors in one call; final boxes and landmarks."""
-        patches, boxes = crop_patches(sums, boxes, 48)
+        """Stage 3: O-Net on the survivors (in calls of at most PIXELS_PER_CALL); final boxes and landmarks."""
+        boxes, outputs = _in_chunks(self._onet, sums, boxes, 48)
         if not len(boxes):
             return Detections()
-        prob, offsets, points = self._onet.run(None, {"pixels": patches})
+        prob, offsets, points = outputs
         keep = prob > self.settings.thresholds[2]
         boxes = np.column_stack([boxes[keep, :4], prob[keep]])
         offsets, points = offsets[keep], points[keep]
@@ -259,6 +265,48 @@ class MtcnnDetector:
         pick = nms_min(boxes[:, :4], boxes[:, 4], 0.7)
         return Detections(boxes[pick, :4].astype(np.float32), boxes[pick, 4].astype(np.float32),
                           landmarks[pick].astype(np.float32))
+
+
+# Bounds on the memory one detection's networks take, whatever the picture's size (a 48-megapixel photo of
+# a few hundred faces). A 1080p frame has no pyramid level to cut (its largest is 0.75 MP), so it runs as
+# it always has.
+PNET_BAND_PIXELS = 2_000_000  # pyramid levels larger than this go through P-Net in bands of rows
+PIXELS_PER_CALL = 1_200_000  # R-Net and O-Net: crops per call, by their pixels (2,083 of R-Net's, 520 of O-Net's)
+
+
+def level_bands(height: int, width: int) -> list[tuple[int, slice, int]]:
+    """How a pyramid level of height x width goes through P-Net: (first output cell row, input rows, output
+    cell rows kept) per band. Small levels are one band. A large one is cut into bands of whole rows that
+    start on even rows (P-Net's stride) and overlap by PNET_CELL - PNET_STRIDE rows, each keeping the
+    output cells whose 12-pixel window lies inside it, so the cells are those of the whole level, once each."""
+    if height * width <= PNET_BAND_PIXELS:
+        return [(0, slice(0, height), height)]
+    step = max(2 * PNET_STRIDE, (PNET_BAND_PIXELS // width - (PNET_CELL - PNET_STRIDE)) // 2 * 2)
+    bands = []
+    for start in range(0, height, step):
+        stop = min(height, start + step + PNET_CELL - PNET_STRIDE)
+        if stop - start < PNET_CELL:
+            break
+        last = stop == height
+        bands.append((start // PNET_STRIDE, slice(start, stop), height if last else step // PNET_STRIDE))
+        if last:
+            break
+    return bands
+
+
+def _in_chunks(session, sums: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The boxes that gave a patch, and `session`'s outputs for them, run on at most PIXELS_PER_CALL
+    pixels of patches at a time."""
+    kept, outputs = [], []
+    per_call = max(1, PIXELS_PER_CALL // (size * size))
+    for start in range(0, len(boxes), per_call):
+        patches, valid = crop_patches(sums, boxes[start:start + per_call], size)
+        if len(valid):
+            kept.append(valid)
+            outputs.append(session.run(None, {"pixels": patches}))
+    if not kept:
+        return boxes[:0], []
+    return np.concatenate(kept), [np.concatenate(parts) for parts in zip(*outputs)]
 
 
 NEAR_SEEDS_BLOCK_ELEMENTS = 1 << 22  # candidate-seed pairs compared at once (~64 MB of float32 pairs)
@@ -339,14 +387,15 @@ def area_windows(start: np.ndarray, end: np.ndarray, size: int) -> tuple[np.ndar
     return first, last
 
 
-def area_resize(sums: np.ndarray, out_height: int, out_width: int) -> np.ndarray:
-    """Area-resize a whole image, given its integral image (h + 1, w + 1, 3) from cv2.integral.
+def area_resize(sums: np.ndarray, out_height: int, out_width: int, rows: slice = slice(None)) -> np.ndarray:
+    """Area-resize a whole image, given its integral image (h + 1, w + 1, 3) from cv2.integral; `rows`:
+    only those rows of the result (a band of a large pyramid level).
 
     Exactly PyTorch's adaptive average pooling (see area_windows): each output pixel is a window sum
     read off the integral image, so a pyramid level costs about its own size, not the frame's.
     """
     height, width = sums.shape[0] - 1, sums.shape[1] - 1
-    y_first, y_last = (w[0] for w in area_windows(np.array([0]), np.array([height]), out_height))
+    y_first, y_last = (w[0][rows] for w in area_windows(np.array([0]), np.array([height]), out_height))
     x_first, x_last = (w[0] for w in area_windows(np.array([0]), np.array([width]), out_width))
     rows = np.take(sums, y_last, axis=0) - np.take(sums, y_first, axis=0)  # np.take: 2x fancy indexing
     total = (np.take(rows, x_last, axis=1) - np.take(rows, x_first, axis=1)).astype(np.float32)
