@@ -111,7 +111,7 @@ def copy_models(random_models, tmp_path):
 @pytest.fixture
 def make_window(qtbot, random_models):
     """Opens MainWindow(s) on the random-weight models; closes them after the test."""
-    from agegender.vision.assemble import build_pipeline
+    from agegender.assemble import build_pipeline
     from agegender.config import Settings
     from agegender.gui.window import MainWindow
     from agegender.sources.live import FrameGrabber

@@ -6,7 +6,8 @@ import pytest
 
 from agegender.vision.buckets import DEFAULT
 from agegender.vision.designs import GenderRule, Predictions
-from training.evaluate import SplitFaces, evaluate_design, metrics_by_design, peer_predictions, summary
+from training.evaluate import metrics_by_design, peer_predictions
+from training.scoring import SplitFaces, evaluate_design, summary
 from training.report import paired_gap, write_report
 
 

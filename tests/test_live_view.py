@@ -1,7 +1,6 @@
 """The window's live view, offscreen: every frame a source delivers is painted, in order, whatever
 inference does; boxes between results follow each track's motion; the playback bar follows playback
 and seeks the source. Behaviour only: nothing here depends on how fast the machine is."""
-import threading
 import time
 from types import SimpleNamespace
 

@@ -6,7 +6,7 @@ import numpy as np
 from agegender.commands.cli import main
 from agegender.config import Settings
 from agegender.sources.capture import VideoFileSource
-from agegender.vision.assemble import build_pipeline
+from agegender.assemble import build_pipeline
 from agegender.vision.parallel import in_parallel
 
 

@@ -22,13 +22,14 @@ import onnx
 
 from agegender.vision.designs import GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid, softmax
 from training.crops import load_cache
+from training.metrics import ADULT_AGE
 from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT
 
 CALIBRATION_KEYS = ("gender_temperature", "gender_threshold")  # what this writes into a network's metadata
 
 TARGET_ACCURACY = 0.97
-ADULT_AGE = 18  # coverage is reported over faces whose true age is at least this
+
 GENDER_NETWORKS = {"multitask": ("multitask.onnx", "multitask.onnx"), "single": ("age.onnx", "gender.onnx")}
 
 

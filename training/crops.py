@@ -24,7 +24,7 @@ from training.sources import FOLDERS, SOURCES, split_of
 from training.utkface import ROOT
 
 CACHE_DIR = Path(os.environ.get("AGEGENDER_CACHE") or ROOT / "cache")
-CROP_SIZE = 112
+CROP_SIZE = 112  # the networks' input: aligned face crops of 112 x 112 (the template's own size)
 
 
 def cache_paths(source: str = "utkface", size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[Path, Path]:

@@ -14,35 +14,20 @@ import argparse
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from agegender.vision.buckets import ADIENCE, DECADES, DEFAULT
+from agegender.vision.buckets import DEFAULT
 from agegender.vision.designs import MultiTaskDesign, Predictions, load_design
 from agegender.vision.runtime import read_metadata
-from training.calibrate import ADULT_AGE
-from training.crops import load_cache
-from training.metrics import age_metrics, bucket_metrics, confident_answers, gender_metrics, group_means
+from training.crops import CROP_SIZE, load_cache
+from training.scoring import SplitFaces, concatenated, evaluate_design, summary
 from training.sources import SOURCES, label_of, split_of
-from training.utkface import MAX_AGE, RACES, ROOT
+from training.utkface import MAX_AGE, ROOT
 
 DEFAULT_OUT = ROOT / "docs" / "evaluation"
-AGE_BANDS = DEFAULT
-# The groups each source is reported by: UTKFace's race labels; AAF (mostly East Asian faces) as one group.
-GROUPS = {"utkface": RACES, "aaf": ("All-Age-Faces",)}
 SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
-
-
-@dataclass
-class SplitFaces:
-    source: str
-    names: list[str]
-    crops: np.ndarray  # BGR, as the app's aligner makes them
-    ages: np.ndarray
-    genders: np.ndarray
-    groups: np.ndarray  # index into GROUPS[source]
 
 
 def test_faces(source: str, limit: int = 0) -> SplitFaces:
@@ -58,12 +43,6 @@ def test_faces(source: str, limit: int = 0) -> SplitFaces:
 
 def predict(design, crops: np.ndarray, batch: int = 64) -> Predictions:
     return concatenated([design.predict(crops[i:i + batch]) for i in range(0, len(crops), batch)])
-
-
-def concatenated(parts: list[Predictions]) -> Predictions:
-    """Several Predictions of one design as one, in order."""
-    return Predictions(np.concatenate([p.age_distribution for p in parts]), np.concatenate([p.p_female for p in parts]),
-                       parts[0].scheme, parts[0].gender_labels, parts[0].gender_rule)
 
 
 def fastest_ms(run, batch: np.ndarray, repeats: int = 20) -> float:
@@ -98,7 +77,7 @@ def design_size(training_designs: list[str]) -> dict:
                 counted.append(module.in_features * module.out_features)
         handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
         with torch.no_grad():
-            model(torch.zeros(1, 3, 112, 112))
+            model(torch.zeros(1, 3, CROP_SIZE, CROP_SIZE))
         for handle in handles:
             handle.remove()
         macs += int(sum(counted))
@@ -119,44 +98,6 @@ def peer_predictions(path: Path, names: list[str]) -> tuple[str, Predictions] | 
     distribution /= distribution.sum(axis=1, keepdims=True)
     p_female = np.array([r["p_female"] for r in rows], np.float32)
     return f"peer: {data['package']}", Predictions(distribution, p_female, DEFAULT, ("male", "female"))
-
-
-def evaluate_design(predictions: Predictions, faces: SplitFaces, calibrated: bool = True) -> dict:
-    """Every metric of one design on one source. `calibrated` is False for a peer whose P(female) has no
-    threshold of ours, so its 'sure' answers mean nothing."""
-    gender = gender_metrics(faces.genders, predictions.p_female)
-    age = age_metrics(faces.ages, predictions.age_distribution)
-    correct = (predictions.is_female.astype(int) == faces.genders).astype(float)
-    bands = AGE_BANDS.index(np.minimum(faces.ages, MAX_AGE))
-    groups = GROUPS[faces.source]
-    result = {"gender": gender, "gender_correct": correct, "mae": age["mae"], "age_errors": age["errors"],
-              "default_buckets": bucket_metrics(faces.ages, predictions.age_distribution, DEFAULT),
-              "adience": bucket_metrics(faces.ages, predictions.age_distribution, ADIENCE),
-              "decades": bucket_metrics(faces.ages, predictions.age_distribution, DECADES),
-              "by_group": {"gender_accuracy": group_means(correct, faces.groups, groups),
-                           "mae": group_means(np.abs(age["errors"]), faces.groups, groups)},
-              "by_age_band": {"gender_accuracy": group_means(correct, bands, AGE_BANDS.labels),
-                              "mae": group_means(np.abs(age["errors"]), bands, AGE_BANDS.labels)}}
-    if calibrated:
-        result["confident"] = confident_answers(faces.genders, predictions.p_female, predictions.gender_confident,
-                                                faces.ages, ADULT_AGE)
-        result["confident"]["threshold"] = predictions.gender_rule.threshold
-    return result
-
-
-def summary(result: dict) -> dict:
-    """The headline numbers of one design on one source's test split, as embedded in the exported models."""
-    out = {"gender_accuracy": round(result["gender"]["accuracy"], 4), "gender_auc": round(result["gender"]["auc"], 4),
-           "gender_ece": round(result["gender"]["ece"], 4), "mae_years": round(result["mae"], 3),
-           "bucket8_accuracy": round(result["default_buckets"]["accuracy"], 4),
-           "bucket8_distance": round(result["default_buckets"]["distance_mean"], 3),
-           "adience8_accuracy": round(result["adience"]["accuracy"], 4)}
-    if "confident" in result:
-        confident = result["confident"]
-        out.update(gender_threshold=confident["threshold"], confident_coverage_adults=round(confident["coverage_adults"], 4),
-                   confident_accuracy_adults=None if confident["accuracy_adults"] is None
-                   else round(confident["accuracy_adults"], 4))
-    return out
 
 
 def metrics_by_design(results: dict) -> dict:

@@ -24,6 +24,7 @@ from agegender.vision.align import TEMPLATE_ID
 from agegender.vision.buckets import DEFAULT
 from agegender.vision.designs import int8_copy
 from agegender.vision.model_info import SCHEMA_VERSION
+from training.crops import CROP_SIZE
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
 from training.calibrate import CALIBRATION_KEYS
@@ -32,7 +33,6 @@ from training.recipe import COLOUR_ORDER, MEAN, STD
 from training.train import RUNS_DIR, build_model
 from training.utkface import ROOT
 
-INPUT_SIZE = 112
 # training design -> (design stored in the file, output names, shipped file name)
 EXPORTS = {
     "multitask": ("multitask", ("age_logits", "gender_logit"), "multitask.onnx"),
@@ -57,7 +57,7 @@ def metadata(training_design: str, test_metrics: dict | None = None, note: str =
              commit: str | None = None, training: dict | None = None) -> dict:
     design, output_names, _ = EXPORTS[training_design]
     meta = {"schema_version": SCHEMA_VERSION, "design": design, "variant": training_design,
-            "input_size": INPUT_SIZE, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
+            "input_size": CROP_SIZE, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
             "template_id": TEMPLATE_ID, "age_classes": NUM_AGES, "gender_labels": ["male", "female"],
             "age_buckets": str(DEFAULT), "outputs": list(output_names), "training_commit": commit or training_commit()}
     if test_metrics is not None:
@@ -72,7 +72,7 @@ def metadata(training_design: str, test_metrics: dict | None = None, note: str =
 def export_network(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
                    note: str = "", commit: str | None = None, training: dict | None = None) -> Path:
     _, output_names, _ = EXPORTS[training_design]
-    example = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
+    example = torch.randn(2, 3, CROP_SIZE, CROP_SIZE)
     return export_onnx(_Outputs(model.eval()), example, path, input_name="crops", output_names=output_names,
                        dynamic_axes={"crops": {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
                        metadata=metadata(training_design, test_metrics, note, commit, training))

@@ -67,8 +67,21 @@ def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: Bucke
             "confusion": confusion_matrix(truth, predicted, labels=list(range(len(scheme.labels)))).tolist()}
 
 
+ADULT_AGE = 18  # sure answers are counted over faces whose true age is at least this (coverage)
+
+
+def age_errors(estimated_age: np.ndarray, true_ages: np.ndarray, age_classes: int) -> np.ndarray:
+    """Estimate minus truth, in years, true ages capped at the last age class ("that age and over"): the
+    one definition of an age error, whose mean absolute value is every MAE reported."""
+    return np.asarray(estimated_age) - np.minimum(true_ages, age_classes - 1)
+
+
+def mean_absolute_error(estimated_age: np.ndarray, true_ages: np.ndarray, age_classes: int) -> float:
+    return float(np.abs(age_errors(estimated_age, true_ages, age_classes)).mean())
+
+
 def age_metrics(ages: np.ndarray, age_distribution: np.ndarray) -> dict:
-    errors = expected_age(age_distribution) - np.minimum(ages, age_distribution.shape[1] - 1)
+    errors = age_errors(expected_age(age_distribution), ages, age_distribution.shape[1])
     return {"mae": float(np.abs(errors).mean()), "errors": errors}
 
 
@@ -79,7 +92,7 @@ def group_means(values: np.ndarray, groups: np.ndarray, names) -> dict:
 
 
 def confident_answers(genders: np.ndarray, p_female: np.ndarray, confident: np.ndarray, true_ages: np.ndarray,
-                      adult_age: int = 18) -> dict:
+                      adult_age: int = ADULT_AGE) -> dict:
     """How the answers a design gives as sure fare: the share of adult faces (true age >= adult_age) it is
     sure of and how often those are right, and the same over every face."""
     right = says_female(p_female) == (genders == 1)

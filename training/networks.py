@@ -64,7 +64,7 @@ class InvertedResidual(nn.Module):
 
 
 class MobileFaceNet(nn.Module):
-    """112 x 112 RGB in, a 128-d embedding out."""
+    """Aligned face crops (training/crops.py CROP_SIZE, 112 x 112) RGB in, a 128-d embedding out."""
 
     SETTING = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1))  # t, c, n, s
 

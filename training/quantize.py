@@ -31,6 +31,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
 from agegender.vision.designs import (GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid,
                                       softmax)
 from training.calibrate import validation_faces
+from training.metrics import mean_absolute_error
 from training.evaluate import fastest_ms
 from training.utkface import ROOT
 
@@ -125,7 +126,7 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
     result = {}
     own_age = expected_age(softmax(outputs["age_logits"])) if "age_logits" in outputs else None
     if own_age is not None:
-        result["mae"] = float(np.abs(own_age - ages).mean())
+        result["mae"] = mean_absolute_error(own_age, ages, outputs["age_logits"].shape[1])
     if "gender_logit" in outputs:
         right = says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)
         result["gender_accuracy"] = float(right.mean())

@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.calibrate import ADULT_AGE, TARGET_ACCURACY  # noqa: E402
+from training.calibrate import TARGET_ACCURACY  # noqa: E402
+from training.metrics import ADULT_AGE  # noqa: E402
 
 TITLES = {"multitask": "Multi-task", "single": "Single-task pair"}
 SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}

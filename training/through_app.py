@@ -19,10 +19,10 @@ from tqdm import tqdm
 
 from agegender.config import Settings
 from agegender.sources.capture import Frame, read_image
-from agegender.vision.assemble import build_pipeline
+from agegender.assemble import build_pipeline
 from agegender.vision.designs import Predictions
-from training.crops import central_face
-from training.evaluate import SplitFaces, concatenated, evaluate_design, summary
+from training.crops import CROP_SIZE, central_face
+from training.scoring import SplitFaces, concatenated, evaluate_design, summary
 from training.sources import FOLDERS, SOURCES, label_of, split_of
 from training.utkface import ROOT
 
@@ -51,7 +51,7 @@ def evaluate_source(source: str, pipeline, limit: int = 0) -> dict:
             answers[design].append(one_face(predictions, face))
     labels = [label_of(source, n) for n in found_names]
     groups = np.array([s.race for s in labels]) if source == "utkface" else np.zeros(len(labels), int)
-    faces = SplitFaces(source, found_names, np.zeros((0, 112, 112, 3), np.uint8), np.array([s.age for s in labels]),
+    faces = SplitFaces(source, found_names, np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8), np.array([s.age for s in labels]),
                        np.array([s.gender for s in labels]), groups)
     designs = {design: summary(evaluate_design(concatenated(parts), faces)) for design, parts in answers.items() if parts}
     return {"images": len(names), "found": len(found_names), "designs": designs}

@@ -117,7 +117,8 @@ def evaluate(model: torch.nn.Module, data: Data, batch: int = 256) -> dict:
             loss = torch.zeros(len(ages))
             if age_logits is not None:
                 loss += age_loss(age_logits, ages, reduction="none")
-                errors.append((expected_age(age_logits) - ages.float()).abs())
+                # as training/metrics.py age_errors: true ages capped at the last age class
+                errors.append((expected_age(age_logits) - ages.float().clamp(max=age_logits.shape[1] - 1)).abs())
             if gender_logit is not None:
                 loss += gender_loss(gender_logit, genders, reduction="none")
                 right.append(((gender_logit > 0).long() == genders).float())

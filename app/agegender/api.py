@@ -17,11 +17,12 @@ import cv2
 import numpy as np
 
 from agegender.config import Settings
-from agegender.sources.capture import Frame, read_image
-from agegender.vision.assemble import build_pipeline
+from agegender.sources.capture import FALLBACK_FPS, Frame, read_image
+from agegender.assemble import build_pipeline
 from agegender.vision.designs import DESIGNS_RUN, design_choice
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET
 from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult, Pipeline
+from agegender.vision.sweep import TRACKING_MODE_EVERY
 from agegender.vision.track import Tracker
 
 DESIGN_CHOICES = DESIGNS_RUN
@@ -156,8 +157,8 @@ class FaceAnalyzer:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def track(self, frames: Iterable[np.ndarray], detect_every: int = 5, smoothing: bool = True,
-              fps: float = 25.0) -> Iterator[list[Face]]:
+    def track(self, frames: Iterable[np.ndarray], detect_every: int = TRACKING_MODE_EVERY, smoothing: bool = True,
+              fps: float = FALLBACK_FPS) -> Iterator[list[Face]]:
         """Faces in each frame of a video-like sequence of BGR arrays, followed across frames (Face.track)
         with labels smoothed per track. The full detector runs on every `detect_every`-th frame; between,
         the tracked faces are refined. Each call starts with no tracks, and so does a frame whose size

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator

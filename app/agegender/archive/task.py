@@ -12,7 +12,7 @@ from agegender.archive.manifest import Finished
 from agegender.archive.tables import FaceRows, write_table
 from agegender.commands.process import AnnotatedImages, annotated_name, open_input
 from agegender.config import Settings
-from agegender.errors import InputError, OutputError
+from agegender.errors import InputError
 from agegender.outputs.draw import annotate
 from agegender.outputs.sinks import VideoWriter, results_writer
 
@@ -67,7 +67,7 @@ class ArchiveWorker:
     """One pipeline, loaded once, that processes inputs one after another."""
 
     def __init__(self, options: ArchiveOptions) -> None:
-        from agegender.vision.assemble import build_pipeline
+        from agegender.assemble import build_pipeline
         self.options = options
         self.pipeline, self.scheme, self.provider = build_pipeline(
             options.settings, options.models_dir, list(options.design_names), all_required=True, track=options.track)

@@ -159,7 +159,7 @@ def _process(args) -> int:
     given = [f"--{name.replace('_', '-')}" for name, default in ARCHIVE_ONLY.items() if getattr(args, name) != default]
     _require(not given, f"{', '.join(given)} go with --out-dir DIR (an archive run); for one input use --results "
                         "and --out")
-    from agegender.vision.assemble import build_pipeline
+    from agegender.assemble import build_pipeline
     from agegender.commands.process import check_outputs, is_stills, open_input, run
     from agegender.vision.designs import DESIGNS_RUN, design_choice
     from agegender.vision.parallel import frame_workers
@@ -214,7 +214,7 @@ def _bench(args) -> int:
 
 
 def _soak(args) -> int:
-    from agegender.vision.assemble import build_pipeline
+    from agegender.assemble import build_pipeline
     from agegender.sources.capture import VideoFileSource, local_inputs, open_source
     from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs
     from agegender.commands.soak import soak, verdict, write_report

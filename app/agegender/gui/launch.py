@@ -4,7 +4,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from agegender.vision.assemble import build_pipeline
+from agegender.assemble import build_pipeline
 from agegender.config import Settings
 from agegender.console import say
 from agegender.errors import AgeGenderError

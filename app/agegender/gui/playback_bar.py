@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
+from agegender.sources.capture import FALLBACK_FPS
+
 
 def clock(seconds: float) -> str:
     seconds = max(int(seconds), 0)
@@ -33,12 +35,12 @@ class PlaybackBar(QWidget):
         layout.addWidget(self.slider, 1)
         self.time_label = QLabel(clock(0) + " / " + clock(0))
         layout.addWidget(self.time_label)
-        self.fps = 25.0
+        self.fps = FALLBACK_FPS
         self._total = clock(0)
         self._following = False
 
     def set_source(self, frame_count: int, fps: float) -> None:
-        self.fps = fps if fps > 0 else 25.0
+        self.fps = fps if fps > 0 else FALLBACK_FPS
         self._following = True
         self.slider.setRange(0, max(frame_count - 1, 0))
         self._following = False

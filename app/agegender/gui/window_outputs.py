@@ -16,7 +16,7 @@ from agegender.errors import AgeGenderError
 from agegender.outputs.draw import annotate
 from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
-from agegender.sources.capture import local_inputs
+from agegender.sources.capture import FALLBACK_FPS, local_inputs
 from agegender.vision import buckets
 
 
@@ -101,7 +101,7 @@ class WindowOutputs:
             raise AgeGenderError("the kiosk records nothing")
         self._refuse_over_source("the recording", path)
         grabber = self.window.grabber
-        fps = grabber.source.fps if grabber and grabber.source else 25.0
+        fps = grabber.source.fps if grabber and grabber.source else FALLBACK_FPS
         shown = self.window.current_frame
         height, width = size_hw or (shown.image.shape[:2] if shown is not None else (720, 1280))
         self.recorder = VideoWriter(Path(path), fps, (width, height))

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from agegender.errors import OutputError
+from agegender.sources.capture import FALLBACK_FPS
 from agegender.outputs.safety import AtomicFile, TargetLock, check_folder, through_links, writes_in_place
 
 RESULTS_SUFFIXES = (".jsonl", ".csv")
@@ -227,7 +228,7 @@ class VideoWriter:
         import av
         self.path = Path(path)
         check_video_path(self.path)
-        self.fps = fps if 1 <= fps <= 1000 else 25.0
+        self.fps = fps if 1 <= fps <= 1000 else FALLBACK_FPS
         self.size = size
         self.frames = 0
         self._first_time = None

@@ -21,6 +21,8 @@ log = logging.getLogger("agegender")
 
 # Stills OpenCV decodes (GIF and AVIF since OpenCV 4.11; of an animated GIF, the first frame is read)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".gif", ".avif"}
+FALLBACK_FPS = 25.0  # the frame rate of a video that does not say its own (or says one out of 1-1000)
+
 # What a folder search takes as a video (a file named on its own is tried whatever its suffix).
 VIDEO_FILE_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                        ".wmv", ".flv", ".3gp"}
@@ -132,9 +134,9 @@ class VideoFileSource:
         if not self._capture.isOpened():
             raise UnreadableFileError(f"{self.path} is not a video or image that can be read (unknown format, damaged "
                              "or empty file)")
-        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 25.0
+        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or FALLBACK_FPS
         if not 1 <= self.fps <= 1000:
-            self.fps = 25.0
+            self.fps = FALLBACK_FPS
         self.frame_count = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
         self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self._index = 0

@@ -23,6 +23,8 @@ import numpy as np
 from agegender.vision.detect import PNET_CELL, Detections, MtcnnDetector, nms
 from agegender.vision.track import iou_matrix
 
+# Frames between full detections where none is chosen or measured yet: tracking mode's interval.
+TRACKING_MODE_EVERY = 5
 NEW_FACE_MAX_IOU = 0.3  # a swept face overlapping a known face less than this is someone new
 REACH = 3.0  # a new face is looked for again in a square this many times its size
 
@@ -35,7 +37,7 @@ class SweepPace:
     frame path keeps its share of the cores."""
 
     BUSY = 0.8
-    FIRST = 5  # frames apart until a sweep and the frames' rate have been measured
+    FIRST = TRACKING_MODE_EVERY  # frames apart until a sweep and the frames' rate have been measured
     MOST = 30
     WEIGHT = 0.3  # of the newest measurement in the running means
 

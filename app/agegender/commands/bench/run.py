@@ -9,6 +9,7 @@ import json
 import platform
 import resource
 
+from agegender.vision.sweep import TRACKING_MODE_EVERY
 from agegender.vision.designs import load_design
 from agegender.vision.detect import MtcnnDetector
 from agegender.paths import MODELS_DIR
@@ -41,7 +42,7 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
         report["classifier_precision"] = {name: design.precision for name, design in designs.items()}
         main = {"multitask": designs["multitask"]} if "multitask" in designs else dict([next(iter(designs.items()))])
         report["end_to_end_720p"] = {"every_frame": pipeline.end_to_end(detector, main, frames, 1, fps),
-                                     "tracking_mode": pipeline.end_to_end(detector, main, frames, 5, fps),
+                                     "tracking_mode": pipeline.end_to_end(detector, main, frames, TRACKING_MODE_EVERY, fps),
                                      "live_view": pipeline.live_end_to_end(detector, main, frames, fps)}
         for row in report["end_to_end_720p"].values():
             row["precision"] = next(iter(main.values())).precision

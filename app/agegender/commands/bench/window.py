@@ -31,7 +31,7 @@ def window_replay(video, models=MODELS_DIR, design: str = "multitask", seconds: 
     from agegender.config import Settings
     from agegender.gui.window import MainWindow
     from agegender.sources.live import FrameGrabber, PacedReplay
-    from agegender.vision.assemble import build_pipeline
+    from agegender.assemble import build_pipeline
 
     app = QApplication.instance() or QApplication(["agegender-bench"])
     settings = Settings(design=design)  # the window's defaults: tracking mode, smoothing on
