@@ -40,6 +40,9 @@ class HereEngine:
     def __init__(self, options: ArchiveOptions) -> None:
         self.worker = ArchiveWorker(options)
 
+    def finished_after_stop(self) -> list[Finished]:
+        return []  # the one input in hand was abandoned
+
     def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
         for item, fingerprint in todo:
             yield self.worker.process(item, fingerprint, progress=progress)
@@ -83,22 +86,32 @@ class ProcessEngine:
         self.workers = workers
 
     def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
-        pending = {self._pool.submit(_process_in_worker, item, fingerprint) for item, fingerprint in todo}
+        self._futures = [self._pool.submit(_process_in_worker, item, fingerprint) for item, fingerprint in todo]
+        self._reported: set = set()
         relay = threading.Thread(target=self._relay, args=(progress,), daemon=True, name="archive-progress")
         relay.start()
         try:
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    line = future.result()  # a worker's error (an output that cannot be written) stops the run
-                    if line is not None:
-                        yield line
+            while len(self._reported) < len(self._futures):
+                wait([f for f in self._futures if f not in self._reported], timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in self._futures:
+                    if future.done() and future not in self._reported:
+                        line = future.result()  # a worker's error (an output that cannot be written) stops the run
+                        if line is not None:
+                            yield line
+                        self._reported.add(future)  # once taken: a stop in between reports it again, harmlessly
         finally:
-            for future in pending:
-                future.cancel()
+            for future in self._futures:
+                future.cancel()  # (those not begun)
             self._stop.set()  # the inputs in hand are abandoned at their next frame
             self._progress.put(None)
             relay.join(timeout=5)
+
+    def finished_after_stop(self) -> list[Finished]:
+        """After Ctrl-C: the inputs the workers finished all the same (their last frame was done when the
+        stop came) and that were not reported yet, so that the manifest keeps them."""
+        left = [f for f in self._futures if f not in self._reported and not f.cancelled()]
+        wait(left, timeout=30)
+        return [f.result() for f in left if f.done() and f.exception() is None and f.result() is not None]
 
     def _relay(self, progress: Progress) -> None:
         while (frames := self._progress.get()) is not None:
@@ -160,6 +173,9 @@ class RayEngine:
         actor = ray.remote(num_cpus=share)(_RayActor)
         self.actors = [actor.remote(options, threads) for _ in range(self.workers)]
         log.info("Ray: %d workers of %d threads on a cluster of %g CPUs", self.workers, threads, cpus)
+
+    def finished_after_stop(self) -> list[Finished]:
+        return []  # the actors are killed: the inputs they had in hand are redone by the next run
 
     def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
         from ray.util import ActorPool

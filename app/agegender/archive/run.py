@@ -106,6 +106,9 @@ def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_addre
                     bar.write(f"agegender: {line.key}: {line.problem}")
             return False
         except KeyboardInterrupt:
+            for line in engine.finished_after_stop():
+                manifest.record(line)
+                done += 1
             return True
         finally:
             bar.close()

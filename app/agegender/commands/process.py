@@ -177,9 +177,7 @@ def _loop(source, pipeline, design_names, results_out, video_out, workers) -> Ou
             outcome.frames += 1
             outcome.faces += len(result.detections)
             outcome.dropped += result.faces_dropped
-            if results_out:
-                results_out.write(result.to_dict())
-            if video_out is not None:
+            if video_out is not None:  # first, so that a frame with a results line is in the video too
                 image = annotate(frame.image, result, design_names)
                 if isinstance(video_out, AnnotatedImages):
                     try:
@@ -190,6 +188,8 @@ def _loop(source, pipeline, design_names, results_out, video_out, workers) -> Ou
                         outcome.not_written.append(f"{frame.source}: {exc}")
                 else:
                     video_out.write(image, frame.time)
+            if results_out:
+                results_out.write(result.to_dict())
             bar.update(1)
     except KeyboardInterrupt:
         outcome.interrupted = True
