@@ -67,36 +67,34 @@ def random_models(tmp_path_factory) -> Path:
     return folder
 
 
+def write_crowd_clip(path: Path, frames: int, start: int = 0) -> Path:
+    """`frames` frames of the crowd video from frame `start` (looped past its end) at 640x360, as MJPG in
+    AVI: made at test time, never committed."""
+    capture = cv2.VideoCapture(str(need(CROWD_VIDEO)))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    read = []
+    while len(read) < frames and (got := capture.read())[0]:
+        read.append(cv2.resize(got[1], (640, 360), interpolation=cv2.INTER_AREA))
+    capture.release()
+    assert read, f"the crowd video has no frame {start}"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
+    for index in range(frames):
+        writer.write(read[index % len(read)])
+    writer.release()
+    return path
+
+
 @pytest.fixture(scope="session")
 def short_clip(tmp_path_factory, crowd_video) -> Path:
-    """The first 12 frames of the crowd video at 640x360, made at test time (never committed)."""
-    path = tmp_path_factory.mktemp("clips") / "crowd-12.avi"
-    capture = cv2.VideoCapture(str(crowd_video))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
-    for _ in range(12):
-        ok, frame = capture.read()
-        assert ok
-        writer.write(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
-    writer.release()
-    capture.release()
-    return path
+    """The first 12 frames of the crowd video at 640x360."""
+    return write_crowd_clip(tmp_path_factory.mktemp("clips") / "crowd-12.avi", 12)
 
 
 @pytest.fixture(scope="session")
 def long_clip(crowd_video, tmp_path_factory) -> Path:
-    """250 frames at 640x360 (the crowd video looped), made at test time: long enough for a run to be
-    killed, interrupted or joined by a second run in the middle."""
-    path = tmp_path_factory.mktemp("long") / "crowd-250.avi"
-    capture = cv2.VideoCapture(str(crowd_video))
-    frames = []
-    while len(frames) < 105 and (read := capture.read())[0]:
-        frames.append(cv2.resize(read[1], (640, 360), interpolation=cv2.INTER_AREA))
-    capture.release()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
-    for index in range(250):
-        writer.write(frames[index % len(frames)])
-    writer.release()
-    return path
+    """250 frames at 640x360 (the crowd video looped): long enough for a run to be killed, interrupted or
+    joined by a second run in the middle."""
+    return write_crowd_clip(tmp_path_factory.mktemp("long") / "crowd-250.avi", 250)
 
 
 @pytest.fixture

@@ -14,29 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pyarrow.parquet as pq
 import pytest
 
 from agegender.commands.cli import main
-from tests.conftest import MEDIA, ROOT, need, one_line_error
+from tests.conftest import MEDIA, ROOT, need, one_line_error, write_crowd_clip
 
 SORT = [("input", "ascending"), ("frame", "ascending"), ("track", "ascending"), ("x1", "ascending"),
         ("design", "ascending")]
-
-
-def _clip(path: Path, start: int, frames: int) -> Path:
-    """`frames` frames of the crowd video from `start`, at 640x360: made at test time, never committed."""
-    capture = cv2.VideoCapture(str(need(MEDIA / "crowd-1080p.mp4")))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
-    for _ in range(frames):
-        ok, image = capture.read()
-        assert ok
-        writer.write(cv2.resize(image, (640, 360), interpolation=cv2.INTER_AREA))
-    writer.release()
-    capture.release()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +29,8 @@ def archive(tmp_path_factory) -> Path:
     """An archive: two clips in a folder, photos in a subfolder, a damaged video."""
     root = tmp_path_factory.mktemp("archive") / "shop"
     (root / "photos").mkdir(parents=True)
-    _clip(root / "entrance.avi", 0, 40)
-    _clip(root / "till.avi", 60, 30)
+    write_crowd_clip(root / "entrance.avi", 40)
+    write_crowd_clip(root / "till.avi", 30, start=60)
     for photo in sorted(need(MEDIA).glob("portrait-*.jpg"))[:2]:
         shutil.copy(photo, root / "photos" / photo.name)
     (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"damaged" * 500)
@@ -139,7 +124,7 @@ def test_a_second_run_skips_what_is_done_and_redoes_what_changed(archive, local_
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")} == before
     changed = tmp_path / "shop"
     shutil.copytree(archive, changed)
-    _clip(changed / "entrance.avi", 80, 20)  # the same name, other content
+    write_crowd_clip(changed / "entrance.avi", 20, start=80)  # the same name, other content
     assert main(["process", str(changed), "--out-dir", str(out)]) == 1
     assert len(results.read_text().splitlines()) == 20
     assert results.stat().st_mtime_ns != before[results]
