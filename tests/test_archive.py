@@ -250,3 +250,22 @@ def test_inputs_inside_the_output_folder_are_refused(archive, tmp_path, capsys):
     shutil.copytree(archive / "photos", out / "photos")
     assert main(["process", str(out / "photos"), "--out-dir", str(out)]) == 2
     assert "inside the output folder" in one_line_error(capsys)
+
+
+def test_a_glob_over_the_folder_that_holds_the_output_folder_leaves_the_outputs_out(archive, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    shutil.copytree(archive / "photos", photos)
+    command = ["process", str(photos / "**"), "--out-dir", str(photos / "out"), "--annotate"]
+    assert main(command) == 0
+    assert len(list((photos / "out").glob("*.annotated.jpg"))) == 2
+    capsys.readouterr()
+    assert main(command) == 0  # the annotated copies are not taken as inputs
+    assert "2 of 2 inputs are already done" in capsys.readouterr().err
+
+
+def test_a_done_input_whose_files_were_removed_is_redone(archive, local_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(local_run, out)
+    (out / "shop" / "till.avi.faces.parquet").unlink()
+    assert main(["process", str(archive), "--out-dir", str(out)]) == 1  # the damaged video
+    assert _faces(out).equals(_faces(local_run))

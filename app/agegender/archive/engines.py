@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from agegender.archive.inputs import ArchiveInput
 from agegender.archive.manifest import Finished
@@ -84,10 +85,12 @@ class ProcessEngine:
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                          initargs=(options, threads_per_worker(workers), self._stop, self._progress))
         self.workers = workers
+        self._futures: list = []
+        self._reported: set = set()
 
     def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
         self._futures = [self._pool.submit(_process_in_worker, item, fingerprint) for item, fingerprint in todo]
-        self._reported: set = set()
+        self._reported = set()
         relay = threading.Thread(target=self._relay, args=(progress,), daemon=True, name="archive-progress")
         relay.start()
         try:
@@ -95,7 +98,13 @@ class ProcessEngine:
                 wait([f for f in self._futures if f not in self._reported], timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in self._futures:
                     if future.done() and future not in self._reported:
-                        line = future.result()  # a worker's error (an output that cannot be written) stops the run
+                        try:
+                            line = future.result()  # an output that cannot be written stops the run
+                        except BrokenProcessPool as exc:
+                            raise AgeGenderError(
+                                f"a worker process ended unexpectedly ({exc}); the inputs finished so far are "
+                                "kept: run the same command to go on, or with --workers 1 to see the error "
+                                "of the input that ended it") from None
                         if line is not None:
                             yield line
                         self._reported.add(future)  # once taken: a stop in between reports it again, harmlessly
@@ -178,11 +187,16 @@ class RayEngine:
         return []  # the actors are killed: the inputs they had in hand are redone by the next run
 
     def run(self, todo: Todo, progress: Progress) -> Iterator[Finished]:
+        from ray.exceptions import RayActorError
         from ray.util import ActorPool
         pool = ActorPool(self.actors)
-        for line in pool.map_unordered(lambda actor, job: actor.process.remote(*job), todo):
-            progress(line.frames)
-            yield line
+        try:
+            for line in pool.map_unordered(lambda actor, job: actor.process.remote(*job), todo):
+                progress(line.frames)
+                yield line
+        except RayActorError as exc:
+            raise AgeGenderError(f"a Ray worker ended unexpectedly ({str(exc).splitlines()[0]}); the inputs "
+                                 "finished so far are kept: run the same command to go on") from None
 
     def close(self) -> None:
         for actor in self.actors:

@@ -49,6 +49,13 @@ def _unreadable(error: OSError) -> None:
     raise InputError(f"cannot read the folder {error.filename}: {error.strerror}; check its permissions")
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return folder.resolve() in path.resolve().parents
+    except OSError:
+        return False
+
+
 def _same(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
@@ -63,8 +70,8 @@ def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            root = path.resolve()
-            matches = [(p, Path(root.name) / p.relative_to(path)) for p in _walk(path, out_dir)]
+            name = Path(os.path.abspath(path)).name  # its own name, also for '.' or a link to a folder
+            matches = [(p, Path(name) / p.relative_to(path)) for p in _walk(path, out_dir)]
             if not matches:
                 raise InputError(f"{spec} holds no videos or images (searched recursively)")
         elif path.exists() or path.is_symlink():
@@ -75,6 +82,8 @@ def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
             root = _glob_root(spec)
             matches = []
             for match in sorted(Path(m) for m in glob.glob(spec, recursive=True)):
+                if _same(match, out_dir) or _inside(match, out_dir):
+                    continue  # the outputs of an earlier run are not inputs
                 if match.is_dir():
                     matches += [(p, p.relative_to(root)) for p in _walk(match, out_dir)]
                 elif is_media(match):
@@ -83,7 +92,7 @@ def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
                 raise InputError(f"{spec} matches no videos or images")
         else:
             raise InputError(f"{spec} does not exist")
-        found += [ArchiveInput(p, rel.as_posix()) for p, rel in matches]
+        found += [ArchiveInput(p.absolute(), rel.as_posix()) for p, rel in matches]
     return _each_once(found)
 
 
@@ -91,6 +100,11 @@ def _each_once(found: list[ArchiveInput]) -> list[ArchiveInput]:
     by_file: dict[Path, ArchiveInput] = {}
     by_key: dict[str, ArchiveInput] = {}
     for item in found:
+        try:
+            item.key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{item.path!s} has a name that is not valid UTF-8, which the manifest cannot hold; "
+                             "rename it") from None
         real = item.path.resolve()
         if real in by_file:
             continue  # named twice (a file and its folder, overlapping globs): processed once

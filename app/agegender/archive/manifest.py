@@ -83,11 +83,14 @@ class Manifest:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def check_run(self, run: dict, force: bool) -> None:
-        """Record the run's settings and models; refuse other ones than the folder holds unless `force`,
-        which clears the folder's record so that everything is redone."""
+    def check_run(self, run: dict, force: bool, keys: list[str]) -> None:
+        """Record the run's settings and models; refuse other ones than the folder's done inputs were made
+        with, unless `force`. With `force` the inputs `keys` are redone; where the settings changed, the
+        folder's other inputs are forgotten too (their files stay, outside the tables): one folder's tables
+        hold one set of answers."""
         recorded = {name: json.loads(value) for name, value in self._db.execute("SELECT name, value FROM run")}
-        if recorded and recorded != run and not force:
+        holds_results = self._db.execute("SELECT 1 FROM inputs WHERE status = 'done' LIMIT 1").fetchone()
+        if holds_results and recorded != run and not force:
             differences = [f"{name}: {recorded.get(name)!r} here, {run.get(name)!r} now"
                            for name in sorted(set(recorded) | set(run)) if recorded.get(name) != run.get(name)]
             raise OutputError(f"{self.path.parent} holds results made with other settings or models "
@@ -95,8 +98,10 @@ class Manifest:
                               "input there with these")
         with self._db:
             self._db.execute("BEGIN")
-            if force:
+            if force and recorded != run:
                 self._db.execute("DELETE FROM inputs")
+            elif force:
+                self._db.executemany("DELETE FROM inputs WHERE key = ?", [(key,) for key in keys])
             self._db.execute("DELETE FROM run")
             self._db.executemany("INSERT INTO run VALUES (?, ?)",
                                  [(name, json.dumps(value, sort_keys=True)) for name, value in run.items()])
@@ -107,7 +112,8 @@ class Manifest:
         return {row[0]: Finished(*row) for row in rows}
 
     def to_do(self, key: str, current_fingerprint: str) -> bool:
-        """Whether an input must be processed: not done, or changed since it was."""
+        """Whether an input must be processed: not done, or changed since it was (the caller also redoes a
+        done input whose files are gone)."""
         row = self._db.execute("SELECT fingerprint, status FROM inputs WHERE key = ?", (key,)).fetchone()
         return row is None or row[1] != "done" or row[0] != current_fingerprint
 

@@ -26,9 +26,6 @@ import pyarrow as pa
 
 log = logging.getLogger("agegender")
 
-TABLE_NAMES = ("summary", "people", "inputs")
-
-
 def model_digests(models_dir: Path | None) -> dict[str, str]:
     """SHA-256 of every network file a run may load: results of other models are not mixed in one folder."""
     folder = Path(models_dir or MODELS_DIR)
@@ -63,7 +60,7 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
     items = find_inputs(specs, out_dir)
     _refuse_inputs_inside(out_dir, items)
     with Manifest(out_dir) as manifest:
-        manifest.check_run(run_record(options), force)
+        manifest.check_run(run_record(options), force, [item.key for item in items])
         todo, unreadable = [], []
         for item in items:
             try:
@@ -71,7 +68,7 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
             except InputError as exc:
                 unreadable.append(Finished(item.key, str(item.path), "", "failed", problem=str(exc)))
                 continue
-            if manifest.to_do(item.key, current):
+            if manifest.to_do(item.key, current) or not faces_path(out_dir, item.key).exists():
                 todo.append((item, current))
         for line in unreadable:
             manifest.record(line)
@@ -80,7 +77,11 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
             say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
         interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
         finished = manifest.finished()
-    write_tables(out_dir, finished, options.settings.buckets)
+        with signals_raise_interrupt():  # (under the manifest's lock: one run writes the tables at a time)
+            try:
+                write_tables(out_dir, finished, options.settings.buckets)
+            except KeyboardInterrupt:
+                interrupted = True  # the earlier tables stay; the next run writes them again
     outputs_saved()
     return _tell(finished, [item.key for item in items], out_dir, interrupted)
 
@@ -132,6 +133,8 @@ def _frame_estimate(item: ArchiveInput) -> int:
 def write_tables(out_dir: Path, finished: dict[str, Finished], bucket_setting: str) -> None:
     """The folder's tables and report, from every input its manifest holds as done (earlier runs' too)."""
     done = sorted((line for line in finished.values() if line.status == "done"), key=lambda line: line.key)
+    # Every run gathers the whole folder's faces afresh: simple, and seconds for hours of video; an archive
+    # of thousands of hours would want the tables appended to instead.
     faces = read_faces([faces_path(out_dir, line.key) for line in done])
     frame_seconds = {line.key: line.video_seconds / line.frames for line in done if line.video_seconds}
     people = people_of(faces, frame_seconds, buckets.scheme(bucket_setting))
@@ -162,10 +165,14 @@ def _tell(finished: dict[str, Finished], keys: list[str], out_dir: Path, interru
           f"{out_dir}")
     for line in failed:
         say(f"{line.key}: {line.problem}")
+    partly = [line for line in done if line.problem]
+    for line in partly:
+        say(f"{line.key}: {line.problem} (what could be read is in the tables)")
     if interrupted:
         say(f"interrupted: the {len(done)} finished inputs are kept; run the same command to go on")
         return EXIT_INTERRUPTED
-    if failed:
-        say(f"{len(failed)} of {len(keys)} inputs could not be processed (listed above); the others are done")
+    if failed or partly:
+        say(f"{len(failed)} of {len(keys)} inputs could not be processed and {len(partly)} only in part (listed "
+            "above); the others are done")
         return 1
-    return 1 if any(line.problem for line in done) else 0
+    return 0

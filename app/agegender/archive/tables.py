@@ -70,17 +70,24 @@ def write_table(table: pa.Table, target: Path) -> None:
     run as a formula (a file named '=cmd...') is made inert."""
     file = AtomicFile(target)
     try:
-        if target.suffix == ".csv":
-            safe = {name: pa.array([spreadsheet_safe(v) for v in column.to_pylist()], pa.string())
-                    if pa.types.is_string(column.type) else column
-                    for name, column in zip(table.column_names, table.columns)}
-            pacsv.write_csv(pa.table(safe), file.path)
-        else:
-            pq.write_table(table, file.path)
+        _write(table, file.path, target.suffix)
     except OSError as exc:
         file.discard()
         raise OutputError(f"writing {target} failed: {exc.strerror or exc} (is the disk full?)") from exc
+    except BaseException:  # Ctrl-C: the earlier table stays, and no part of the new one
+        file.discard()
+        raise
     file.commit()
+
+
+def _write(table: pa.Table, path: Path, suffix: str) -> None:
+    if suffix == ".csv":
+        safe = {name: pa.array([spreadsheet_safe(v) for v in column.to_pylist()], pa.string())
+                if pa.types.is_string(column.type) else column
+                for name, column in zip(table.column_names, table.columns)}
+        pacsv.write_csv(pa.table(safe), path)
+    else:
+        pq.write_table(table, path)
 
 
 def read_faces(paths: list[Path]) -> pa.Table:

@@ -1,8 +1,12 @@
 """One input processed to its files in the output folder: the same work in this process, in a worker
-process or in a Ray actor. Every file is written beside its target and renamed into place at the end, so
-an input whose task did not finish leaves its earlier files (or none), never half of new ones."""
+process or in a Ray actor. The results file and the faces table are written beside their targets and
+renamed into place at the end, so an input whose task did not finish leaves its earlier ones (or none),
+never half of new ones; a new annotated video is written under its own name (a killed task leaves a
+playable part of it), and the manifest, which calls the input done only after all of them, redoes it."""
 from __future__ import annotations
 
+import glob
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +16,12 @@ from agegender.archive.manifest import Finished
 from agegender.archive.tables import FaceRows, write_table
 from agegender.commands.process import AnnotatedImages, annotated_name, open_input
 from agegender.config import Settings
-from agegender.errors import InputError
+from agegender.errors import InputError, OutputError
 from agegender.outputs.draw import annotate
 from agegender.outputs.sinks import VideoWriter, results_writer
 
 FACES_SUFFIX = ".faces.parquet"
+log = logging.getLogger("agegender")
 
 
 class Stopped(Exception):
@@ -47,19 +52,21 @@ def outputs_of(item: ArchiveInput, options: ArchiveOptions) -> dict[str, Path]:
              "faces": faces_path(options.out_dir, item.key)}
     if options.annotate:
         annotated = annotated_name(base.name) if item.is_image else base.name + ".mp4"
-        files["annotated"] = base.with_name(_annotated_stem(annotated))
+        files["annotated"] = base.with_name(_annotated_file_name(annotated))
     return files
 
 
-def _annotated_stem(name: str) -> str:
+def _annotated_file_name(name: str) -> str:
     """photo.jpg -> photo.annotated.jpg, clip.avi.mp4 -> clip.avi.annotated.mp4."""
     path = Path(name)
     return f"{path.stem}.annotated{path.suffix}"
 
 
 def remove_leftovers(target: Path) -> None:
-    """Temporary files a killed task left beside `target` (`.NAME.RANDOM.partSUFFIX`, see AtomicFile)."""
-    for leftover in target.parent.glob(f".{target.stem}.*.part{target.suffix}"):
+    """Temporary files a killed task left beside `target`: `.STEM.RANDOM.partSUFFIX`, RANDOM being the 8
+    characters tempfile.mkstemp adds (see AtomicFile); nothing else matches."""
+    pattern = f".{glob.escape(target.stem)}.{'[a-z0-9_]' * 8}.part{glob.escape(target.suffix)}"
+    for leftover in target.parent.glob(pattern):
         leftover.unlink(missing_ok=True)
 
 
@@ -77,8 +84,19 @@ class ArchiveWorker:
 
     def process(self, item: ArchiveInput, fingerprint: str, stop=lambda: False, progress=lambda frames: None
                 ) -> Finished:
-        """Process one input; a file that cannot be read comes back as a failed line, a stop request raises
-        Stopped, an output that cannot be written raises OutputError (it would fail for every input)."""
+        """Process one input. A file that cannot be read, or any other failure of this input, comes back as a
+        failed line (the others go on); a stop request raises Stopped; an output that cannot be written
+        raises OutputError (it would fail for every input: a full disk)."""
+        try:
+            return self._process(item, fingerprint, stop, progress)
+        except (Stopped, OutputError):
+            raise
+        except Exception as exc:  # a decoder or library error on this file: the archive goes on without it
+            log.debug("processing %s failed", item.path, exc_info=True)
+            return Finished(item.key, str(item.path), fingerprint, "failed",
+                            problem=f"{item.path} could not be processed: {type(exc).__name__}: {exc}")
+
+    def _process(self, item: ArchiveInput, fingerprint: str, stop, progress) -> Finished:
         started = time.perf_counter()
         try:
             source = open_input(str(item.path), self.options.settings.max_image_megapixels)

@@ -192,7 +192,9 @@ def _process_archive(args) -> int:
     _require(args.ray_address is None or args.engine == "ray", "--ray-address goes with --engine ray")
     settings = _process_settings(args)
     track = args.track is not False or args.detect_every > 1
-    options = ArchiveOptions(out_dir=args.out_dir, settings=settings, models_dir=args.models,
+    # absolute: Ray workers elsewhere do not share this working directory
+    options = ArchiveOptions(out_dir=args.out_dir.absolute(), settings=settings,
+                             models_dir=args.models.absolute() if args.models else None,
                              design_names=tuple(DESIGNS_RUN[design_choice(args.design)]), track=track,
                              results_format=args.format, annotate=args.annotate)
     workers = args.workers or (1 if args.engine == "local" else 0)  # 0: as many as the Ray cluster's CPUs allow
