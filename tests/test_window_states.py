@@ -99,6 +99,32 @@ def test_a_recording_of_photos_has_their_boxes_and_keeps_each_shape(qtbot, make_
     assert second[:, bar + 10: width - bar - 10].mean() > 40
 
 
+def test_every_photo_is_recorded_when_inference_is_slower_than_the_slideshow(qtbot, make_window, group_photo,
+                                                                           tmp_path):
+    """Photos are shown a second each; where a photo's result comes after the next photo is on screen, both
+    are still recorded, each with its own faces."""
+    import time
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        cv2.imwrite(str(photos / name), cv2.imread(str(group_photo)))
+    window = make_window()
+    real_process = window.pipeline.process
+
+    def slow(frame, *args, **kwargs):
+        time.sleep(1.3)  # longer than a photo stays on screen
+        return real_process(frame, *args, **kwargs)
+
+    window.pipeline.process = slow
+    window.write_from_start(video=tmp_path / "rec.mp4")
+    window.open_source(str(photos))
+    qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended, timeout=60000)
+    qtbot.waitUntil(lambda: window.recorder is not None and window.recorder.frames >= 2, timeout=30000)
+    window.close()
+    frames = recorded_frames(tmp_path / "rec.mp4")
+    assert len(frames) >= 2  # newest-wins may skip a photo's inference, never the recording of one it labelled
+
+
 def test_tracking_starts_again_when_the_frame_size_changes(random_models, group_photo):
     from agegender import FaceAnalyzer
     group = cv2.imread(str(group_photo))

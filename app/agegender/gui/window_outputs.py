@@ -20,6 +20,9 @@ from agegender.sources.capture import FALLBACK_FPS, local_inputs
 from agegender.vision import buckets
 
 
+STILLS_WAITING_AT_MOST = 8
+
+
 class WindowOutputs:
     def __init__(self, window) -> None:
         self.window = window
@@ -28,7 +31,9 @@ class WindowOutputs:
         self.exporter = None  # JsonlWriter or CsvWriter
         self.record_from_start: Path | None = None  # asked for on the command line; opened at the first frame
         self.saved: list[Path] = []  # recordings and exports finalised, to say on the way out
-        self._still_to_record = None  # a still image on screen whose result has not come yet
+        # still images shown whose result has not come yet, oldest first: the next may be on screen before
+        # the result of the one before it comes (photos are shown a second each, whatever inference takes)
+        self._stills_to_record: list = []
 
     # --- what the window hands over ---
     def annotated(self, frame, result):
@@ -47,13 +52,16 @@ class WindowOutputs:
         if not self._recording():
             return
         if frame.is_still and not _of(frame, self.window.overlay.result):
-            self._still_to_record = frame
+            if not any(_same_picture(frame, waiting) for waiting in self._stills_to_record):
+                self._stills_to_record = [*self._stills_to_record, frame][-STILLS_WAITING_AT_MOST:]
             return
         self._written(lambda: self._record(frame, result_for()), video=True)
 
     def result_received(self, frame, result) -> None:
-        if self._still_to_record is not None and _of(self._still_to_record, result):
-            self._still_to_record = None
+        waiting = [i for i, still in enumerate(self._stills_to_record) if _of(still, result)]
+        if waiting:
+            # recorded in the order shown; stills shown before it that got no result were never processed
+            self._stills_to_record = self._stills_to_record[waiting[0] + 1:]
             if self._recording():
                 self._written(lambda: self._record(frame, result), video=True)
         if self.exporter is not None and not self.settings.kiosk and not self.window.closed:
@@ -196,6 +204,10 @@ class WindowOutputs:
             self.window.record_action.setChecked(self.recorder is not None)
             self.window.export_action.setChecked(self.exporter is not None)
             QMessageBox.warning(self.window, "Cannot write", str(exc))
+
+
+def _same_picture(a, b) -> bool:
+    return (a.index, a.source) == (b.index, b.source)
 
 
 def _of(frame, result) -> bool:
