@@ -11,9 +11,9 @@ from agegender.vision.designs import Predictions
 from agegender.vision.buckets import BucketScheme
 from agegender.vision.detect import Detections, DetectorSettings, MtcnnDetector
 from agegender.vision.schedule import ClassifySchedule
-from agegender.vision.sweep import NEW_FACE_MAX_IOU, BackgroundSweep, SweepPace, find_again, merge, new_faces
+from agegender.vision.sweep import BackgroundSweep, SweepPace, find_again, merge, new_faces, uncovered
 from agegender.timing import timed
-from agegender.vision.track import Tracker, iou_matrix
+from agegender.vision.track import Tracker
 
 DEFAULT_MAX_FACES = 64
 
@@ -154,7 +154,6 @@ class Pipeline:
         if swept is not None:  # swept faces are where they were a frame or two ago: searched for here
             # Only tracks seen on the last frame cover a face; a coasting one's box is a guess.
             regions = np.concatenate([regions, new_faces(swept, self.tracker.seen_boxes())])
-        if swept is not None:
             self.pace.swept_in(self.sweep.last_seconds)
         self.pace.frame_at(frame.time)
         self._since_full += 1
@@ -168,11 +167,7 @@ class Pipeline:
     def _look_again(self, image, expected: np.ndarray, found: Detections) -> Detections:
         """The faces the region search lost on this frame (small ones, moving, often) looked for by the
         full detector in a square around where each was expected, LOOK_AGAIN_AT_MOST per frame."""
-        if not len(expected):
-            return found
-        covered = iou_matrix(expected, found.boxes).max(axis=1) >= NEW_FACE_MAX_IOU if len(found) else \
-            np.zeros(len(expected), bool)
-        lost = expected[~covered][:LOOK_AGAIN_AT_MOST]
+        lost = uncovered(expected, found.boxes)[:LOOK_AGAIN_AT_MOST]
         return merge([found, find_again(self.detector, image, lost, LOOK_AGAIN_REACH)]) if len(lost) else found
 
     def _to_classify(self, detections: Detections, track_ids: np.ndarray | None, names: list[str]) -> np.ndarray:

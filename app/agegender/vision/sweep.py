@@ -124,11 +124,16 @@ class BackgroundSweep:
         self._executor.shutdown(wait=True)
 
 
+def uncovered(boxes: np.ndarray, covering: np.ndarray) -> np.ndarray:
+    """The boxes that no box of `covering` overlaps with IoU NEW_FACE_MAX_IOU or more."""
+    if not len(boxes) or not len(covering):
+        return boxes
+    return boxes[iou_matrix(boxes, covering).max(axis=1) < NEW_FACE_MAX_IOU]
+
+
 def new_faces(swept: Detections, known_boxes: np.ndarray) -> np.ndarray:
     """Boxes of the swept faces that no known box covers."""
-    if not len(swept) or not len(known_boxes):
-        return swept.boxes
-    return swept.boxes[iou_matrix(swept.boxes, known_boxes).max(axis=1) < NEW_FACE_MAX_IOU]
+    return uncovered(swept.boxes, known_boxes)
 
 
 def find_again(detector: MtcnnDetector, image_bgr: np.ndarray, boxes: np.ndarray, reach: float = REACH) -> Detections:
