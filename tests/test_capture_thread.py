@@ -5,7 +5,7 @@ import time
 import cv2
 import pytest
 
-from agegender.sources.capture import Frame
+from agegender.frames import Frame
 from agegender.sources.live import FrameGrabber
 
 

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agegender.sources.capture import Frame
+from agegender.frames import Frame
 from agegender.vision.designs import load_design
 from agegender.outputs.draw import annotate
 from agegender.vision.pipeline import Pipeline

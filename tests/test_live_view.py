@@ -10,15 +10,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from agegender.frames import Frame, FrameResult  # noqa: E402
 from agegender.config import Settings  # noqa: E402
 from agegender.gui.overlay import Overlay  # noqa: E402
 from agegender.gui.window import MainWindow  # noqa: E402
-from agegender.sources.capture import Frame  # noqa: E402
 from agegender.sources.live import FrameGrabber  # noqa: E402
 from agegender.vision import buckets  # noqa: E402
 from agegender.vision.designs import Predictions  # noqa: E402
 from agegender.vision.detect import Detections  # noqa: E402
-from agegender.vision.pipeline import FrameResult  # noqa: E402
 
 
 class PacedFrames:

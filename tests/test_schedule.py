@@ -3,7 +3,7 @@ or are unsettled sooner, and both designs of compare mode on the same crops."""
 import numpy as np
 import pytest
 
-from agegender.sources.capture import Frame
+from agegender.frames import Frame
 from agegender.vision.designs import load_design
 from agegender.vision.pipeline import Pipeline
 from agegender.vision.schedule import ClassifySchedule

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from agegender.sources.capture import Frame
+from agegender.frames import Frame
 from agegender.vision.designs import load_design
 from agegender.vision.detect import Detections
 from agegender.vision.pipeline import Pipeline

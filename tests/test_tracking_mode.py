@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from agegender.sources.capture import Frame
+from agegender.frames import Frame
 from agegender.vision.designs import load_design
 from agegender.vision.pipeline import Pipeline
 from agegender.vision.track import Tracker, iou_matrix

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from agegender.frames import Frame  # noqa: E402
 from agegender.config import Settings  # noqa: E402
-from agegender.sources.capture import Frame  # noqa: E402
 from agegender.assemble import build_pipeline  # noqa: E402
 from tests.conftest import wait_results  # noqa: E402
 

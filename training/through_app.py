@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from agegender.frames import Frame
 from agegender.config import Settings
-from agegender.sources.capture import Frame, read_image
+from agegender.sources.capture import read_image
 from agegender.assemble import build_pipeline
 from agegender.vision.designs import Predictions
 from training.crops import CROP_SIZE, central_face

@@ -16,12 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from agegender.frames import Frame, FrameResult
 from agegender.config import Settings
-from agegender.sources.capture import FALLBACK_FPS, Frame, read_image
+from agegender.sources.capture import FALLBACK_FPS, read_image
 from agegender.assemble import build_pipeline
 from agegender.vision.designs import DESIGNS_RUN, design_choice
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET
-from agegender.vision.pipeline import DEFAULT_MAX_FACES, FrameResult, Pipeline
+from agegender.vision.pipeline import DEFAULT_MAX_FACES, Pipeline
 from agegender.vision.sweep import TRACKING_MODE_EVERY
 from agegender.vision.track import Tracker
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agegender.frames import FrameResult
 from agegender.outputs.draw import DESIGN_COLOURS, DESIGN_TAGS, gender_line
 from agegender.vision.detect import Detections
-from agegender.vision.pipeline import FrameResult
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from agegender.frames import FrameResult
 from agegender.vision.designs import Predictions
-from agegender.vision.pipeline import FrameResult
 
 # BGR colours, one per design, so compare mode tells them apart.
 DESIGN_COLOURS = {"multitask": (0, 165, 255), "single": (230, 190, 40)}

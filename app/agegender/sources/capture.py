@@ -9,13 +9,13 @@ import bisect
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from agegender.errors import InputError, UnreadableFileError
+from agegender.frames import Frame
 
 log = logging.getLogger("agegender")
 
@@ -44,23 +44,6 @@ def mask_credentials(url: str) -> str:
     user, colon, _ = user_info.partition(":")
     shown = f"{user}:***" if colon and user and "/" not in user else "***"
     return f"{scheme}://{shown}@{host_and_path}"
-
-
-@dataclass
-class Frame:
-    image: np.ndarray  # uint8 BGR
-    index: int
-    time: float  # seconds from the source's start (video time for files, wall time for live sources)
-    source: str = ""  # the image's file name, for image sources
-    captured_at: float = field(default_factory=time.monotonic)
-    # Counts the jumps in the source (a seek, a loop, a reconnect): faces are followed from one frame to
-    # the next only within a segment.
-    segment: int = 0
-
-    @property
-    def is_still(self) -> bool:
-        """An image on its own (a file, or one of a folder): unrelated to the frame before it."""
-        return bool(self.source)
 
 
 def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:

@@ -17,8 +17,9 @@ from typing import Callable
 
 import cv2
 
+from agegender.frames import Frame
 from agegender.errors import InputError, UnreadableFileError
-from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, Frame, VideoFileSource, open_source
+from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, VideoFileSource, open_source
 
 
 class PacedReplay:

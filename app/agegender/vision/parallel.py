@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from agegender.sources.capture import Frame
+from agegender.frames import Frame, FrameResult
 from agegender.vision.detect import MtcnnDetector
-from agegender.vision.pipeline import FrameResult, Pipeline
+from agegender.vision.pipeline import Pipeline
 from agegender.vision.runtime import CPU, OPENVINO
 
 MAX_WORKERS = 4

@@ -1,12 +1,11 @@
 """One frame in, one FrameResult out: detect, align, one batched call per network, all timed."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from agegender.frames import Frame, FrameResult
 from agegender.vision.align import align_faces
-from agegender.sources.capture import Frame
 from agegender.vision.designs import Predictions
 from agegender.vision.buckets import BucketScheme
 from agegender.vision.detect import Detections, DetectorSettings, MtcnnDetector
@@ -16,41 +15,6 @@ from agegender.timing import timed
 from agegender.vision.track import Tracker
 
 DEFAULT_MAX_FACES = 64
-
-
-@dataclass
-class FrameResult:
-    frame_index: int
-    time: float
-    detections: Detections
-    predictions: dict[str, Predictions]  # keyed by design name ("multitask", "single")
-    timings: dict[str, float] = field(default_factory=dict)  # ms per stage
-    source: str = ""
-    captured_at: float = 0.0
-    faces_dropped: int = 0  # faces found beyond the per-frame cap (max_faces): neither classified nor listed
-    track_ids: np.ndarray | None = None
-    full_detection: bool = True  # False where tracking mode refined known faces only
-    classified: np.ndarray | None = None  # indices of the faces classified on this frame (None: all)
-
-    def face_dict(self, i: int) -> dict:
-        """Face i as the results schema has it."""
-        face = {"box": [round(float(v), 1) for v in self.detections.boxes[i]],
-                "score": round(float(self.detections.scores[i]), 4),
-                "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.detections.landmarks[i]],
-                "designs": {name: p.face(i) for name, p in self.predictions.items()}}
-        if self.track_ids is not None:
-            face["track"] = int(self.track_ids[i])
-        return face
-
-    def to_dict(self) -> dict:
-        """The results schema: one JSON object per frame (JSONL), deterministic for golden tests."""
-        faces = [self.face_dict(i) for i in range(len(self.detections))]
-        out = {"frame": self.frame_index, "time": round(self.time, 3), "faces": faces}
-        if self.faces_dropped:  # only where the cap bit, so the usual line stays as it was
-            out["faces_dropped"] = self.faces_dropped
-        if self.source:
-            out = {"source": self.source, **out}
-        return out
 
 
 LOOK_AGAIN_AT_MOST = 4  # lost faces looked for again per live frame, each a few ms

@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 
+from agegender.frames import Frame
 from agegender.config import Settings
 from agegender.vision.align import align_faces
-from agegender.sources.capture import Frame
 from agegender.vision.pipeline import Pipeline
 from agegender.timing import StageTimes
 from agegender.vision.track import Tracker
