@@ -5,7 +5,7 @@ import pytest
 
 from agegender.vision.buckets import NAMED, BucketScheme
 from agegender.vision.designs import GenderRule, Predictions
-from agegender.outputs.draw import gender_line
+from agegender.outputs.labels import gender_segments
 
 AGES = 101
 
@@ -77,9 +77,9 @@ def test_gender_is_sure_only_above_the_threshold_and_for_adults():
     predictions = Predictions(distribution, p_female, NAMED["default"], ("male", "female"), GenderRule(0.95, 12))
     assert predictions.gender_confident.tolist() == [True, False, True, False]
     assert [predictions.face(i)["gender"] for i in range(4)] == ["female", "female", "male", "female"]
-    assert gender_line(predictions, 0) == [("female 97%", 0.75)]
-    assert gender_line(predictions, 1) == [("?", 0.75), ("female 90%", 0.5)]
-    assert gender_line(predictions, 3)[0] == ("?", 0.75)
+    assert texts(gender_segments(predictions, 0)) == [("female 97%", 0.75)]
+    assert texts(gender_segments(predictions, 1)) == [("?", 0.75), ("female 90%", 0.5)]
+    assert texts(gender_segments(predictions, 3))[0] == ("?", 0.75)
     assert [predictions.face(i)["gender_confident"] for i in range(4)] == [True, False, True, False]
 
 
@@ -88,6 +88,10 @@ def test_no_confidence_reads_100_percent():
     distribution[:, 30] = 1
     predictions = Predictions(distribution, np.array([0.9999, 0.00001, 0.985]), NAMED["default"],
                               ("male", "female"), GenderRule(0.95, 12))
-    assert gender_line(predictions, 0) == [("female 99%", 0.75)]
-    assert gender_line(predictions, 1) == [("male 99%", 0.75)]
-    assert gender_line(predictions, 2) == [("female 98%", 0.75)]
+    assert texts(gender_segments(predictions, 0)) == [("female 99%", 0.75)]
+    assert texts(gender_segments(predictions, 1)) == [("male 99%", 0.75)]
+    assert texts(gender_segments(predictions, 2)) == [("female 98%", 0.75)]
+
+
+def texts(segments) -> list[tuple[str, float]]:
+    return [(segment.text, segment.size) for segment in segments]

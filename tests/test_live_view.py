@@ -139,7 +139,7 @@ def test_overlay_moves_boxes_by_the_track_velocity_and_drops_stale_results():
     at = lambda index: overlay.faces_at(Frame(np.zeros((8, 8, 3), np.uint8), index, index / 25))
     assert at(5)[0].box[0] == pytest.approx(120.0)
     assert at(10)[0].box[0] == pytest.approx(140.0)  # 0.2 s on
-    assert at(10)[0].labels[0].bucket == "25-37"
+    assert at(10)[0].label.rows[0][0].text == "25-37"
     assert at(10 + 25 * 10) == []  # far ahead: the old result is not drawn over it
     assert overlay.result_at(Frame(np.zeros((8, 8, 3), np.uint8), 10, 0.4)).detections.boxes[0][0] == pytest.approx(140)
     still = Frame(np.zeros((8, 8, 3), np.uint8), 6, 0.0, source="b.jpg")

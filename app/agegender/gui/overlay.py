@@ -9,24 +9,13 @@ with QPainter (gui/overlay_paint.py), and recordings draw them with outputs/draw
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from agegender.frames import FrameResult
-from agegender.outputs.draw import DESIGN_COLOURS, DESIGN_TAGS, gender_line
+from agegender.outputs.labels import Label, face_label
 from agegender.vision.detect import Detections
-
-
-@dataclass
-class LabelBlock:
-    design: str
-    tag: str  # "MT" / "ST" where both designs are shown, else ""
-    bucket: str
-    age: str
-    gender: list  # [(text, relative size)], as outputs/draw.py's gender_line
-    confidence: float
-    colour_bgr: tuple
 
 
 @dataclass
@@ -34,7 +23,7 @@ class OverlayFace:
     track_id: int  # 0 where the pipeline runs without a tracker
     box: np.ndarray  # x1, y1, x2, y2 in frame pixels, at the frame's time
     landmarks: np.ndarray  # 5 x (x, y)
-    labels: list[LabelBlock] = field(default_factory=list)
+    label: Label | None = None  # outputs/labels.py: what it says and how it is coloured
 
 
 class Overlay:
@@ -49,7 +38,7 @@ class Overlay:
         self.max_extrapolation_s, self.stale_after_s, self.blend = max_extrapolation_s, stale_after_s, blend
         self.result: FrameResult | None = None
         self.designs: list[str] = []
-        self._labels: list[list[LabelBlock]] = []
+        self._labels: list[Label | None] = []
         self._velocity: dict[int, np.ndarray] = {}  # track id -> px/s for x1, y1, x2, y2
         self._last_seen: dict[int, tuple[float, np.ndarray]] = {}  # track id -> (time, box)
         self._segment = 0  # the Frame.segment of the result's frame
@@ -79,16 +68,8 @@ class Overlay:
             previous = self._velocity.get(track_id, measured)  # the first measurement is taken as it is
             velocity[track_id] = ((1 - self.blend) * previous + self.blend * measured).astype(np.float32)
         self._velocity, self._last_seen = velocity, seen
-        self._labels = [self._label_blocks(result, i) for i in range(len(result.detections))]
-
-    def _label_blocks(self, result: FrameResult, i: int) -> list[LabelBlock]:
-        blocks = []
-        for name in self.designs:
-            p = result.predictions[name]
-            blocks.append(LabelBlock(name, DESIGN_TAGS.get(name, name) if len(self.designs) > 1 else "",
-                                     p.scheme.labels[p.bucket_index[i]], f"~{p.age_years[i]} y", gender_line(p, i),
-                                     float(p.gender_confidence[i]), DESIGN_COLOURS.get(name, (0, 255, 0))))
-        return blocks
+        self._labels = [face_label(result.predictions, i, self.designs) if self.designs else None
+                        for i in range(len(result.detections))]
 
     def _shift_s(self, frame) -> float | None:
         """Source seconds from the result to `frame`, or None where the result does not belong over it."""
