@@ -48,3 +48,58 @@ def test_faces_come_left_to_right_unrounded_with_the_results_schema(analyzer, gr
         assert as_written["designs"]["multitask"]["age_bucket"] == face.age_bucket
         low, _, high = face.age_bucket.partition("-")
         assert face.age_years == round(face.age) and int(low.rstrip("+")) <= face.age_years <= int(high or 999)
+
+
+def test_a_list_of_images_gives_each_image_the_faces_it_gives_alone(analyzer, group, group_photo):
+    small = cv2.resize(group, None, fx=0.5, fy=0.5)
+    alone = [analyzer.analyze(image) for image in (group, small, group_photo)]
+    together = analyzer.analyze([group, small, group_photo])
+    assert [len(faces) for faces in together] == [len(faces) for faces in alone] and len(alone[1]) >= 3
+    for faces, expected in zip(together, alone):
+        np.testing.assert_allclose(boxes(faces), boxes(expected))
+        np.testing.assert_allclose([f.age for f in faces], [f.age for f in expected], atol=1e-3)
+        np.testing.assert_allclose([f.p_female for f in faces], [f.p_female for f in expected], atol=1e-4)
+    assert analyzer.analyze([]) == []
+
+
+def test_track_reads_a_video_path_with_its_frame_times(analyzer, tmp_path):
+    from tests.conftest import write_crowd_clip
+    clip = write_crowd_clip(tmp_path / "clip.mp4", frames=8)
+    capture = cv2.VideoCapture(str(clip))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    frames = list(analyzer.track(clip, detect_every=2))
+    assert [f.index for f in frames] == list(range(8))
+    np.testing.assert_allclose([f.time for f in frames], np.arange(8) / fps, atol=1e-3)
+    assert all(len(f) >= 3 for f in frames)
+    assert {face.track for face in frames[0]} & {face.track for face in frames[-1]}
+    capture = cv2.VideoCapture(str(clip))  # the same frames as arrays: the same faces
+    arrays = [capture.read()[1] for _ in range(8)]
+    from_arrays = list(analyzer.track(arrays, detect_every=2, fps=fps))
+    np.testing.assert_allclose(boxes(from_arrays[-1]), boxes(frames[-1]))
+
+
+def test_track_refuses_what_is_not_a_video(analyzer, group_photo):
+    from agegender.errors import InputError
+    with pytest.raises(ValueError, match="use analyze"):
+        next(analyzer.track(group_photo))
+    with pytest.raises(InputError, match="no camera at index 7"):
+        next(analyzer.track(7))
+
+
+def test_draw_paints_what_process_paints(analyzer, group, group_photo, random_models, tmp_path):
+    import subprocess
+    import sys
+    from PIL import Image
+    from agegender import draw
+    faces = analyzer.analyze(group)
+    drawn = draw(group, faces)
+    assert drawn.shape == group.shape and not np.array_equal(drawn, group)
+    written = tmp_path / "annotated.png"
+    subprocess.run([sys.executable, "-m", "agegender", "process", str(group_photo), "--out", str(written),
+                    "--models", str(random_models)], check=True, capture_output=True, timeout=300)
+    assert np.array_equal(cv2.imread(str(written)), drawn)
+    as_rgb = draw(np.ascontiguousarray(group[..., ::-1]), faces, color="rgb")
+    assert np.array_equal(as_rgb[..., ::-1], drawn)
+    as_pil = draw(Image.open(group_photo), faces)
+    assert isinstance(as_pil, Image.Image) and np.array_equal(np.asarray(as_pil)[..., ::-1], drawn)
+    assert np.array_equal(draw(group, []), group)

@@ -4,19 +4,21 @@
     faces = agegender.FaceAnalyzer(design="multitask").analyze("photo.jpg")
 
 Exports: FaceAnalyzer (analyze, track, close; a context manager), Face and DesignAnswer (its answers;
-Face.to_dict() is the results files' face schema), AgeGenderError (every error a user can act on).
+Face.to_dict() is the results files' face schema), FrameFaces (one frame's faces from track, with its
+time), draw (an annotated copy of an image, as `agegender process` draws it), AgeGenderError (every
+error a user can act on).
 They are loaded on first use, so that `import agegender` (and the command line's start-up, which
 handles Ctrl-C from its first moment) stays quick; type checkers see them below.
 """
 
 __version__ = "0.2.0"
-__all__ = ["FaceAnalyzer", "Face", "DesignAnswer", "AgeGenderError", "__version__"]
+__all__ = ["FaceAnalyzer", "Face", "DesignAnswer", "FrameFaces", "draw", "AgeGenderError", "__version__"]
 
 import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agegender.api import DesignAnswer, Face, FaceAnalyzer
+    from agegender.api import DesignAnswer, Face, FaceAnalyzer, FrameFaces, draw
     from agegender.errors import AgeGenderError
 
 # OpenCV and its FFmpeg print their own warnings ("[ WARN:0@...]", "[tcp @ 0x...]") to the terminal,
@@ -26,7 +28,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def __getattr__(name: str):
-    if name in ("FaceAnalyzer", "Face", "DesignAnswer"):
+    if name in ("FaceAnalyzer", "Face", "DesignAnswer", "FrameFaces", "draw"):
         from agegender import api
         return getattr(api, name)
     if name == "AgeGenderError":

@@ -9,24 +9,31 @@ The command line, `agegender process` and the window are built on the same pipel
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Union, overload
 
 import cv2
 import numpy as np
 
 from agegender.frames import Frame, FrameResult
 from agegender.config import Settings
-from agegender.sources.capture import FALLBACK_FPS, read_image
+from agegender.outputs.draw import annotate
+from agegender.sources.capture import FALLBACK_FPS, open_source, read_image
 from agegender.assemble import build_pipeline
-from agegender.vision.designs import DESIGNS_RUN, design_choice
-from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET
+from agegender.vision.designs import DESIGNS_RUN, Predictions, design_choice
+from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET, Detections
 from agegender.vision.pipeline import DEFAULT_MAX_FACES, Pipeline
 from agegender.vision.sweep import TRACKING_MODE_EVERY
 from agegender.vision.track import Tracker
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage  # PIL is optional: analyze() takes its images where it is there
+
 DESIGN_CHOICES = DESIGNS_RUN
+ImageLike = Union[str, Path, np.ndarray, "PILImage"]  # what analyze() and draw() take
 
 
 @dataclass(frozen=True)
@@ -132,21 +139,32 @@ class FaceAnalyzer:
     def _primary(self) -> str:
         return DESIGN_CHOICES[self.design][0]
 
-    def analyze(self, image, color: str = "bgr") -> list[Face]:
+    @overload
+    def analyze(self, image: ImageLike, color: str = "bgr") -> list[Face]: ...
+
+    @overload
+    def analyze(self, image: list[ImageLike] | tuple[ImageLike, ...], color: str = "bgr") -> list[list[Face]]: ...
+
+    def analyze(self, image, color: str = "bgr"):
         """Faces in one image, left to right: an image file's path, a uint8 array (colour as `color`
         says, "bgr" as OpenCV reads it or "rgb" as PIL and most other libraries give it; grayscale and
-        alpha are converted), or a PIL image. Stateless: nothing carries over from one call to the next."""
+        alpha are converted), or a PIL image. Given a list (or tuple) of images, a list of their faces,
+        each image's left to right: the faces of all of them are classified together, one call per network,
+        which is quicker than one analyze() per image. Stateless: nothing carries over from one call to
+        the next."""
+        if isinstance(image, (list, tuple)):
+            frames = [self._still(one, color, index) for index, one in enumerate(image)]
+            return [faces_of(result, self._primary) for result in self._pipeline.process_stills(frames)] if frames else []
+        return faces_of(self._pipeline.process(self._still(image, color)), self._primary)
+
+    def _still(self, image, color: str, index: int = 0) -> Frame:
         if isinstance(image, (str, Path)):
             name = str(image)
             if not name or Path(name).is_dir():
                 raise ValueError(f"an image must be an image file's path or a BGR array, not the folder {name!r}"
                                  if name else "an image must be an image file's path or a BGR array, not ''")
-            image = read_image(Path(image), self.settings.max_image_megapixels)
-        else:
-            name = "array"
-            image = as_bgr(image, color)
-        result = self._pipeline.process(Frame(image, 0, 0.0, source=name))
-        return faces_of(result, self._primary)
+            return Frame(read_image(Path(image), self.settings.max_image_megapixels), index, 0.0, source=name)
+        return Frame(as_bgr(image, color), index, 0.0, source="array")
 
     def close(self) -> None:
         """Stops the analyzer's threads and lets its networks go; it cannot be used afterwards."""
@@ -158,27 +176,101 @@ class FaceAnalyzer:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def track(self, frames: Iterable[np.ndarray], detect_every: int = TRACKING_MODE_EVERY, smoothing: bool = True,
-              fps: float = FALLBACK_FPS) -> Iterator[list[Face]]:
-        """Faces in each frame of a video-like sequence of BGR arrays, followed across frames (Face.track)
-        with labels smoothed per track. The full detector runs on every `detect_every`-th frame; between,
-        the tracked faces are refined. Each call starts with no tracks, and so does a frame whose size
-        differs from the one before."""
+    def track(self, source, detect_every: int = TRACKING_MODE_EVERY, smoothing: bool = True,
+              fps: float = FALLBACK_FPS) -> Iterator[FrameFaces]:
+        """The faces of each frame of a video, followed across frames (Face.track) with labels smoothed
+        per track; each frame's faces come as a FrameFaces list with the frame's `index` and `time`.
+
+        source: a video file's path, a camera index (0 is the default camera; it runs until you stop
+        iterating), a stream URL, or any iterable of BGR arrays (their times are index / `fps`). The full
+        detector runs on every `detect_every`-th frame; between, the tracked faces are refined. Each call
+        starts with no tracks, and so does a frame whose picture size differs from the one before. A
+        video that ends early (truncated or damaged) gives a RuntimeWarning after its last good frame."""
         settings = replace(self.settings, detect_every=detect_every, smoothing=smoothing)  # checks the values
         loaded = self._pipeline  # the same networks: only the tracking state is new
         pipeline = Pipeline(loaded.detector, loaded.designs, loaded.max_faces, tracker=Tracker(),
                             detect_every=settings.detect_every, smoothing=settings.smoothing)
-        segment, size = 0, None
-        for index, image in enumerate(frames):
-            image = _checked_bgr(image)
-            if size is not None and image.shape != size:
-                segment += 1  # another picture size: nothing to follow from the frames before
-            size = image.shape
-            frame = Frame(image, index, index / fps, segment=segment)
-            yield faces_of(pipeline.process(frame), self._primary)
+        for frame in _video_frames(source, fps):
+            yield FrameFaces(faces_of(pipeline.process(frame), self._primary), frame.index, frame.time)
 
     def __repr__(self) -> str:
         return f"FaceAnalyzer(design={self.design!r}, provider={self.provider!r}, buckets={str(self.scheme)!r})"
+
+
+class FrameFaces(list):
+    """The faces of one frame from FaceAnalyzer.track, left to right, with the frame's `index` (from 0)
+    and `time` (seconds from the video's start, or since the camera or stream opened)."""
+
+    def __init__(self, faces: Iterable[Face] = (), index: int = 0, time: float = 0.0) -> None:
+        super().__init__(faces)
+        self.index, self.time = index, time
+
+    def __repr__(self) -> str:
+        return f"FrameFaces(index={self.index}, time={self.time:.3f}, faces={list.__repr__(self)})"
+
+
+def _video_frames(source, fps: float) -> Iterator[Frame]:
+    """Frames of a video path, a camera index or a stream URL (read by the app's own sources), or of an
+    iterable of BGR arrays."""
+    if isinstance(source, (str, Path, int)) and not isinstance(source, bool):
+        opened = open_source(str(source))
+        if not getattr(opened, "is_live", False) and not hasattr(opened, "follow_size_changes"):
+            opened.close()
+            raise ValueError(f"track() follows faces through a video, a camera or a stream, and {source} is an "
+                             "image or a folder of images: use analyze() for those")
+        try:
+            if hasattr(opened, "follow_size_changes"):
+                opened.follow_size_changes()
+            while (frame := opened.read()) is not None:
+                yield frame
+            if opened.error:
+                warnings.warn(opened.error, RuntimeWarning, stacklevel=3)
+        finally:
+            opened.close()
+        return
+    segment, size = 0, None
+    for index, image in enumerate(source):
+        image = _checked_bgr(image)
+        if size is not None and image.shape != size:
+            segment += 1  # another picture size: nothing to follow from the frames before
+        size = image.shape
+        yield Frame(image, index, index / fps, segment=segment)
+
+
+def draw(image, faces: Iterable[Face], color: str = "bgr", *, designs: str | None = None, landmarks: bool = False):
+    """A copy of `image` with `faces` (from analyze or track, of this image) drawn as `agegender process
+    --out` draws them: a box and a label per face. `image` is what analyze takes; the copy comes back
+    as it came (a PIL image as a PIL image, an array in the same colour order; a path gives a BGR array).
+    designs: "multitask", "single" or "compare"; by default every design the faces hold."""
+    faces = list(faces)
+    if any(face._result is None for face in faces):
+        raise ValueError("draw() takes the faces FaceAnalyzer.analyze or track gave")
+    if isinstance(image, (str, Path)):
+        bgr = read_image(Path(image))
+    else:
+        bgr = as_bgr(image, color)
+    if not faces:
+        annotated = bgr.copy()
+    else:
+        shown = list(DESIGNS_RUN[design_choice(designs)]) if designs else list(faces[0].designs)
+        annotated = annotate(bgr, _result_of(faces), shown, landmarks=landmarks)
+    if isinstance(image, np.ndarray) or isinstance(image, (str, Path)):
+        if isinstance(image, np.ndarray) and color == "rgb" and image.ndim == 3 and image.shape[2] == 3:
+            return np.ascontiguousarray(annotated[..., ::-1])
+        return annotated
+    from PIL import Image  # the image came as a PIL image
+    return Image.fromarray(annotated[..., ::-1].copy())
+
+
+def _result_of(faces: list[Face]) -> FrameResult:
+    """One FrameResult holding `faces`, whichever results they came from."""
+    first = faces[0]._result
+    detections = Detections(np.array([f.box for f in faces], np.float32).reshape(-1, 4),
+                            np.array([f.score for f in faces], np.float32),
+                            np.array([f.landmarks for f in faces], np.float32).reshape(-1, 5, 2))
+    predictions = {name: Predictions.concatenate([f._result.predictions[name].rows([f._index]) for f in faces])
+                   for name in first.predictions}
+    return FrameResult(first.frame_index, first.time, detections, predictions)
 
 
 def as_bgr(image, color: str = "bgr") -> np.ndarray:

@@ -75,6 +75,19 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.p_female)
 
+    def rows(self, index) -> "Predictions":
+        """The predictions of the faces `index` selects (a slice, indices or a mask)."""
+        return Predictions(self.age_distribution[index], self.p_female[index], self.scheme, self.gender_labels,
+                           self.gender_rule)
+
+    @staticmethod
+    def concatenate(parts: list["Predictions"]) -> "Predictions":
+        """The faces of `parts` one after the other (the settings of the first)."""
+        first = parts[0]
+        return Predictions(np.concatenate([p.age_distribution for p in parts]),
+                           np.concatenate([p.p_female for p in parts]), first.scheme, first.gender_labels,
+                           first.gender_rule)
+
     # Cached: drawing and the results schema read them once per face.
     @cached_property
     def expected_age(self) -> np.ndarray:

@@ -144,6 +144,40 @@ class Pipeline:
         self.schedule.forget_all_but(t.track_id for t in self.tracker.tracks)
         return chosen
 
+    def _capped(self, detections: Detections) -> tuple[Detections, int]:
+        """Bounded work per frame: the max_faces most confident faces, and how many were dropped."""
+        if len(detections) <= self.max_faces:
+            return detections, 0
+        keep = np.sort(np.argsort(-detections.scores)[: self.max_faces])
+        return detections[keep], len(detections) - self.max_faces
+
+    def process_stills(self, frames: list[Frame]) -> list[FrameResult]:
+        """Several images, each detected on its own and all their faces classified together, in one call
+        per network (the Python API's analyze([...])): the same answers as one process() per image."""
+        found = []
+        for frame in frames:
+            timings: dict[str, float] = {}
+            with timed(timings, "detect"):
+                detections, dropped = self._capped(self.detector.detect(frame.image, compile_for_size=False))
+            found.append((frame, detections, dropped, timings))
+        crops_by_size: dict[int, np.ndarray] = {}
+        batch: dict[str, Predictions] = {}
+        for name, design in self.designs.items():
+            if design.input_size not in crops_by_size:
+                crops_by_size[design.input_size] = np.concatenate(
+                    [align_faces(frame.image, detections.landmarks, design.input_size)
+                     for frame, detections, _, _ in found])
+            batch[name] = design.predict(crops_by_size[design.input_size])
+        results, start = [], 0
+        for frame, detections, dropped, timings in found:
+            end = start + len(detections)
+            timings["total"] = sum(timings.values())
+            results.append(FrameResult(frame.index, frame.time, detections,
+                                       {name: p.rows(slice(start, end)) for name, p in batch.items()}, timings,
+                                       frame.source, frame.captured_at, dropped, classified=np.arange(len(detections))))
+            start = end
+        return results
+
     def process(self, frame: Frame, design_names: list[str] | None = None) -> FrameResult:
         if not frame.is_still and frame.segment != self._segment:  # after a seek: other faces, or the same elsewhere
             self.reset()
@@ -152,12 +186,7 @@ class Pipeline:
         names = design_names or list(self.designs)
         with timed(timings, "detect"):
             detections, full = self._detect(frame)
-        dropped = 0
-        if len(detections) > self.max_faces:
-            # Bounded work per frame: keep the most confident faces.
-            keep = np.sort(np.argsort(-detections.scores)[: self.max_faces])
-            dropped = len(detections) - self.max_faces
-            detections = detections[keep]
+        detections, dropped = self._capped(detections)
         track_ids = None
         if self.tracker is not None and not frame.is_still:
             with timed(timings, "track"):
