@@ -1,5 +1,6 @@
 """The capture thread (FrameGrabber): a live source keeps only its newest frame, a file drops nothing
 and is never read far ahead of the consumer. The frames are the short clip's, served at a known pace."""
+import threading
 import time
 
 import cv2
@@ -15,6 +16,7 @@ class ServedFrames:
     def __init__(self, images, is_live: bool, count: int, interval_s: float = 0.0) -> None:
         self.images, self.is_live, self.count, self.interval_s = images, is_live, count, interval_s
         self.name, self.fps, self.error, self.reads = "served", 1000.0, None, 0
+        self._read = threading.Condition()
 
     def read(self):
         if self.reads >= self.count:
@@ -22,8 +24,15 @@ class ServedFrames:
                 time.sleep(0.05)  # a camera that has stopped sending
             return None
         time.sleep(self.interval_s)
-        self.reads += 1
+        with self._read:
+            self.reads += 1
+            self._read.notify_all()
         return Frame(self.images[(self.reads - 1) % len(self.images)], self.reads - 1, self.reads / 1000)
+
+    def wait_for_reads(self, reads: int, timeout: float) -> bool:
+        """Whether `reads` frames were served within `timeout` seconds."""
+        with self._read:
+            return self._read.wait_for(lambda: self.reads >= reads, timeout)
 
     def close(self) -> None:
         pass
@@ -57,7 +66,7 @@ def test_a_slow_consumer_of_a_live_source_gets_the_newest_frame_and_the_others_a
     try:
         taken = []
         for _ in range(5):
-            time.sleep(0.15)  # a slow inference: about 30 frames arrive meanwhile
+            assert source.wait_for_reads(source.reads + 30, timeout=10)  # a slow inference: 30 frames arrive meanwhile
             served_before = source.reads
             frame = grabber.take(timeout=1.0)
             assert frame is not None
@@ -74,12 +83,11 @@ def test_a_file_is_handed_over_frame_by_frame_and_never_read_far_ahead(clip_imag
     source = ServedFrames(clip_images, is_live=False, count=len(clip_images))
     grabber = start(source)
     try:
-        time.sleep(0.3)  # nobody takes: the thread must wait, not read the file into a queue
-        assert source.reads <= 2
+        # nobody takes: the thread must wait, not read the file into a queue
+        assert source.wait_for_reads(1, timeout=10) and not source.wait_for_reads(3, timeout=0.5)
         taken = []
         while (frame := grabber.take(timeout=2.0)) is not None:
             taken.append(frame.index)
-            time.sleep(0.02)  # slower than the file's pace
         assert taken == list(range(len(clip_images)))
         assert grabber.state == "ended" and grabber.ended
     finally:

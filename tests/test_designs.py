@@ -25,7 +25,9 @@ def set_metadata(path, **values):
     model = onnx.load(str(path))
     for entry in model.metadata_props:
         if entry.key in values:
-            entry.value = json.dumps(values[entry.key])
+            entry.value = json.dumps(values.pop(entry.key))
+    for key, value in values.items():
+        model.metadata_props.add(key=key, value=json.dumps(value))
     onnx.save(model, str(path))
 
 
@@ -51,7 +53,21 @@ def test_both_designs_answer_the_same_call(name, random_models, crops):
     face = predictions.face(0)
     assert set(face) == {"age", "age_bucket", "age_bucket_probs", "gender", "p_female", "gender_confident"}
     assert face["gender"] == ("female" if face["p_female"] > 0.5 else "male")
-    assert face["gender_confident"] == (max(face["p_female"], 1 - face["p_female"]) >= 0.9 and face["age"] >= 12)
+
+
+def test_the_sure_threshold_comes_from_the_model_file(tmp_path, detector, group_photo):
+    """The calibrated threshold each network carries decides which answers are sure: at 0.5 every
+    adult's answer is, above 1 none is."""
+    image = cv2.imread(str(group_photo))
+    crops = align_faces(image, detector.detect(image).landmarks, 112)
+    sure = {}
+    for threshold in (0.5, 1.01):
+        shutil.copy(ROOT / "models" / "multitask.onnx", tmp_path / "multitask.onnx")
+        set_metadata(tmp_path / "multitask.onnx", gender_threshold=threshold)
+        predictions = load_design("multitask", tmp_path).predict(crops)
+        assert (predictions.age_years >= 18).all()  # the group photo's six adults
+        sure[threshold] = predictions.gender_confident.tolist()
+    assert sure == {0.5: [True] * 6, 1.01: [False] * 6}
 
 
 def test_one_batched_call_equals_one_call_per_face(random_models, crops):

@@ -215,10 +215,11 @@ def test_switching_source_or_closing_during_a_long_inference_neither_aborts_nor_
     window = window_on(VideoFileSource(numbered_video), pipeline)
     qtbot.waitUntil(lambda: len(pipeline.processed) >= 1, timeout=20000)
     qtbot.waitUntil(lambda: window.worker is not None and window.worker.isRunning(), timeout=5000)
-    results_before = window.results_received
+    results_before, old_worker = window.results_received, window.worker
     window.open_source("paced")  # while the worker sleeps inside process()
     assert window.results_received == results_before
-    qtbot.wait(2500)  # the old worker's inference ends meanwhile; Qt would abort had it been destroyed
-    assert window.session._retiring == []
+    # the old worker's inference ends meanwhile; Qt would abort had it been destroyed
+    qtbot.waitUntil(old_worker.isFinished, timeout=10000)
+    qtbot.waitUntil(lambda: window.session._retiring == [], timeout=5000)
     window.close()
     assert not window.isVisible()

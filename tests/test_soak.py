@@ -1,6 +1,7 @@
-"""The CI-sized soak: one minute of the kiosk's pipeline on the looped crowd video, with the shipped
+"""The CI-sized soak: 40 seconds of the kiosk's pipeline on the looped crowd video, with the shipped
 multi-task model; memory after warm-up grows less than 5%, and no thread, file or socket leaks.
-(Latency is reported but not asserted here: CI machines are shared. docs/unattended.md has the 30-minute run.)"""
+(Latency is reported but not judged here, --no-latency-check: CI machines are shared. docs/unattended.md
+has the 30-minute run.)"""
 import json
 
 import pytest
@@ -14,15 +15,13 @@ def test_one_minute_soak_holds_memory_and_threads(crowd_video, tmp_path):
     if not (MODELS_DIR / "multitask.onnx").exists():
         pytest.skip("models/multitask.onnx is absent")
     report = tmp_path / "soak.json"
-    code = main(["soak", str(crowd_video), "--minutes", "1", "--interval", "5", "--warmup", "15",
-                 "--json", str(report)])
+    code = main(["soak", str(crowd_video), "--minutes", "0.67", "--interval", "4", "--warmup", "12",
+                 "--json", str(report), "--no-latency-check"])
     data = json.loads(report.read_text())
     samples = data["samples"]
-    assert code in (0, 1) and len(samples) >= 10
-    assert {"at_s", "fps", "p50_ms", "p99_ms", "rss_mb", "threads", "open_files", "sockets"} <= set(samples[0])
-    result = verdict([Sample(**s) for s in samples], warmup_s=15, check_latency=False)
-    assert result["ok"], result["problems"]
-    assert result["memory_growth"] < 0.05
+    assert code == 0, data["verdict"]["problems"]
+    assert len(samples) >= 9 and all(s["frames"] > 0 and s["rss_mb"] > 100 for s in samples)
+    assert data["verdict"]["ok"] and data["verdict"]["memory_growth"] < 0.05
 
 
 def test_verdict_catches_growth_and_leaks():

@@ -59,13 +59,17 @@ def test_a_face_that_enters_mid_video_is_found_within_n_frames(detector, random_
     assert not any(found(r) for r in results[:enters_at])
     first_seen = next(i for i, r in enumerate(results) if found(r))
     assert enters_at <= first_seen < enters_at + DETECT_EVERY
-    assert all(found(r) for r in results[first_seen:first_seen + 5])
+    following = results[first_seen:first_seen + 5]
+    assert len(following) == 5 and all(found(r) for r in following)
 
 
 def test_track_ids_in_the_results(detector, random_models, frames_720p):
     pipeline = Pipeline(detector, {"multitask": load_design("multitask", random_models)}, tracker=Tracker())
-    record = pipeline.process(Frame(frames_720p[0], 0, 0.0)).to_dict()
-    assert all(isinstance(face["track"], int) for face in record["faces"])
+    records = [pipeline.process(Frame(image, i, i / 25)).to_dict() for i, image in enumerate(frames_720p[:3])]
+    ids = [[face["track"] for face in record["faces"]] for record in records]
+    assert len(ids[0]) >= 3 and all(isinstance(i, int) and i >= 1 for i in ids[0])
+    assert len(set(ids[0])) == len(ids[0])  # one id per face
+    assert set(ids[0]) & set(ids[2])  # the same faces keep their ids from frame to frame
 
 
 def test_a_seek_forgets_the_faces_followed_before_it(detector, random_models, frames_720p):

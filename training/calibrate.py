@@ -21,9 +21,8 @@ import numpy as np
 import onnx
 
 from agegender.vision.designs import GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid, softmax
-from training.crops import load_cache
+from training.crops import split_crops
 from training.metrics import ADULT_AGE
-from training.sources import SOURCES, label_of, split_of
 from training.utkface import ROOT
 
 CALIBRATION_KEYS = ("gender_temperature", "gender_threshold")  # what this writes into a network's metadata
@@ -35,17 +34,8 @@ GENDER_NETWORKS = {"multitask": ("multitask.onnx", "multitask.onnx"), "single": 
 
 def validation_faces(part: str = "val") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """BGR crops, true ages, genders and source names of one split of every source."""
-    crops, ages, genders, sources = [], [], [], []
-    for source in SOURCES:
-        cached, index = load_cache(source)
-        names = split_of(source)[part]
-        position = {name: i for i, name in enumerate(index["names"])}
-        crops.append(cached[np.array([position[n] for n in names])][..., ::-1])
-        labels = [label_of(source, n) for n in names]
-        ages += [s.age for s in labels]
-        genders += [s.gender for s in labels]
-        sources += [source] * len(names)
-    return np.ascontiguousarray(np.concatenate(crops)), np.array(ages), np.array(genders), np.array(sources)
+    faces = split_crops(part)
+    return faces.bgr(), faces.ages, faces.genders, faces.sources
 
 
 def fit_temperature(logits: np.ndarray, genders: np.ndarray) -> float:

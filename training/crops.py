@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from agegender.vision.align import TEMPLATE_ID, align_face
 from agegender.vision.detect import DetectorSettings, MtcnnDetector
-from training.sources import FOLDERS, SOURCES, split_of
+from training.sources import FOLDERS, SOURCES, label_of, split_of
 from training.utkface import ROOT
 
 CACHE_DIR = Path(os.environ.get("AGEGENDER_CACHE") or ROOT / "cache")
@@ -77,6 +78,41 @@ def load_cache(source: str = "utkface", size: int = CROP_SIZE, cache_dir: Path =
     if index["template_id"] != TEMPLATE_ID:
         raise SystemExit(f"{crops_path} was made with template {index['template_id']}, not {TEMPLATE_ID}: rebuild it")
     return np.load(crops_path, mmap_mode="r"), index
+
+
+@dataclass(frozen=True)
+class SplitCrops:
+    """The cached crops of one split of one or more sources, in the split's order, with their labels."""
+
+    crops: np.ndarray  # uint8 RGB, as cached; bgr() gives the app's colour order
+    names: list[str]
+    ages: np.ndarray
+    genders: np.ndarray  # 1 female, 0 male
+    races: np.ndarray  # UTKFace's label (0-4); what All-Age-Faces's loader gives (it has none)
+    sources: np.ndarray  # the source of each crop
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def bgr(self) -> np.ndarray:
+        return np.ascontiguousarray(self.crops[..., ::-1])
+
+
+def split_crops(part: str, sources=SOURCES, limit: int = 0, cache_dir: Path = CACHE_DIR) -> SplitCrops:
+    """The crops and labels of split `part` ("train", "val" or "test") of `sources`, one after the other;
+    with `limit`, the first `limit` names of each source's split."""
+    crops, names, labels, origin = [], [], [], []
+    for source in sources:
+        cached, index = load_cache(source, cache_dir=cache_dir)
+        wanted = split_of(source)[part][: limit or None]
+        position = {name: i for i, name in enumerate(index["names"])}
+        crops.append(cached[np.array([position[n] for n in wanted], dtype=np.int64)])
+        names += wanted
+        labels += [label_of(source, n) for n in wanted]
+        origin += [source] * len(wanted)
+    return SplitCrops(np.ascontiguousarray(np.concatenate(crops)), names, np.array([s.age for s in labels]),
+                      np.array([s.gender for s in labels]),
+                      np.array([s.race for s in labels]), np.array(origin))
 
 
 def main() -> None:

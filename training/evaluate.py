@@ -21,9 +21,9 @@ import numpy as np
 from agegender.vision.buckets import DEFAULT
 from agegender.vision.designs import MultiTaskDesign, Predictions, load_design
 from agegender.vision.runtime import read_metadata
-from training.crops import CROP_SIZE, load_cache
+from training.crops import CROP_SIZE, split_crops
 from training.scoring import SplitFaces, concatenated, evaluate_design, summary
-from training.sources import SOURCES, label_of, split_of
+from training.sources import SOURCES
 from training.utkface import MAX_AGE, ROOT
 
 DEFAULT_OUT = ROOT / "docs" / "evaluation"
@@ -31,14 +31,9 @@ SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
 
 
 def test_faces(source: str, limit: int = 0) -> SplitFaces:
-    crops, index = load_cache(source)
-    names = split_of(source)["test"][: limit or None]
-    position = {name: i for i, name in enumerate(index["names"])}
-    rows = np.array([position[n] for n in names])
-    labels = [label_of(source, n) for n in names]
-    groups = np.array([s.race for s in labels]) if source == "utkface" else np.zeros(len(names), int)
-    return SplitFaces(source, names, np.ascontiguousarray(crops[rows][..., ::-1]), np.array([s.age for s in labels]),
-                     np.array([s.gender for s in labels]), groups)
+    faces = split_crops("test", (source,), limit)
+    groups = faces.races if source == "utkface" else np.zeros(len(faces), int)
+    return SplitFaces(source, faces.names, faces.bgr(), faces.ages, faces.genders, groups)
 
 
 def predict(design, crops: np.ndarray, batch: int = 64) -> Predictions:

@@ -25,12 +25,12 @@ import torch
 from tqdm import tqdm
 
 from training.augment import augment
-from training.crops import CACHE_DIR, load_cache
+from training.crops import CACHE_DIR, split_crops
 from training.networks import MultiTaskNet, SingleTaskNet, load_pretrained
 from training.onnx_export import training_commit
 from agegender.vision.buckets import BucketScheme
 from training.recipe import MAE_BANDS, age_loss, epoch_order, expected_age, gender_loss, to_tensor
-from training.sources import SOURCES, label_of, split_of
+from training.sources import SOURCES
 from training.utkface import ROOT
 
 DESIGNS = ("multitask", "age", "gender")
@@ -86,20 +86,11 @@ class Data:
     """Crops and labels of one split of one or more sources, held in memory as uint8."""
 
     def __init__(self, part: str, sources: tuple[str, ...], limit: int = 0, cache_dir: Path = CACHE_DIR) -> None:
-        crops, ages, genders, origin = [], [], [], []
-        for source in sources:
-            cached, index = load_cache(source, cache_dir=cache_dir)
-            names = split_of(source)[part][: limit or None]
-            position = {name: i for i, name in enumerate(index["names"])}
-            crops.append(cached[np.array([position[n] for n in names])])
-            labels = [label_of(source, n) for n in names]
-            ages += [s.age for s in labels]
-            genders += [s.gender for s in labels]
-            origin += [source] * len(names)
-        self.crops = np.ascontiguousarray(np.concatenate(crops))
-        self.ages = torch.tensor(ages)
-        self.genders = torch.tensor(genders)
-        self.sources = np.array(origin)
+        faces = split_crops(part, sources, limit, cache_dir)
+        self.crops = faces.crops  # RGB, as the networks are trained
+        self.ages = torch.tensor(faces.ages.tolist())
+        self.genders = torch.tensor(faces.genders.tolist())
+        self.sources = faces.sources
 
     def __len__(self) -> int:
         return len(self.ages)
