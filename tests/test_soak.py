@@ -1,4 +1,4 @@
-"""The CI-sized soak: 40 seconds of the kiosk's pipeline on the looped crowd video, with the shipped
+"""The CI-sized soak: one minute of the kiosk's pipeline on the looped crowd video, with the shipped
 multi-task model; memory after warm-up grows less than 5%, and no thread, file or socket leaks.
 (Latency is reported but not judged here, --no-latency-check: CI machines are shared. docs/unattended.md
 has the 30-minute run.)"""
@@ -15,12 +15,13 @@ def test_one_minute_soak_holds_memory_and_threads(crowd_video, tmp_path):
     if not (MODELS_DIR / "multitask.onnx").exists():
         pytest.skip("models/multitask.onnx is absent")
     report = tmp_path / "soak.json"
-    code = main(["soak", str(crowd_video), "--minutes", "0.67", "--interval", "4", "--warmup", "12",
+    # half of it warm-up: the first frames fill OpenVINO's per-shape caches and the decoder's buffers
+    code = main(["soak", str(crowd_video), "--minutes", "1", "--interval", "5", "--warmup", "30",
                  "--json", str(report), "--no-latency-check"])
     data = json.loads(report.read_text())
     samples = data["samples"]
     assert code == 0, data["verdict"]["problems"]
-    assert len(samples) >= 9 and all(s["frames"] > 0 and s["rss_mb"] > 100 for s in samples)
+    assert len(samples) >= 11 and all(s["frames"] > 0 and s["rss_mb"] > 100 for s in samples)
     assert data["verdict"]["ok"] and data["verdict"]["memory_growth"] < 0.05
 
 
