@@ -111,9 +111,9 @@ def _sweeps_on(pipeline, frames, fps: float) -> int:
     started = 0
     real_start = pipeline.sweep.start
 
-    def counted(image):
+    def counted(image, known_boxes=None):
         nonlocal started
-        begun = real_start(image)
+        begun = real_start(image, known_boxes)
         started += begun
         return begun
 
@@ -171,3 +171,25 @@ def test_faces_the_region_search_lost_are_looked_for_again(detector, random_mode
         assert (iou_matrix(again.boxes, now.boxes).max(axis=1) > 0.7).all()  # faces the full detector finds there
     finally:
         pipeline.close()
+
+
+def test_sweeps_alternate_small_and_large_faces_and_skip_the_faces_followed(detector, frames_720p):
+    from agegender.vision.sweep import COARSE_MIN_FACE, FULL_EVERY, BackgroundSweep
+    assert FULL_EVERY >= 2
+    sweep = BackgroundSweep(detector)
+    image = frames_720p[0]
+    everyone = detector.detect(image)
+
+    def swept(known=None) -> Detections:
+        assert sweep.start(image, known)
+        sweep.wait(60)
+        return sweep.finished()
+    try:
+        full, coarse = swept(), swept()
+        followed = swept(everyone.boxes)  # (coarse again where FULL_EVERY > 2, full otherwise: none is new either way)
+    finally:
+        sweep.close()
+    np.testing.assert_allclose(full.boxes, everyone.boxes, atol=1.0)  # every face, of every size
+    assert 1 <= len(coarse) < len(full)  # the short sweep leaves out some (small) faces ...
+    assert (iou_matrix(coarse.boxes, full.boxes).max(axis=1) > 0.5).all()  # ... and finds no others
+    assert len(followed) == 0

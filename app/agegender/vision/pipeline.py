@@ -121,7 +121,7 @@ class Pipeline:
             self.pace.swept_in(self.sweep.last_seconds)
         self.pace.frame_at(frame.time)
         self._since_full += 1
-        if self._since_full >= self.sweep_interval and self.sweep.start(frame.image):
+        if self._since_full >= self.sweep_interval and self.sweep.start(frame.image, self.tracker.seen_boxes()):
             self._since_full = 0
         found = self.detector.detect_near(frame.image, regions) if len(regions) else Detections()
         recent = self.tracker.predicted_boxes(missed_at_most=LOOK_AGAIN_MISSED)

@@ -10,6 +10,7 @@ and no frame waits for it.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import math
 import os
@@ -27,6 +28,8 @@ from agegender.vision.track import iou_matrix
 TRACKING_MODE_EVERY = 5
 NEW_FACE_MAX_IOU = 0.3  # a swept face overlapping a known face less than this is someone new
 REACH = 3.0  # a new face is looked for again in a square this many times its size
+FULL_EVERY = 2  # of the live view's sweeps, one in this many looks for faces of every size ...
+COARSE_MIN_FACE = 60  # ... and the others for faces of this many pixels and up
 
 
 class SweepPace:
@@ -85,24 +88,41 @@ class BackgroundSweep:
                                   threads=max(1, (os.cpu_count() or 2) // 2), precision=detector.precision_setting)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep")
         self._running: Future | None = None
+        self._started = 0
         self.newest_image: np.ndarray | None = None
         self.last_seconds: float | None = None  # how long the sweep last collected took
 
-    def start(self, image_bgr: np.ndarray) -> bool:
-        """Starts a sweep of this image unless one is under way or not yet collected; True if it started."""
+    def start(self, image_bgr: np.ndarray, known_boxes: np.ndarray | None = None) -> bool:
+        """Starts a sweep of this image unless one is under way or not yet collected; True if it started.
+        `known_boxes`: the faces already followed on this image, which the sweep need not look for again.
+        Of every FULL_EVERY sweeps, one searches for faces of every size and the others for faces of
+        COARSE_MIN_FACE and up, which costs a quarter as much: someone who walks up to the camera is
+        labelled within a short sweep's time, and the small faces of a crowd within a few sweeps'."""
         if self._running is not None:
             return False
-        self._own.settings = self.detector.settings
-        self._running = self._executor.submit(self._sweep, image_bgr)
+        settings = self.detector.settings
+        if self._started % FULL_EVERY and settings.min_face < COARSE_MIN_FACE:
+            settings = replace(settings, min_face=COARSE_MIN_FACE)
+        self._own.settings = settings
+        self._started += 1
+        known = np.zeros((0, 4), np.float32) if known_boxes is None else known_boxes
+        self._running = self._executor.submit(self._sweep, image_bgr, known)
         return True
 
-    def _sweep(self, image_bgr: np.ndarray) -> tuple[Detections, float]:
+    def _sweep(self, image_bgr: np.ndarray, known_boxes: np.ndarray) -> tuple[Detections, float]:
         started = time.perf_counter()
         faces = self._own.detect(image_bgr)
+        faces = faces[uncovered_mask(faces.boxes, known_boxes)]  # the faces followed already need no second look
         newest = self.newest_image
-        if newest is not None and newest is not image_bgr and newest.shape == image_bgr.shape:
+        if len(faces) and newest is not None and newest is not image_bgr and newest.shape == image_bgr.shape:
+            self._own.settings = self.detector.settings
             faces = find_again(self._own, newest, faces.boxes)
         return faces, time.perf_counter() - started
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the sweep under way (if any) has ended."""
+        if self._running is not None:
+            concurrent.futures.wait([self._running], timeout)
 
     def finished(self) -> Detections | None:
         """The faces of the sweep that finished since the last call (once), else None. A sweep that
@@ -124,11 +144,16 @@ class BackgroundSweep:
         self._executor.shutdown(wait=True)
 
 
+def uncovered_mask(boxes: np.ndarray, covering: np.ndarray) -> np.ndarray:
+    """Which boxes no box of `covering` overlaps with IoU NEW_FACE_MAX_IOU or more."""
+    if not len(boxes) or not len(covering):
+        return np.ones(len(boxes), bool)
+    return iou_matrix(boxes, covering).max(axis=1) < NEW_FACE_MAX_IOU
+
+
 def uncovered(boxes: np.ndarray, covering: np.ndarray) -> np.ndarray:
     """The boxes that no box of `covering` overlaps with IoU NEW_FACE_MAX_IOU or more."""
-    if not len(boxes) or not len(covering):
-        return boxes
-    return boxes[iou_matrix(boxes, covering).max(axis=1) < NEW_FACE_MAX_IOU]
+    return boxes[uncovered_mask(boxes, covering)]
 
 
 def new_faces(swept: Detections, known_boxes: np.ndarray) -> np.ndarray:

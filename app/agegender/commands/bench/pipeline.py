@@ -11,7 +11,7 @@ from agegender.config import Settings
 from agegender.vision.align import align_faces
 from agegender.vision.pipeline import Pipeline
 from agegender.timing import StageTimes
-from agegender.vision.track import Tracker
+from agegender.vision.track import Tracker, iou_matrix
 
 
 def classifier_ms(designs: dict, crops: np.ndarray, sizes=(1, 4, 8, 16), repeats: int = 20) -> dict:
@@ -39,7 +39,9 @@ def real_crops(detector, frames: list[np.ndarray], size: int, wanted: int = 16) 
     return np.stack(crops[:wanted])
 
 
-def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: int, fps: float) -> dict:
+def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: int, fps: float,
+               results: dict | None = None) -> dict:
+    """`results`, where given, gets each frame's FrameResult by frame index."""
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every)
     times = StageTimes()
     faces = 0
@@ -48,6 +50,8 @@ def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: 
         result = pipeline.process(Frame(image, i, i / fps))
         times.add_all(result.timings)
         faces += len(result.detections)
+        if results is not None:
+            results[i] = result
     elapsed = time.perf_counter() - started
     return {"detect_every": detect_every, "fps": round(len(frames) / elapsed, 2),
             "faces_per_frame": round(faces / len(frames), 2),
@@ -56,11 +60,11 @@ def end_to_end(detector, designs: dict, frames: list[np.ndarray], detect_every: 
 
 def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: float,
                     detect_every: int = Settings().detect_every, classify_budget: int = 4,
-                    budget_s: float | None = None) -> dict:
+                    results: dict | None = None) -> dict:
     """The live view's pipeline (full sweep beside the frame path, classification budget) fed at the
     source's pace, newest frame winning as from a camera: how many of the source's frames it keeps up
     with, the faces it reports per frame, the sweep interval it chose (detect_every 0: auto) and the
-    frame path's own cost per stage."""
+    frame path's own cost per stage. `results`, where given, gets the FrameResult of each frame handled."""
     budget = Settings(classify_budget=classify_budget).classify_budget  # checked as the window's setting is
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every, live=True,
                         classify_budget=budget)
@@ -78,6 +82,8 @@ def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: floa
         processed += 1
         faces += len(result.detections)
         classified += len(result.classified)
+        if results is not None:
+            results[i] = result
         i = max(i + 1, int((time.perf_counter() - started) * fps))  # frames that came meanwhile are skipped
     elapsed = time.perf_counter() - started
     pipeline.close()
@@ -87,6 +93,38 @@ def live_end_to_end(detector, designs: dict, frames: list[np.ndarray], fps: floa
             "fps": round(processed / elapsed, 2), "frames_kept_up": round(processed / len(frames), 3),
             "faces_per_frame": round(faces / processed, 2), "crops_per_frame": round(classified / processed, 2),
             "ms_per_stage": {stage: round(times.mean_ms(stage), 2) for stage in times.stages()}}
+
+
+NEW_FACE_MIN_FRAMES = 10  # a face followed this long by detection on every frame: someone, not a glimpse
+
+
+def first_labels(every_frame: dict, live: dict, fps: float) -> dict:
+    """How soon the live view labels a face that comes into the picture: for each track of detection on
+    every frame (`every_frame`: frame index -> FrameResult, with track ids) that starts after the first
+    frame and lasts NEW_FACE_MIN_FRAMES, the time from its first frame to the first frame the live view
+    handled (`live`) with a face on it (IoU > 0.3; every face the live view reports carries a label)."""
+    first_frame, frames_seen = {}, {}
+    for index in sorted(every_frame):
+        for track_id in every_frame[index].track_ids:
+            first_frame.setdefault(int(track_id), index)
+            frames_seen[int(track_id)] = frames_seen.get(int(track_id), 0) + 1
+    delays_ms, never = [], 0
+    for track_id, start in first_frame.items():
+        if start == min(every_frame) or frames_seen[track_id] < NEW_FACE_MIN_FRAMES:
+            continue
+        for index in sorted(i for i in live if i >= start):
+            reference = every_frame[index]
+            own = reference.detections.boxes[reference.track_ids == track_id]
+            if len(own) and len(live[index].detections) and iou_matrix(own, live[index].detections.boxes).max() > 0.3:
+                delays_ms.append(1000 * (index - start) / fps)
+                break
+        else:
+            never += 1
+    delays = np.array(delays_ms)
+    return {"new_faces": len(delays_ms) + never, "never_labelled": never,
+            "median_ms": round(float(np.median(delays)), 1) if len(delays) else None,
+            "max_ms": round(float(delays.max()), 1) if len(delays) else None,
+            "within_200_ms": round(float((delays <= 200).mean()), 3) if len(delays) else None}
 
 
 def flicker(detector, design, frames: list[np.ndarray], fps: float) -> dict:

@@ -41,9 +41,11 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
         report["classifier_ms_per_batch"] = pipeline.classifier_ms(timed, crops, repeats=3 if quick else 20)
         report["classifier_precision"] = {name: design.precision for name, design in designs.items()}
         main = {"multitask": designs["multitask"]} if "multitask" in designs else dict([next(iter(designs.items()))])
-        report["end_to_end_720p"] = {"every_frame": pipeline.end_to_end(detector, main, frames, 1, fps),
+        every_frame, live = {}, {}
+        report["end_to_end_720p"] = {"every_frame": pipeline.end_to_end(detector, main, frames, 1, fps, every_frame),
                                      "tracking_mode": pipeline.end_to_end(detector, main, frames, TRACKING_MODE_EVERY, fps),
-                                     "live_view": pipeline.live_end_to_end(detector, main, frames, fps)}
+                                     "live_view": pipeline.live_end_to_end(detector, main, frames, fps, results=live)}
+        report["live_view_first_label"] = pipeline.first_labels(every_frame, live, fps)
         for row in report["end_to_end_720p"].values():
             row["precision"] = next(iter(main.values())).precision
         ends = report["end_to_end_720p"]  # the share of the faces detection on every frame finds that the live view has
@@ -78,6 +80,11 @@ def print_report(report: dict) -> None:
     if "live_view_coverage" in report:
         print(f"\nLive view coverage: {report['live_view_coverage']:.0%} of the faces per frame that detection on "
               "every frame finds")
+    if report.get("live_view_first_label", {}).get("median_ms") is not None:
+        first = report["live_view_first_label"]
+        print(f"Faces coming into the picture ({first['new_faces']}): first label after {first['median_ms']} ms "
+              f"(median), {first['max_ms']} ms at most, {first['within_200_ms']:.0%} within 200 ms; never labelled: "
+              f"{first['never_labelled']}")
     if "flicker" in report:
         f = report["flicker"]
         print(f"\nAge-bucket changes per track-second: raw {f['changes_per_track_second']['raw']}, smoothed "
