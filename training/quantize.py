@@ -7,7 +7,9 @@ per-channel int8 weights, uint8 activations), calibrated on real aligned crops o
 every source (the app's own detector and aligner made them), each activation's range set to hold all but
 its rarest 0.001% of values (ACTIVATION_PERCENTILE; where ONNX Runtime cannot histogram one of them, as in
 an untrained network, the whole network takes min-max ranges, and the verdict says so). The INT8 copy is then run beside its FP32
-self on the test split of every source; it is written as NAME.int8.onnx only if, on every source, its gender
+self on the validation split of every source (never the test split, which must not help choose what
+ships), on ONNX Runtime and on OpenVINO where it is installed; it is written as NAME.int8.onnx only if, on
+each runtime and every source, its gender
 accuracy is within GENDER_TOLERANCE points and its MAE within MAE_TOLERANCE years of the FP32 network's,
 its sure gender answers (by the calibration both share, and the rule for children, which for the
 gender network reads the FP32 age network's estimates) as often right and nearly as many, and a batch
@@ -30,6 +32,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
 
 from agegender.vision.designs import (GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid,
                                       softmax)
+from agegender.vision.runtime import CPU, OPENVINO, openvino_available
 from training.calibrate import validation_faces
 from training.metrics import mean_absolute_error
 from training.evaluate import fastest_ms
@@ -153,6 +156,18 @@ def scores_by_source(network, crops, ages, genders, sources, partner_age: np.nda
     return scores
 
 
+def judged_runtimes() -> dict[str, str]:
+    """The runtimes a copy must pass on: ONNX Runtime's CPU provider, and OpenVINO where it is installed
+    (the app's CPU runtime by default): the same INT8 file computes differently on each."""
+    return {"onnxruntime": CPU, **({"openvino": OPENVINO} if openvino_available() else {})}
+
+
+def judged(network, crops, ages, genders, sources, partner_age) -> dict:
+    """A network's figures on the validation faces of each source, and its time for a batch of 8."""
+    return {"val": scores_by_source(network, crops, ages, genders, sources, partner_age),
+            "ms_for_8": fastest_ms(network.run, crops[:8], repeats=30)}
+
+
 def gate(fp32: dict, int8: dict, fp32_ms: float, int8_ms: float) -> list[str]:
     """The reasons an INT8 copy may not ship; empty when it may."""
     reasons = []
@@ -187,39 +202,41 @@ def main() -> None:
     train_crops, _, _, _ = validation_faces("train")
     pick = np.random.default_rng(0).choice(len(train_crops), CALIBRATION_CROPS, replace=False)
     calibration = np.ascontiguousarray(train_crops[np.sort(pick)])
-    crops, ages, genders, sources = validation_faces("test")
+    crops, ages, genders, sources = validation_faces("val")  # the gate never sees the test split
     verdicts = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    runtimes = judged_runtimes()
     partner_age = None  # the FP32 age network's estimates, for the gender network's rule for children
     if "gender.onnx" in args.networks:
         if not (args.models / "age.onnx").is_file():
             raise SystemExit(f"{args.models / 'age.onnx'} is missing: the gender network's sure answers are judged "
                              "with the ages of the age network it is paired with")
-        age_network = load_network(args.models / "age.onnx", ["CPUExecutionProvider"])
+        age_network = load_network(args.models / "age.onnx", [CPU])
         partner_age = expected_age(softmax(answers(age_network, crops)["age_logits"]))
     for name in args.networks:
         fp32_path = args.models / name
         int8_path = int8_copy(fp32_path)
         int8_path.unlink(missing_ok=True)
-        fp32 = load_network(fp32_path, ["CPUExecutionProvider"])
-        fp32_scores = scores_by_source(fp32, crops, ages, genders, sources, partner_age)
-        fp32_ms = fastest_ms(fp32.run, crops[:8], repeats=30)
-        verdicts[name] = {"shipped": False, "fp32": {"test": fp32_scores, "ms_for_8": fp32_ms}, "plans": {},
+        fp32 = {runtime: judged(load_network(fp32_path, [provider]), crops, ages, genders, sources, partner_age)
+                for runtime, provider in runtimes.items()}
+        verdicts[name] = {"shipped": False, "judged_on": "validation split", "fp32": fp32, "plans": {},
                           "model_sha256": sha256(fp32_path)}
         for plan in args.plans:
             candidate = int8_path.with_name("candidate-" + int8_path.name)
             try:
                 ranges = quantize(fp32_path, calibration, candidate, plan)
-                int8 = load_network(candidate, ["CPUExecutionProvider"])
-                scores = scores_by_source(int8, crops, ages, genders, sources, partner_age)
-                ms = fastest_ms(int8.run, crops[:8], repeats=30)
+                int8 = {runtime: judged(load_network(candidate, [provider]), crops, ages, genders, sources, partner_age)
+                        for runtime, provider in runtimes.items()}
             except BaseException:  # never leave a half-judged copy in models/ (the wheel would pack it)
                 candidate.unlink(missing_ok=True)
                 raise
-            reasons = gate(fp32_scores, scores, fp32_ms, ms)
-            verdicts[name]["plans"][plan] = {"reasons": reasons, "test": scores, "ms_for_8": ms,
-                                             "activation_ranges": ranges}
+            reasons = [f"{runtime}: {reason}" for runtime in runtimes
+                       for reason in gate(fp32[runtime]["val"], int8[runtime]["val"], fp32[runtime]["ms_for_8"],
+                                          int8[runtime]["ms_for_8"])]
+            verdicts[name]["plans"][plan] = {"reasons": reasons, **int8, "activation_ranges": ranges}
+            speeds = ", ".join(f"{runtime} {fp32[runtime]['ms_for_8']:.1f} -> {int8[runtime]['ms_for_8']:.1f} ms"
+                               for runtime in runtimes)
             print(f"{name}, {plan} in float: {'passes' if not reasons else 'fails: ' + '; '.join(reasons)} "
-                  f"({fp32_ms:.1f} -> {ms:.1f} ms for 8 crops)", flush=True)
+                  f"({speeds} for 8 crops)", flush=True)
             if not reasons:
                 os.replace(candidate, int8_path)
                 verdicts[name].update(shipped=True, plan=plan)
