@@ -38,9 +38,16 @@ def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):
     qtbot.waitUntil(lambda: seen and seen[-1] == ["single"], timeout=30000)
     window.design_actions["compare"].trigger()
     qtbot.waitUntil(lambda: seen[-1] == ["multitask", "single"], timeout=30000)
-    assert window.compare_dock.isVisible()
-    qtbot.waitUntil(lambda: "Agree on gender" in window.compare_label.text() and "×" in window.compare_label.text(),
+    assert window.compare_panel.isVisible()
+    qtbot.waitUntil(lambda: "Agree on gender" in window.compare_panel.label.text() and "×" in window.compare_panel.label.text(),
                     timeout=30000)
+    # nothing cut off: the status line fits the window's own width, the panel's lines wrap within it
+    from PySide6.QtGui import QFontMetrics
+    window._update_status()
+    status = window.status
+    assert window.width() == 1280 and window.runtime_in_use() in status.text()  # both designs' precisions named
+    assert QFontMetrics(status.font()).horizontalAdvance(status.text()) <= window.width() - 40, status.text()
+    assert window.compare_panel.label.wordWrap()
 
 
 def test_recording_and_export_produce_valid_files(qtbot, make_window, short_clip, tmp_path):

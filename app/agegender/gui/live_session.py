@@ -1,5 +1,6 @@
 """One source on screen: its capture thread (FrameGrabber) and its inference thread (InferenceWorker),
-started together and stopped together without waiting long."""
+started together and stopped together without waiting long; the source's state as its capture thread
+last said it, and the watchdog that notices when results stop coming while frames should."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,17 +8,29 @@ from typing import Callable
 from PySide6.QtCore import Qt
 
 from agegender.gui.worker import InferenceWorker
+from agegender.sources.watchdog import Watchdog
 
 
 class LiveSession:
-    def __init__(self, grabber_factory) -> None:
+    def __init__(self, grabber_factory, watchdog_s: float) -> None:
         self._grabber_factory = grabber_factory
         self.grabber = None
         self.worker = None
         self._retiring: list = []  # workers stopped while inside a long inference, kept alive until they end
+        self.source_state: tuple[str, str] = ("", "")  # ("running", "lost", "ended", "failed", ...; a message)
+        self.watchdog = Watchdog(watchdog_s)
+
+    def result_arrived(self) -> None:
+        self.watchdog.beat()
+
+    def stalled(self) -> bool:
+        """True once when the source is running, not paused, and no result came for the watchdog's time."""
+        expecting = self.source_state[0] == "running" and self.grabber is not None and not self.grabber.paused
+        return self.watchdog.check(expecting)
 
     def start(self, spec: str, pipeline, designs_to_run: Callable[[], list[str]], on_result: Callable,
               on_failure: Callable[[str], None], **grabber_options) -> None:
+        self.watchdog.beat()
         self.grabber = self._grabber_factory(spec, **grabber_options)
         self.worker = InferenceWorker(pipeline, self.grabber, designs_to_run)
         self.worker.result_ready.connect(on_result, Qt.ConnectionType.QueuedConnection)

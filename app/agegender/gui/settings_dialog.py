@@ -1,11 +1,13 @@
 """Settings that take effect on the next frame: face size, thresholds, age buckets, privacy, landmarks."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QMessageBox, QSpinBox)
 
+from agegender.config import ConfigError
 from agegender.vision import buckets
-from agegender.vision.detect import DetectorSettings
 
 
 class SettingsDialog(QDialog):
@@ -54,16 +56,19 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
 
     def apply(self) -> None:
+        """The new values, checked by Settings as a settings file's are (the same rules, the same
+        messages); refused values change nothing."""
         try:
-            scheme = buckets.scheme(self.buckets.currentText().strip())
-            thresholds = tuple(box.value() for box in self.thresholds)
-            detector_settings = DetectorSettings.preset(self.settings.detector, self.min_face.value(), thresholds)
-        except ValueError as exc:
+            checked = replace(self.settings, min_face=self.min_face.value(),
+                              thresholds=[box.value() for box in self.thresholds],
+                              buckets=self.buckets.currentText().strip(), smoothing=self.smoothing.isChecked(),
+                              detect_every=self.detect_every.value(), privacy=self.privacy.isChecked(),
+                              landmarks=self.landmarks.isChecked())
+        except ConfigError as exc:
             QMessageBox.warning(self, "Settings", str(exc))
             return
-        self.pipeline.reconfigure(detector_settings, scheme, self.smoothing.isChecked(), self.detect_every.value())
-        self.settings.min_face, self.settings.thresholds = detector_settings.min_face, list(thresholds)
-        self.settings.buckets = self.buckets.currentText().strip()
-        self.settings.privacy, self.settings.landmarks = self.privacy.isChecked(), self.landmarks.isChecked()
-        self.settings.smoothing, self.settings.detect_every = self.pipeline.smoothing, self.pipeline.detect_every
+        self.pipeline.reconfigure(checked.detector_settings(), buckets.scheme(checked.buckets), checked.smoothing,
+                                  checked.detect_every)
+        for key in ("min_face", "thresholds", "buckets", "smoothing", "detect_every", "privacy", "landmarks"):
+            setattr(self.settings, key, getattr(checked, key))  # the window's Settings, read on each frame
         self.accept()

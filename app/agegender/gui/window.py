@@ -1,20 +1,22 @@
 """The main window. Paints every frame the source delivers, at the source's pace, with the newest
 result's faces moved to each frame's time drawn over it; inference runs beside it on its own thread
-and never holds up a frame. Kiosk mode: full screen, frameless, no menus, no cursor, nothing written
-to disk. Outputs live in gui/window_outputs.py, the playback bar in gui/playback_bar.py."""
+and never holds up a frame. Beside it: gui/kiosk.py (the kiosk), gui/compare_panel.py, gui/live_session.py
+(a source's threads), gui/window_outputs.py (recordings, exports, snapshots), gui/playback_bar.py."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtGui import QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QStyle, QVBoxLayout, QWidget)
 
-from agegender.config import KIOSK_LABEL_SCALE, Settings
+from agegender.config import Settings
 from agegender.console import say
+from agegender.gui.compare_panel import ComparePanel
 from agegender.gui.compare_stats import CompareStats
+from agegender.gui.kiosk import Kiosk
 from agegender.gui.live_feed import FrameFeed, LiveStats
 from agegender.gui.overlay import Overlay
 from agegender.gui.playback_bar import PlaybackBar
@@ -30,7 +32,6 @@ from agegender.sources.watchdog import Watchdog
 from agegender.timing import StageTimes
 
 DESIGN_TITLES = {"multitask": "Multi-task", "single": "Single-task pair", "compare": "Compare"}
-PRIVACY_NOTICE = "Nothing is recorded or stored. Age and gender are estimates, and often wrong."
 
 
 class MainWindow(QMainWindow):
@@ -40,11 +41,11 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings, pipeline, provider: str, grabber_factory=FrameGrabber) -> None:
         super().__init__()
-        self._source_state = ("", "")
         self.source_status.connect(self._on_status)
         self.settings, self.pipeline, self.provider = settings, pipeline, provider
-        self.session = LiveSession(grabber_factory)
+        self.session = LiveSession(grabber_factory, settings.watchdog_s)
         self.closed = False  # set once, on close: nothing new is started after it
+        self.kiosk: Kiosk | None = None  # (made once the menus and widgets it hides exist)
         self.design = settings.design if self._available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
@@ -55,7 +56,6 @@ class MainWindow(QMainWindow):
         self.overlay = Overlay()
         self.current_frame = None  # the Frame on screen
         self._last_face_at = time.monotonic()
-        self.watchdog = Watchdog(settings.watchdog_s)
         self.source_spec: str | None = None
 
         self.setWindowTitle("AgeGender Live")
@@ -63,16 +63,8 @@ class MainWindow(QMainWindow):
         self.video.frame_painted.connect(self._on_painted)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status, 1)
-        self.compare_label = QLabel()
-        self.compare_label.setTextFormat(Qt.TextFormat.RichText)
-        self.compare_label.setWordWrap(True)
-        self.compare_label.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.compare_label.setMinimumWidth(300)
-        self.compare_label.setContentsMargins(8, 8, 8, 8)
-        self.compare_dock = QDockWidget("Compare", self)
-        self.compare_dock.setWidget(self.compare_label)
-        self.compare_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_dock)
+        self.compare_panel = ComparePanel(self, settings.compare_window_s)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_panel)
         self._build_menus()
         self.playback = PlaybackBar([self.play_action, self.step_action, self.loop_action])
         self.playback.seek_requested.connect(self._seek)
@@ -89,8 +81,7 @@ class MainWindow(QMainWindow):
         self._ticker = QTimer(self)
         self._ticker.timeout.connect(self._tick)
         self._ticker.start(250)
-        if settings.kiosk:
-            self._enter_kiosk()
+        self.kiosk = Kiosk(self) if settings.kiosk else None
         self.video.label_scale, self.video.landmarks = settings.label_scale, settings.landmarks
         self.resize(1280, 800)
 
@@ -165,26 +156,9 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         view.addAction("&Settings…", self._show_settings, QKeySequence("Ctrl+,"))
 
-    def _enter_kiosk(self) -> None:
-        self.menuBar().hide()
-        self.statusBar().hide()
-        self.compare_dock.setVisible(False)
-        self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-        self.settings.label_scale *= KIOSK_LABEL_SCALE
-        self.playback.hide()
-        self.loop_action.setChecked(True)  # a file at a demo stand plays on: nobody is there to press Play
-        self.video.notice = PRIVACY_NOTICE
-        for action in (self.record_action, self.snapshot_action, self.export_action):
-            action.setEnabled(False)  # menus are hidden, but their shortcuts would still fire
-        QApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
-        self._exit_shortcut = QShortcut(QKeySequence(self.settings.kiosk_exit_keys), self)
-        self._exit_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
-        self._exit_shortcut.activated.connect(self.close)
-
     def show(self) -> None:
-        if self.settings.kiosk:
-            self.setGeometry(self.screen().geometry())  # also without a window manager to honour full screen
-            self.showFullScreen()
+        if self.kiosk:
+            self.kiosk.show()
         else:
             super().show()
 
@@ -195,7 +169,6 @@ class MainWindow(QMainWindow):
         self.session.stop()
         self.session.wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
         self.source_spec = spec
-        self.watchdog.beat()
         self.pipeline.reset()
         self.pipeline.live = self.outputs.exporter is None
         self.overlay.reset()
@@ -217,6 +190,10 @@ class MainWindow(QMainWindow):
     def worker(self):
         return self.session.worker
 
+    @property
+    def watchdog(self) -> Watchdog:
+        return self.session.watchdog
+
     def every_frame_to_inference(self, on: bool) -> None:
         """While results are exported, a file's every frame is classified (its capture waits for inference),
         and every frame gets the same work as in `agegender process`: no sweep beside it, no budget."""
@@ -225,7 +202,7 @@ class MainWindow(QMainWindow):
             self.grabber.wait_for_inference = on
 
     def _on_status(self, state: str, message: str) -> None:
-        self._source_state = (state, message)  # shown by _tick
+        self.session.source_state = (state, message)  # shown by _tick
 
     def _fill_cameras(self) -> None:
         self.cameras_menu.clear()
@@ -279,7 +256,7 @@ class MainWindow(QMainWindow):
             return
         self.design = design
         self.design_actions[design].setChecked(True)
-        self.compare_dock.setVisible(design == "compare" and not self.settings.kiosk)
+        self.compare_panel.setVisible(design == "compare" and not self.kiosk)
 
     def designs_to_run(self) -> list[str]:
         return list(DESIGNS_RUN[self.design])
@@ -333,7 +310,7 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, frame, result) -> None:
         self.stats.result_received()
-        self.watchdog.beat()
+        self.session.result_arrived()
         self.times.add_all(result.timings)
         self.times.add("capture-to-result", (time.monotonic() - frame.captured_at) * 1000)
         if len(result.detections):
@@ -345,27 +322,25 @@ class MainWindow(QMainWindow):
         self.outputs.result_received(frame, result)
 
     def _tick(self) -> None:
-        state, message = self._source_state
-        expecting = state == "running" and self.grabber is not None and not self.grabber.paused
-        if self.watchdog.check(expecting):
+        state, message = self.session.source_state
+        if self.session.stalled():
             self._restart_capture()
             return
         if self.feed.waiting() and (not self.isVisible() or self.isMinimized()):
             self._show_waiting()  # hidden while a paint was awaited: no paint will ask for the next frame
-        if state == "failed":  # a file that cannot be read: said once, not retried
+        if self.kiosk and state in ("lost", "ended", "running"):
+            self.video.message = self.kiosk.message(state, message, time.monotonic() - self._last_face_at,
+                                                    self.settings.attract_after_s)
+        elif state in ("failed", "lost"):  # a file that cannot be read: said once, not retried
             self.video.message = message
-        elif state == "lost":
-            self.video.message = f"Camera lost — reconnecting…\n{message}" if self.settings.kiosk else message
         elif state == "ended":  # over the video: the status bar's permanent label would hide it
-            self.video.message = message if self.settings.kiosk else f"{message} — Play (Space) plays it again"
+            self.video.message = f"{message} — Play (Space) plays it again"
         elif state == "running":
-            idle = time.monotonic() - self._last_face_at
-            attract = self.settings.kiosk and idle > self.settings.attract_after_s
-            self.video.message = "Step closer: how old do I think you are?" if attract else ""
+            self.video.message = ""
         if self.grabber is not None:
             self._show_play_button(self.grabber.paused or self.grabber.ended)
         source = self.grabber.source if self.grabber else None
-        seekable = source is not None and not source.is_live and source.frame_count > 0 and not self.settings.kiosk
+        seekable = source is not None and not source.is_live and source.frame_count > 0 and not self.kiosk
         if seekable and (not self.playback.isVisible() or self.playback.slider.maximum() != source.frame_count - 1):
             self.playback.set_source(source.frame_count, source.fps)
         self.playback.setVisible(seekable)
@@ -373,21 +348,15 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _update_status(self) -> None:
-        stages = " · ".join(f"{s} {self.times.recent_ms(s):.0f} ms" for s in self.times.stages() if s != "total")
+        """A short line that fits the window; the tooltip has every stage's time."""
+        ms = self.times.recent_ms
+        classify = sum(ms(stage) for stage in self.times.stages() if stage.startswith("classify:"))
         self.status.setText(f"{self.stats.painted_fps():.1f} FPS shown · {self.stats.results_per_s():.1f} results/s · "
-                            f"{stages} · {self.runtime_in_use()}")
+                            f"detect {ms('detect'):.0f} ms · classify {classify:.0f} ms · "
+                            f"on screen {ms('capture-to-paint'):.0f} ms after capture · {self.runtime_in_use()}")
+        self.status.setToolTip("\n".join(f"{stage}: {ms(stage):.1f} ms" for stage in self.times.stages()))
         if self.design == "compare":
-            s = self.compare.summary()
-            pct = lambda v: "–" if v is None else f"{100 * v:.0f}%"
-            ratio = "–" if s.cost_ratio is None else f"{s.cost_ratio:.2f}×"
-            self.compare_label.setText(
-                f"<b>Last {self.settings.compare_window_s:.0f} s</b> ({s.frames} frames, {s.faces} faces)<br><br>"
-                f"<span style='color:#ffa500'><b>MT</b> multi-task</span>: {s.ms_per_frame['multitask']:.1f} ms/frame, "
-                f"{s.ms_per_face['multitask']:.2f} ms/face<br>"
-                f"<span style='color:#28bee6'><b>ST</b> single-task pair</span>: {s.ms_per_frame['single']:.1f} ms/frame, "
-                f"{s.ms_per_face['single']:.2f} ms/face<br><br>"
-                f"Cost, pair / multi-task: {ratio}<br>Agree on gender: {pct(s.gender_agreement)}<br>"
-                f"Agree on age bucket: {pct(s.bucket_agreement)}")
+            self.compare_panel.show_summary(self.compare.summary())
 
     def _restart_capture(self) -> None:
         note = f"No frame processed for {self.watchdog.timeout_s:.0f} s: capture restarted"
@@ -413,6 +382,6 @@ class MainWindow(QMainWindow):
         self.session.stop()
         self.outputs.stop()  # finalised before any wait: nothing writes to them any more
         self.session.wait_for_retiring(30000)
-        if self.settings.kiosk:
-            QApplication.restoreOverrideCursor()
+        if self.kiosk:
+            self.kiosk.leave()
         super().closeEvent(event)
