@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from agegender.vision.align import TEMPLATE_ID, align_face
+from agegender.vision.align import TEMPLATE_ID, TEMPLATE_SIZE, align_face
 from agegender.vision.detect import DetectorSettings, MtcnnDetector
 from training.sources import FOLDERS, SOURCES, label_of, split_of
 from training.utkface import ROOT
 
 CACHE_DIR = Path(os.environ.get("AGEGENDER_CACHE") or ROOT / "cache")
-CROP_SIZE = 112  # the networks' input: aligned face crops of 112 x 112 (the template's own size)
+CROP_SIZE = TEMPLATE_SIZE  # the networks' input: aligned face crops of the template's own size, 112 x 112
 
 
 def cache_paths(source: str = "utkface", size: int = CROP_SIZE, cache_dir: Path = CACHE_DIR) -> tuple[Path, Path]:

@@ -13,14 +13,14 @@ TEMPLATE_ID = "arcface-5pt-v1"
 
 # Eye centres, nose tip and mouth corners in a 112 x 112 crop: the ArcFace/InsightFace template that
 # the pretrained MobileFaceNet trunk was trained with.
-_TEMPLATE_SIZE = 112
+TEMPLATE_SIZE = 112
 _TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                       [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 
 
 def template(size: int) -> np.ndarray:
     """The five reference points for a square crop of `size` pixels."""
-    return _TEMPLATE * (size / _TEMPLATE_SIZE)
+    return _TEMPLATE * (size / TEMPLATE_SIZE)
 
 
 def similarity_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:

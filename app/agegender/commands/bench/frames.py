@@ -11,6 +11,7 @@ from agegender.paths import SHARED_MEDIA_DIR
 
 DEFAULT_MEDIA = SHARED_MEDIA_DIR
 CROWD_VIDEO = "crowd-1080p.mp4"
+REPLAY_FPS = 25.0  # the rate the bench replays frames at, as a camera would deliver them
 
 
 def crowd_video(media: Path = DEFAULT_MEDIA) -> Path:

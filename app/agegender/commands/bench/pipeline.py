@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from agegender.commands.bench.frames import REPLAY_FPS
 from agegender.frames import Frame
 from agegender.config import Settings
 from agegender.vision.align import align_faces
@@ -159,7 +160,7 @@ def live_latency(detector, designs: dict, video, seconds: float = 8.0, detect_ev
     Frames are downscaled to `height` on the capture side, as a 720p camera would deliver them."""
     from agegender.sources.live import FrameGrabber, PacedReplay
 
-    grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, fps=25.0, height=height))
+    grabber = FrameGrabber(str(video), open_fn=lambda spec: PacedReplay(spec, fps=REPLAY_FPS, height=height))
     pipeline = Pipeline(detector, designs, tracker=Tracker(), detect_every=detect_every, live=True,
                         classify_budget=Settings().classify_budget)  # the window's pipeline
     grabber.start()

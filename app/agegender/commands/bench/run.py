@@ -14,7 +14,7 @@ from agegender.vision.designs import load_design
 from agegender.vision.detect import MtcnnDetector
 from agegender.paths import MODELS_DIR
 from agegender.commands.bench import detection, pipeline, window
-from agegender.commands.bench.frames import DEFAULT_MEDIA, crowd_video, read_frames
+from agegender.commands.bench.frames import DEFAULT_MEDIA, REPLAY_FPS, crowd_video, read_frames
 
 
 def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick: bool = False) -> dict:
@@ -32,7 +32,7 @@ def run(media=DEFAULT_MEDIA, models=MODELS_DIR, detection_frames: int = 8, quick
         except Exception as exc:
             report.setdefault("skipped", []).append(f"{name}: {exc}")
     frames = read_frames(video, 720, limit=12 if quick else None)
-    fps = 25.0
+    fps = REPLAY_FPS
     if designs:
         crops = pipeline.real_crops(detector, frames, next(iter(designs.values())).input_size)
         timed = dict(designs)

@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from agegender.commands.bench.frames import DEFAULT_MEDIA, crowd_video
+from agegender.commands.bench.frames import DEFAULT_MEDIA, REPLAY_FPS, crowd_video
 from agegender.paths import MODELS_DIR
 
 
@@ -24,7 +24,7 @@ def _spin(app, seconds: float) -> None:
 
 
 def window_replay(video, models=MODELS_DIR, design: str = "multitask", seconds: float = 10.0, height: int = 720,
-                  fps: float = 25.0, warmup_s: float = 2.0) -> dict:
+                  fps: float = REPLAY_FPS, warmup_s: float = 2.0) -> dict:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before the first QApplication: measured without a screen
     from PySide6.QtWidgets import QApplication
 
