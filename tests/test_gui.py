@@ -100,9 +100,9 @@ def test_kiosk_is_full_screen_and_writes_nothing(qtbot, make_window, short_clip,
     window.loop_action.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 3)
-    window.outputs.toggle_recording()  # would open a file dialog outside the kiosk
+    window.toggle_recording()  # would open a file dialog outside the kiosk
     window.outputs.toggle_export()
-    window.outputs.ask_snapshot()
+    window.ask_snapshot()
     window.save_snapshot(tmp_path / "snap.png")
     with pytest.raises(AgeGenderError):
         window.start_recording(tmp_path / "rec.mp4")
@@ -192,7 +192,7 @@ def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window
     fallback.start(10000)
     started = time.monotonic()
     try:
-        window.outputs.toggle_recording()  # a real, modal file dialog
+        window.toggle_recording()  # a real, modal file dialog
     finally:
         fallback.stop()
     assert isinstance(seen_dialog[0], QFileDialog)  # it was open when the window closed, and went with it
@@ -205,9 +205,9 @@ def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window
               "Save snapshot": tmp_path / "after.png"}
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, *rest: (str(chosen[title]), ""))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(short_clip), ""))
-    window.outputs.toggle_recording()
+    window.toggle_recording()
     window.outputs.toggle_export()
-    window.outputs.ask_snapshot()
+    window.ask_snapshot()
     window._ask_file()
     assert window.outputs.recorder is None and window.outputs.exporter is None and window.grabber is None
     assert list(tmp_path.iterdir()) == []

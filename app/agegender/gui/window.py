@@ -26,7 +26,7 @@ from agegender.gui.window_outputs import WindowOutputs
 from agegender.gui.live_session import LiveSession
 from agegender.vision.designs import DESIGNS_RUN
 from agegender.outputs.draw import blur_faces
-from agegender.sources.capture import mask_credentials
+from agegender.sources.capture import FALLBACK_FPS, mask_credentials
 from agegender.sources.live import FrameGrabber, list_cameras
 from agegender.sources.watchdog import Watchdog
 from agegender.timing import StageTimes
@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
         self.design = settings.design if self._available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
-        self.outputs = WindowOutputs(self)
+        self.outputs = WindowOutputs(settings, list(pipeline.designs), self.designs_to_run, self)
         self.feed = FrameFeed(parent=self)
         self.feed.connect_to(self._show_waiting)
         self.stats = LiveStats()
@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel(self, settings.compare_window_s)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_panel)
         self._build_menus()
+        self.outputs.on_change = self._outputs_changed
+        self.outputs.on_error = lambda message: self.statusBar().showMessage(message, 10000)
         self.playback = PlaybackBar([self.play_action, self.step_action, self.loop_action])
         self.playback.seek_requested.connect(self._seek)
         self.playback.setVisible(False)
@@ -85,18 +87,43 @@ class MainWindow(QMainWindow):
         self.video.label_scale, self.video.landmarks = settings.label_scale, settings.landmarks
         self.resize(1280, 800)
 
-    # outputs (gui/window_outputs.py), here for launch.py and the tests
+    # outputs (gui/window_outputs.py): what only the window knows goes with each call
     def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
-        self.outputs.write_from_start(video, results)
+        self.outputs.write_from_start(video, results, self._source_fps())
 
     def start_recording(self, path: Path) -> None:
-        self.outputs.start_recording(path)
+        self.outputs.start_recording(path, self._source_fps(), self._picture_size())
 
     def start_export(self, path: Path) -> None:
         self.outputs.start_export(path)
 
     def save_snapshot(self, path: Path) -> None:
-        self.outputs.save_snapshot(path)
+        self.outputs.save_snapshot(path, *self._shown())
+
+    def toggle_recording(self) -> None:
+        """The Record menu item: asks where, or stops the recording."""
+        self.outputs.toggle_recording(self._source_fps(), self._picture_size())
+
+    def ask_snapshot(self) -> None:
+        self.outputs.ask_snapshot(self._shown)
+
+    def _source_fps(self) -> float:
+        source = self.grabber.source if self.grabber else None
+        return source.fps if source else FALLBACK_FPS
+
+    def _picture_size(self) -> tuple[int, int]:
+        shown = self.current_frame
+        return shown.image.shape[:2] if shown is not None else (720, 1280)
+
+    def _shown(self) -> tuple:
+        """The frame on screen and its faces as drawn, for a snapshot."""
+        frame = self.current_frame
+        return frame, self.overlay.result_at(frame) if frame is not None else None
+
+    def _outputs_changed(self) -> None:
+        self.record_action.setChecked(self.outputs.recorder is not None)
+        self.export_action.setChecked(self.outputs.exporter is not None)
+        self.every_frame_to_inference(self.outputs.exporter is not None)
 
     @property
     def recorder(self):
@@ -146,9 +173,9 @@ class MainWindow(QMainWindow):
             self.design_actions[key] = action
 
         output = bar.addMenu("&Output")
-        self.record_action = output.addAction("&Record video…", self.outputs.toggle_recording, QKeySequence("Ctrl+R"))
+        self.record_action = output.addAction("&Record video…", self.toggle_recording, QKeySequence("Ctrl+R"))
         self.record_action.setCheckable(True)
-        self.snapshot_action = output.addAction("&Snapshot…", self.outputs.ask_snapshot, QKeySequence("Ctrl+S"))
+        self.snapshot_action = output.addAction("&Snapshot…", self.ask_snapshot, QKeySequence("Ctrl+S"))
         self.export_action = output.addAction("&Export results (JSONL or CSV)…", self.outputs.toggle_export,
                                               QKeySequence("Ctrl+E"))
         self.export_action.setCheckable(True)
@@ -168,7 +195,7 @@ class MainWindow(QMainWindow):
             return
         self.session.stop()
         self.session.wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
-        self.source_spec = spec
+        self.source_spec = self.outputs.source_spec = spec
         self.pipeline.reset()
         self.pipeline.live = self.outputs.exporter is None
         self.overlay.reset()
@@ -289,7 +316,7 @@ class MainWindow(QMainWindow):
         if new:
             self.current_frame = frame
             self.playback.follow(frame.index)
-            self.outputs.frame_shown(frame, lambda: self.overlay.result_at(frame, faces))
+            self.outputs.frame_shown(frame, lambda: self.overlay.result_at(frame, faces), self.overlay.result)
 
     def _put_on_screen(self, frame, faces: list, new: bool) -> None:
         image = frame.image
@@ -369,7 +396,7 @@ class MainWindow(QMainWindow):
 
     # --- shutdown ---
     def closeEvent(self, event) -> None:
-        self.closed = True
+        self.closed = self.outputs.closed = True
         # Closed from inside a dialog's own event loop (Ctrl-C while a file dialog is open): the dialogs
         # go too, answering "cancelled", so nothing is started after the outputs were finalised.
         for _ in range(8):  # (a dialog may have opened another)
