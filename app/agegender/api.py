@@ -21,7 +21,7 @@ import numpy as np
 from agegender.frames import Frame, FrameResult
 from agegender.config import Settings
 from agegender.outputs.draw import annotate
-from agegender.sources.capture import FALLBACK_FPS, open_source, read_image
+from agegender.sources.capture import FALLBACK_FPS, ImageSource, VideoFileSource, open_source, read_image
 from agegender.assemble import build_pipeline
 from agegender.vision.designs import DESIGNS_RUN, Predictions, design_choice
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET, Detections
@@ -214,12 +214,12 @@ def _video_frames(source, fps: float) -> Iterator[Frame]:
     iterable of BGR arrays."""
     if isinstance(source, (str, Path, int)) and not isinstance(source, bool):
         opened = open_source(str(source))
-        if not getattr(opened, "is_live", False) and not hasattr(opened, "follow_size_changes"):
+        if isinstance(opened, ImageSource):
             opened.close()
             raise ValueError(f"track() follows faces through a video, a camera or a stream, and {source} is an "
                              "image or a folder of images: use analyze() for those")
         try:
-            if hasattr(opened, "follow_size_changes"):
+            if isinstance(opened, VideoFileSource):
                 opened.follow_size_changes()
             while (frame := opened.read()) is not None:
                 yield frame
@@ -254,12 +254,10 @@ def draw(image, faces: Iterable[Face], color: str = "bgr", *, designs: str | Non
     else:
         shown = list(DESIGNS_RUN[design_choice(designs)]) if designs else list(faces[0].designs)
         annotated = annotate(bgr, _result_of(faces), shown, landmarks=landmarks)
-    if isinstance(image, np.ndarray) or isinstance(image, (str, Path)):
-        if isinstance(image, np.ndarray) and color == "rgb" and image.ndim == 3 and image.shape[2] == 3:
-            return np.ascontiguousarray(annotated[..., ::-1])
-        return annotated
+    if isinstance(image, (str, Path, np.ndarray)):
+        return np.ascontiguousarray(annotated[..., ::-1]) if color == "rgb" else annotated
     from PIL import Image  # the image came as a PIL image
-    return Image.fromarray(annotated[..., ::-1].copy())
+    return Image.fromarray(np.ascontiguousarray(annotated[..., ::-1]))
 
 
 def _result_of(faces: list[Face]) -> FrameResult:

@@ -1,7 +1,6 @@
 """One frame in, one FrameResult out: detect, align, one batched call per network, all timed."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from agegender.frames import Frame, FrameResult

@@ -10,12 +10,12 @@ and no frame waits for it.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import copy
 import math
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import replace
 
 import cv2
@@ -93,7 +93,7 @@ class BackgroundSweep:
         """Starts a sweep of this image unless one is under way or not yet collected; True if it started.
         `known_boxes`: the faces already followed on this image. The sweep does not look for them again on
         the newest frame (the pipeline takes up only the new faces), which makes a sweep of the crowd clip
-        at 720p take 80 ms instead of 200, so sweeps come about every 5 frames instead of 8."""
+        at 720p take 80-150 ms instead of about 200, so sweeps come about every 5 frames instead of 8."""
         if self._running is not None:
             return False
         self._own.settings = self.detector.settings
@@ -113,7 +113,7 @@ class BackgroundSweep:
     def wait(self, timeout: float | None = None) -> None:
         """Until the sweep under way (if any) has ended."""
         if self._running is not None:
-            concurrent.futures.wait([self._running], timeout)
+            wait_for_futures([self._running], timeout)
 
     def finished(self) -> Detections | None:
         """The faces of the sweep that finished since the last call (once), else None. A sweep that
