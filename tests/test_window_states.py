@@ -132,3 +132,21 @@ def test_tracking_starts_again_when_the_frame_size_changes(random_models, group_
     frames = [group, group, half, half, group, half, group, group]
     faces = [len(found) for found in FaceAnalyzer(models=random_models).track(frames, detect_every=5)]
     assert min(faces) >= 3, faces
+
+
+def test_a_recording_asked_for_before_the_source_opens_takes_the_sources_frame_rate(qtbot, make_window, short_clip,
+                                                                                      tmp_path):
+    """--record is set up before the window opens its source: the recording's rate is the video's (10 FPS
+    here), read once the first frame comes, not a guess."""
+    capture = cv2.VideoCapture(str(short_clip))
+    clip = tmp_path / "ten-fps.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    while (read := capture.read())[0]:
+        writer.write(read[1])
+    writer.release()
+    window = make_window()
+    window.write_from_start(video=tmp_path / "rec.mp4")
+    window.open_source(str(clip))
+    qtbot.waitUntil(lambda: window.recorder is not None and window.recorder.frames >= 3, timeout=60000)
+    window.close()
+    assert cv2.VideoCapture(str(tmp_path / "rec.mp4")).get(cv2.CAP_PROP_FPS) == pytest.approx(10, abs=0.1)

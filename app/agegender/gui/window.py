@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
         self.design = settings.design if self._available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
-        self.outputs = WindowOutputs(settings, list(pipeline.designs), self.designs_to_run, self)
+        self.outputs = WindowOutputs(settings, list(pipeline.designs), self.designs_to_run, self._source_fps, self)
         self.feed = FrameFeed(parent=self)
         self.feed.connect_to(self._show_waiting)
         self.stats = LiveStats()
@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
 
     # outputs (gui/window_outputs.py): what only the window knows goes with each call
     def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
-        self.outputs.write_from_start(video, results, self._source_fps())
+        self.outputs.write_from_start(video, results)
 
     def start_recording(self, path: Path) -> None:
         self.outputs.start_recording(path, self._source_fps(), self._picture_size())

@@ -17,7 +17,7 @@ from agegender.errors import AgeGenderError
 from agegender.outputs.draw import annotate
 from agegender.outputs.safety import check_folder, refuse_outputs_over_inputs, write_bytes_atomically
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
-from agegender.sources.capture import FALLBACK_FPS, local_inputs
+from agegender.sources.capture import local_inputs
 from agegender.vision import buckets
 
 
@@ -31,8 +31,8 @@ class WindowOutputs:
     (a line for the status bar). `dialogs_parent`: the widget its file dialogs and warnings belong to."""
 
     def __init__(self, settings, designs: list[str], designs_shown: Callable[[], list[str]],
-                 dialogs_parent: QWidget) -> None:
-        self.settings, self.designs, self.designs_shown = settings, designs, designs_shown
+                 source_fps: Callable[[], float], dialogs_parent: QWidget) -> None:
+        self.settings, self.designs, self.designs_shown, self.source_fps = settings, designs, designs_shown, source_fps
         self.dialogs_parent = dialogs_parent
         self.on_change: Callable[[], None] = lambda: None
         self.on_error: Callable[[str], None] = lambda message: None
@@ -41,7 +41,6 @@ class WindowOutputs:
         self.recorder: VideoWriter | None = None
         self.exporter = None  # JsonlWriter or CsvWriter
         self.record_from_start: Path | None = None  # asked for on the command line; opened at the first frame
-        self.record_fps = FALLBACK_FPS
         self.saved: list[Path] = []  # recordings and exports finalised, to say on the way out
         # still images shown whose result has not come yet, oldest first: the next may be on screen before
         # the result of the one before it comes (photos are shown a second each, whatever inference takes)
@@ -80,7 +79,7 @@ class WindowOutputs:
     def _record(self, frame, result) -> None:
         if self.record_from_start is not None:
             path, self.record_from_start = self.record_from_start, None
-            self.start_recording(path, self.record_fps, frame.image.shape[:2])
+            self.start_recording(path, self.source_fps(), frame.image.shape[:2])
         self.recorder.write(self.annotated(frame, result))  # evenly spaced: the view may loop or seek
 
     def _written(self, write, video: bool) -> None:
@@ -96,9 +95,10 @@ class WindowOutputs:
             QMessageBox.warning(self.dialogs_parent, "Output stopped", f"{exc}\n{outcome}")
 
     # --- starting and stopping ---
-    def write_from_start(self, video: Path | None = None, results: Path | None = None, fps: float = FALLBACK_FPS) -> None:
-        """Record (at `fps`) and/or export from the first frame on (asked for on the command line). Both
-        are checked before either is opened."""
+    def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
+        """Record and/or export from the first frame on (asked for on the command line, before the source
+        is open: the recording takes its size and rate from the first frame). Both are checked before
+        either is opened."""
         if self.settings.kiosk and (video or results):
             raise AgeGenderError("the kiosk writes nothing: --record and --results cannot be used with --kiosk")
         refuse_outputs_over_inputs({"--record": video, "--results": results}, local_inputs(self.settings.source))
@@ -109,7 +109,7 @@ class WindowOutputs:
             check_results_path(results)
             self.start_export(Path(results))
         if video is not None:
-            self.record_from_start, self.record_fps = Path(video), fps  # opened at the first frame, when its size is known
+            self.record_from_start = Path(video)  # opened at the first frame, when its size and rate are known
 
     def _refuse_over_source(self, what: str, path: Path) -> None:
         refuse_outputs_over_inputs({what: path}, local_inputs(self.source_spec or self.settings.source))
