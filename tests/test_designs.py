@@ -55,19 +55,22 @@ def test_both_designs_answer_the_same_call(name, random_models, crops):
     assert face["gender"] == ("female" if face["p_female"] > 0.5 else "male")
 
 
-def test_the_sure_threshold_comes_from_the_model_file(tmp_path, detector, group_photo):
-    """The calibrated threshold each network carries decides which answers are sure: at 0.5 every
-    adult's answer is, above 1 none is."""
+def test_the_sure_thresholds_come_from_the_model_file(tmp_path, detector, group_photo):
+    """The calibrated thresholds per age band each network carries decide which answers are sure: at 0.5
+    every adult's answer is, above 1 none is, and a band marked never (here from 18) has none. A file of
+    an older export, with one threshold, is still read."""
     image = cv2.imread(str(group_photo))
     crops = align_faces(image, detector.detect(image).landmarks, 112)
     sure = {}
-    for threshold in (0.5, 1.01):
+    for name, metadata in {"0.5": {"gender_thresholds": [[12, 0.5]]}, "1.01": {"gender_thresholds": [[12, 1.01]]},
+                           "never from 18": {"gender_thresholds": [[12, 0.5], [18, None]]},
+                           "older file, 0.5": {"gender_thresholds": None, "gender_threshold": 0.5}}.items():
         shutil.copy(ROOT / "models" / "multitask.onnx", tmp_path / "multitask.onnx")
-        set_metadata(tmp_path / "multitask.onnx", gender_threshold=threshold)
+        set_metadata(tmp_path / "multitask.onnx", **metadata)
         predictions = load_design("multitask", tmp_path).predict(crops)
         assert (predictions.age_years >= 18).all()  # the group photo's six adults
-        sure[threshold] = predictions.gender_confident.tolist()
-    assert sure == {0.5: [True] * 6, 1.01: [False] * 6}
+        sure[name] = predictions.gender_confident.tolist()
+    assert sure == {"0.5": [True] * 6, "1.01": [False] * 6, "never from 18": [False] * 6, "older file, 0.5": [True] * 6}
 
 
 def test_one_batched_call_equals_one_call_per_face(random_models, crops):

@@ -26,7 +26,7 @@ def predictions() -> Predictions:
     # ages predicted 30 (right), 40 (10 off, next bucket), 5 (right), 70 (right)
     # P(female) 0.95 right, 0.7 wrong, 0.9 right, 0.2 right; sure at 0.8 unless the estimate is under 12
     return Predictions(one_hot([30, 40, 5, 70]), np.array([0.95, 0.7, 0.9, 0.2], np.float32), DEFAULT,
-                       ("male", "female"), GenderRule(threshold=0.8, min_age=12))
+                       ("male", "female"), GenderRule.uniform(0.8, min_age=12))
 
 
 def test_one_design_on_one_source_by_hand():
@@ -37,7 +37,7 @@ def test_one_design_on_one_source_by_hand():
     assert figures["bucket8_accuracy"] == pytest.approx(0.75)
     assert figures["bucket8_distance"] == pytest.approx(0.25)
     # adults (true age >= 18) are faces 0, 1, 3; sure: 0 and 3 (1 is under the threshold), both right
-    assert figures["gender_threshold"] == 0.8
+    assert figures["gender_thresholds"] == [[12.0, 0.8]]
     assert figures["confident_coverage_adults"] == pytest.approx(2 / 3, abs=1e-4)
     assert figures["confident_accuracy_adults"] == pytest.approx(1.0)
     assert result["by_group"]["gender_accuracy"]["White"] == {"n": 2, "value": 1.0}
@@ -76,7 +76,7 @@ def test_peer_predictions_only_where_they_cover_every_name(tmp_path):
 def results_of_two_sources() -> dict:
     mt = evaluate_design(predictions(), faces())
     worse = Predictions(one_hot([40, 40, 20, 40]), np.array([0.4, 0.7, 0.4, 0.6], np.float32), DEFAULT,
-                        ("male", "female"), GenderRule(threshold=0.8))
+                        ("male", "female"), GenderRule.uniform(0.8))
     single = evaluate_design(worse, faces())
     how = {"sources": ["utkface", "aaf"], "batch": 64, "lr": 1e-3, "init": "t.pt", "steps": 3000}
     cost = {"ms_per_batch": {"1": 1.0, "8": 4.0, "32": 10.0}, "size": {"parameters": 1_000_000, "flops": 4e8},
@@ -88,10 +88,15 @@ def results_of_two_sources() -> dict:
 
 
 def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path):
-    curve = [{"threshold": t, "accuracy": a, "coverage_all": c, "coverage_adults": c}
+    curve = [{"threshold": t, "accuracy": a, "coverage_all": c, "coverage_adults": c, "faces": 10, "ece": 0.02}
              for t, a, c in ((0.5, 0.95, 1.0), (0.7, 0.97, 0.9), (0.9, 0.99, 0.5))]
-    abstention = {name: {"temperature": 1.2, "threshold": 0.7, "at_threshold": curve[1], "curve": curve,
-                         "by_source": {"utkface": curve[1], "aaf": curve[0]}} for name in ("multitask", "single")}
+    families = ("clean", "low_resolution", "detector", "degraded")
+    abstention = {name: {"temperature": 1.2, "bands": [[12, 0.9], [20, None]], "floor": 0.85,
+                         "test_time_mirror": {"kept": name == "single", "gender_accuracy": 0.004, "mae": 0.02},
+                         "just_above_floor_degraded": {"faces": 40, "accuracy": 0.9},
+                         "clean": curve[2], "degraded": curve[1], "curve_degraded": curve, "curve_clean": curve,
+                         "by_source": {s: {f: curve[1] for f in families} for s in ("utkface", "aaf")}}
+                  for name in ("multitask", "single")}
     (tmp_path / "abstention.json").write_text(json.dumps(abstention))
     text = write_report(results_of_two_sources(), tmp_path, runs=tmp_path / "no-runs").read_text()
     assert "### UTKFace test (4 faces)" in text and "### All-Age-Faces test (4 faces)" in text
@@ -101,6 +106,9 @@ def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path)
     assert "0.50× the pair's parameters" in text
     assert "same trunk and recipe, each network 3,000 steps on utkface and aaf" in text
     assert "![Abstention curve](abstention.png)" in text and (tmp_path / "abstention.png").stat().st_size > 0
+    assert "| Multi-task | not kept (+0.40 pt, +0.020 y) | 12+: 0.900, 20+: never | 97.00% / 90.00% |" in text
+    assert "| Single-task pair | UTKFace | 97.00% / 90.00% | 97.00% / 90.00% |" in text
+    assert "were right 90.00% of 40 (Multi-task)" in text
     assert "No training runs were found" in text
     assert "bucket shown is the one holding the age estimate" in text
     assert "gender-to-age variant" in text

@@ -59,19 +59,22 @@ def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_r
     ship(model, "multitask", path)
     calibrated = onnx.load(str(path))  # as training.calibrate leaves it
     calibrated.metadata_props.add(key="gender_temperature", value="1.1")
-    calibrated.metadata_props.add(key="gender_threshold", value="0.6")
+    calibrated.metadata_props.add(key="gender_thresholds", value="[[12, 0.95], [20, 0.86]]")
+    calibrated.metadata_props.add(key="test_time_mirror", value="true")
     onnx.save(calibrated, str(path))
     quantize(path, np.concatenate([real_crops] * 4), int8_copy(path))
     ship(model, "multitask", path, {"utkface": {"mae": 4.4}})  # only the test metrics are new
     for shipped in (path, int8_copy(path)):  # the calibration of these weights holds in both files
         meta = {p.key: json.loads(p.value) for p in onnx.load(str(shipped)).metadata_props}
-        assert (meta["gender_temperature"], meta["gender_threshold"]) == (1.1, 0.6)
+        assert (meta["gender_temperature"], meta["gender_thresholds"], meta["test_time_mirror"]) == \
+            (1.1, [[12, 0.95], [20, 0.86]], True)
         assert meta["test_metrics"] == {"utkface": {"mae": 4.4}}
     assert meta["precision"] == "int8"
     torch.manual_seed(2)
     ship(build_model("multitask").eval(), "multitask", path)
     assert not int8_copy(path).exists()
-    assert not {p.key for p in onnx.load(str(path)).metadata_props} & {"gender_temperature", "gender_threshold"}
+    assert not {p.key for p in onnx.load(str(path)).metadata_props} & {"gender_temperature", "gender_thresholds",
+                                                                       "test_time_mirror"}
 
 
 def test_a_pair_network_that_loses_its_int8_copy_takes_its_partners_with_it(tmp_path):
@@ -84,3 +87,22 @@ def test_a_pair_network_that_loses_its_int8_copy_takes_its_partners_with_it(tmp_
     int8_copy(tmp_path / "age.onnx").unlink()  # as ship() does when the age network's weights change
     withdraw_lone_copies(tmp_path)
     assert not int8_copy(tmp_path / "gender.onnx").exists()
+
+
+def test_metrics_go_into_the_shipped_files_as_they_are(tmp_path):
+    import json
+    import shutil
+    import onnx
+    from agegender.vision.designs import int8_copy
+    from training.export import embed_metrics
+    from tests.conftest import ROOT
+    for name in ("multitask.onnx", "multitask.int8.onnx"):
+        shutil.copy(ROOT / "models" / name, tmp_path / name)
+    before = {p.key: p.value for p in onnx.load(str(tmp_path / "multitask.onnx")).metadata_props}
+    embed_metrics(tmp_path / "multitask.onnx", {"utkface test": {"mae_years": 3.9}})
+    for shipped in (tmp_path / "multitask.onnx", int8_copy(tmp_path / "multitask.onnx")):
+        meta = {p.key: p.value for p in onnx.load(str(shipped)).metadata_props}
+        assert json.loads(meta["test_metrics"]) == {"utkface test": {"mae_years": 3.9}}
+        assert {k: v for k, v in meta.items() if k not in ("test_metrics", "precision")} == \
+            {k: v for k, v in before.items() if k != "test_metrics"}  # calibration and the rest untouched
+    assert json.loads(meta["precision"]) == "int8"

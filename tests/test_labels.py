@@ -74,7 +74,7 @@ def test_gender_is_sure_only_above_the_threshold_and_for_adults():
     distribution[[0, 1, 2], 30] = 1  # adults
     distribution[3, 6] = 1  # a child
     p_female = np.array([0.97, 0.90, 0.02, 0.99])
-    predictions = Predictions(distribution, p_female, NAMED["default"], ("male", "female"), GenderRule(0.95, 12))
+    predictions = Predictions(distribution, p_female, NAMED["default"], ("male", "female"), GenderRule.uniform(0.95, 12))
     assert predictions.gender_confident.tolist() == [True, False, True, False]
     assert [predictions.face(i)["gender"] for i in range(4)] == ["female", "female", "male", "female"]
     assert texts(gender_segments(predictions, 0)) == [("female 97%", 0.75)]
@@ -87,7 +87,7 @@ def test_no_confidence_reads_100_percent():
     distribution = np.zeros((3, AGES))
     distribution[:, 30] = 1
     predictions = Predictions(distribution, np.array([0.9999, 0.00001, 0.985]), NAMED["default"],
-                              ("male", "female"), GenderRule(0.95, 12))
+                              ("male", "female"), GenderRule.uniform(0.95, 12))
     assert texts(gender_segments(predictions, 0)) == [("female 99%", 0.75)]
     assert texts(gender_segments(predictions, 1)) == [("male 99%", 0.75)]
     assert texts(gender_segments(predictions, 2)) == [("female 98%", 0.75)]

@@ -6,11 +6,13 @@ import pytest
 
 import training.__main__ as runner
 from training import crops
+from training.degrade import degraded_path
 
 
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
-    """A crop cache and three finished training runs, written an hour ago, in a folder of their own."""
+    """A crop cache, three finished training runs and the degraded validation faces, written an hour ago,
+    in a folder of their own."""
     monkeypatch.setenv("AGEGENDER_RUNS", str(tmp_path / "runs"))
     monkeypatch.setattr(crops, "CACHE_DIR", tmp_path / "cache")
     an_hour_ago = os.path.getmtime(runner.SPLITS_DIR / "aaf_val.txt") + 10
@@ -18,6 +20,7 @@ def folders(tmp_path, monkeypatch):
     for source in ("utkface", "aaf"):
         written += crops.cache_paths(source, cache_dir=tmp_path / "cache")
     written += [tmp_path / "runs" / design / "history.json" for design in runner.DESIGNS]
+    written.append(degraded_path(tmp_path / "cache"))
     for path in written:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"stopped": "all epochs done"}) if path.name == "history.json" else "")
@@ -27,11 +30,11 @@ def folders(tmp_path, monkeypatch):
 
 def test_the_stages_after_training_are_done_only_if_recorded_after_it(folders):
     _, trained_at = folders
-    assert runner.done_stages({}) == {"splits", "crops", "train"}
+    assert runner.done_stages({}) == {"splits", "crops", "train", "degrade"}
     after = {"export": trained_at + 1, "quantize": trained_at + 2, "evaluate": trained_at + 3}
-    assert runner.done_stages(after) == {"splits", "crops", "train", "export", "quantize", "evaluate"}
+    assert runner.done_stages(after) == {"splits", "crops", "train", "degrade", "export", "quantize", "evaluate"}
     before = {**after, "export": trained_at - 100}  # exported from an earlier training: everything after is due
-    assert runner.done_stages(before) == {"splits", "crops", "train"}
+    assert runner.done_stages(before) == {"splits", "crops", "train", "degrade"}
 
 
 def test_a_paused_training_is_not_done_nor_anything_after_it(folders):
@@ -46,7 +49,8 @@ def test_list_and_from_say_what_would_run(folders, capsys):
     assert runner.main(["--list"]) == 0
     listed = [(line[:6].strip(), line[8:].split()[0]) for line in capsys.readouterr().out.splitlines()]
     assert [name for _, name in listed] == [stage.name for stage in runner.STAGES]
-    assert [name for status, name in listed if status == "done"] == ["splits", "crops", "train", "export", "quantize"]
+    assert [name for status, name in listed if status == "done"] == ["splits", "crops", "train", "degrade", "export",
+                                                                      "quantize"]
     assert runner.main(["--from", "export", "--list"]) == 0
     out = capsys.readouterr().out
     assert "  done  train" in out and " to do  export" in out and " to do  quantize" in out

@@ -5,9 +5,10 @@
     python -m training --from export   # that stage and every one after it again
 
 Stages: splits (stored in training/splits/), crops (cache/), train (runs/; it pauses after --max-minutes
-and goes on from its checkpoints), export (models/*.onnx, gender calibrated), quantize (INT8 copies behind
+and goes on from its checkpoints), degrade (the validation faces as a camera delivers them, cache/, for
+calibration), export (models/*.onnx, gender calibrated), quantize (INT8 copies behind
 their gate), evaluate (docs/evaluation/: the report and metrics), metrics (the test metrics embedded in
-the exported files), bf16 (this CPU's BF16 verdicts, models/bf16.json). The first three are done when
+the exported files), bf16 (this CPU's BF16 verdicts, models/bf16.json). The first four are done when
 their outputs are there; each later one is recorded in runs/stages.json when it succeeds. A stage counts
 as done only while nothing before it has been redone since: new crops retrain, a new training exports.
 """
@@ -54,6 +55,11 @@ def _crops_cached() -> float | None:
     return _finished_at([path for source in SOURCES for path in crops.cache_paths(source, cache_dir=crops.CACHE_DIR)])
 
 
+def _degraded_cached() -> float | None:
+    from training import crops, degrade
+    return _finished_at([degrade.degraded_path(crops.CACHE_DIR)])
+
+
 def _trained() -> float | None:
     """When the last network's run stopped (its epochs, early stopping or its step budget; not a pause)."""
     histories = [_runs() / design / "history.json" for design in DESIGNS]
@@ -77,6 +83,7 @@ STAGES = (
     Stage("splits", (("training.utkface",), ("training.aaf",)), _splits_stored),
     Stage("crops", (("training.crops",),), _crops_cached),
     Stage("train", (("training.train", "--all", "--init", PRETRAINED),), _trained),
+    Stage("degrade", (("training.degrade",),), _degraded_cached),
     Stage("export", (("training.export",),)),
     Stage("quantize", (("training.quantize",),)),
     Stage("evaluate", (("training.evaluate", "--peer", "docs/evaluation/peer_predictions.json"),)),

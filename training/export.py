@@ -113,6 +113,23 @@ def _save(model: onnx.ModelProto, path: Path) -> None:
     os.replace(partial, path)
 
 
+def embed_metrics(path: Path, test_metrics: dict) -> None:
+    """Puts new test metrics into a shipped file as it is, and into its INT8 copy, without exporting again:
+    for files calibrated or quantised since their export, whose training run has moved on."""
+    model = onnx.load(str(path))
+    kept = [prop for prop in model.metadata_props if prop.key != "test_metrics"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(key="test_metrics", value=json.dumps(test_metrics))
+    _save(model, path)
+    copy = int8_copy(path)
+    if copy.exists():
+        int8 = onnx.load(str(copy))
+        describe_as_int8(int8, model)
+        _save(int8, copy)
+    print(f"embedded the test metrics in {path.name}" + (f" and {copy.name}" if copy.exists() else ""))
+
+
 def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.Module, str | None, dict | None]:
     """The best checkpoint of a run, the commit of the code that trained it, and its recipe (from the
     run's last checkpoint: sources, batch, learning rate, trunk it started from, steps taken)."""
@@ -140,10 +157,20 @@ def main() -> None:
     parser.add_argument("--design", choices=list(EXPORTS), action="append",
                         help="default: multitask, age and gender")
     parser.add_argument("--metrics", type=Path, help="JSON of test metrics per design (from training.evaluate)")
+    parser.add_argument("--as-shipped", action="store_true", help="with --metrics: put them into the files in "
+                        "models/ as they are, exporting nothing (files calibrated since their export)")
     parser.add_argument("--no-calibrate", action="store_true", help="leave the gender calibration out (the app "
                         "then treats only answers above its default threshold as sure)")
     args = parser.parse_args()
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+    if args.as_shipped:
+        if not args.metrics:
+            parser.error("--as-shipped needs --metrics")
+        for training_design in args.design or ["multitask", "age", "gender"]:
+            reported_as = "single" if training_design in ("age", "gender") else training_design
+            if metrics.get(reported_as) is not None:
+                embed_metrics(ROOT / "models" / EXPORTS[training_design][2], metrics[reported_as])
+        return
     for training_design in args.design or ["multitask", "age", "gender"]:
         path = ROOT / "models" / EXPORTS[training_design][2]
         reported_as = "single" if training_design in ("age", "gender") else training_design

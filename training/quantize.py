@@ -30,7 +30,7 @@ import onnx
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_static)
 
-from agegender.vision.designs import (GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid,
+from agegender.vision.designs import (gender_rule, expected_age, int8_copy, load_network, says_female, sigmoid,
                                       softmax)
 from agegender.vision.runtime import CPU, OPENVINO, openvino_available
 from training.calibrate import validation_faces
@@ -134,9 +134,10 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
         right = says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)
         result["gender_accuracy"] = float(right.mean())
         age_estimate = own_age if own_age is not None else partner_age
-        if info is not None and info.gender_threshold is not None and age_estimate is not None:
+        calibrated = info is not None and (info.gender_thresholds or info.gender_threshold is not None)
+        if calibrated and age_estimate is not None:
             p_female = sigmoid(outputs["gender_logit"] / info.gender_temperature)
-            sure = GenderRule(info.gender_threshold).is_sure(p_female, age_estimate)
+            sure = gender_rule(info).is_sure(p_female, age_estimate)
             result["sure_coverage"] = float(sure.mean())
             result["sure_accuracy"] = float(right[sure].mean()) if sure.any() else 1.0
     return result

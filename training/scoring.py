@@ -51,7 +51,7 @@ def evaluate_design(predictions: Predictions, faces: SplitFaces, calibrated: boo
     if calibrated:
         result["confident"] = confident_answers(faces.genders, predictions.p_female, predictions.gender_confident,
                                                 faces.ages, ADULT_AGE)
-        result["confident"]["threshold"] = predictions.gender_rule.threshold
+        result["confident"]["thresholds"] = [list(band) for band in predictions.gender_rule.bands]
     return result
 
 
@@ -64,7 +64,7 @@ def summary(result: dict) -> dict:
            "adience8_accuracy": round(result["adience"]["accuracy"], 4)}
     if "confident" in result:
         confident = result["confident"]
-        out.update(gender_threshold=confident["threshold"], confident_coverage_adults=round(confident["coverage_adults"], 4),
+        out.update(gender_thresholds=confident["thresholds"], confident_coverage_adults=round(confident["coverage_adults"], 4),
                    confident_accuracy_adults=None if confident["accuracy_adults"] is None
                    else round(confident["accuracy_adults"], 4))
     return out

@@ -44,17 +44,32 @@ MISSING_MODELS_HELP = ("The trained models are made by this project's training/ 
 
 @dataclass(frozen=True)
 class GenderRule:
-    """When a gender answer is given as sure. The threshold on max(p, 1 - p) of the calibrated P(female) is
-    chosen on validation faces so that answers clearing it are right at least 97% of the time there; below
-    min_age (by the age estimate) gender is never given as sure: every model is close to chance on children."""
+    """When a gender answer is given as sure: where the confidence max(p, 1 - p) of the calibrated P(female)
+    reaches the threshold of the face's age band (by the age estimate, in whole years). `bands` pairs each
+    band's first age with its threshold, in rising age; a band lasts until the next one starts, and a
+    threshold of None means never sure there. Below the first band gender is never given as sure: every
+    model is close to chance on children. The thresholds are chosen on degraded validation faces by
+    training.calibrate so that each band's sure answers are right at least 97% of the time."""
 
-    threshold: float = 0.9  # for a network exported without a calibrated threshold of its own
-    min_age: float = 12.0
+    bands: tuple[tuple[float, float | None], ...] = ((12.0, 0.9),)  # for a network exported without its own
+
+    @classmethod
+    def uniform(cls, threshold: float, min_age: float = 12.0) -> "GenderRule":
+        return cls(((float(min_age), float(threshold)),))
+
+    @property
+    def min_age(self) -> float:
+        return self.bands[0][0]
+
+    def needed_confidence(self, age_years: np.ndarray) -> np.ndarray:
+        """The confidence each face's gender needs to count as sure; inf where it never does."""
+        starts = np.array([start for start, _ in self.bands], np.float64)
+        needed = np.array([np.inf] + [np.inf if t is None else t for _, t in self.bands], np.float64)
+        return needed[np.searchsorted(starts, np.rint(np.asarray(age_years, np.float64)), side="right")]
 
     def is_sure(self, p_female: np.ndarray, age_estimate: np.ndarray) -> np.ndarray:
         """Which answers are given as sure; `age_estimate` in years (rounded here, as "~NN y" shows it)."""
-        confidence = np.maximum(p_female, 1 - p_female)
-        return (confidence >= self.threshold) & (np.rint(age_estimate) >= self.min_age)
+        return np.maximum(p_female, 1 - p_female) >= self.needed_confidence(age_estimate)
 
 
 def expected_age(age_distribution: np.ndarray) -> np.ndarray:
@@ -153,9 +168,12 @@ def p_female(gender_network: "Network", gender_logit: np.ndarray) -> np.ndarray:
     return sigmoid(gender_logit / gender_network.info.gender_temperature)
 
 
-def gender_rule(gender_network: "Network") -> GenderRule:
-    threshold = gender_network.info.gender_threshold
-    return GenderRule() if threshold is None else GenderRule(threshold=threshold)
+def gender_rule(info: ModelInfo) -> GenderRule:
+    """The rule a gender network's file asks for: its thresholds per age band, its one threshold (older
+    files), or the default."""
+    if info.gender_thresholds:
+        return GenderRule(info.gender_thresholds)
+    return GenderRule() if info.gender_threshold is None else GenderRule.uniform(info.gender_threshold)
 
 
 class Network:
@@ -182,14 +200,20 @@ class Network:
         pixels = crops_bgr[..., ::-1] if self.info.colour_order == "RGB" else crops_bgr
         return np.ascontiguousarray(((pixels.astype(np.float32) - self._mean) * self._inv_std).transpose(0, 3, 1, 2))
 
-    def run(self, crops_bgr: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, crops_bgr: np.ndarray, mirror: bool | None = None) -> dict[str, np.ndarray]:
+        """The network's outputs for a batch of crops. With `mirror` (by default: where the file's metadata
+        says its validation gained from it), each crop's logits are averaged with its horizontal mirror's,
+        both in the same call."""
         x = self.input_tensor(crops_bgr)
         names = list(self.expected_outputs)
         if not len(x):  # no faces: no call, empty outputs of the right shapes
             empty = {"age_logits": np.zeros((0, self.info.age_classes), np.float32),
                      "gender_logit": np.zeros((0,), np.float32)}
             return {name: empty[name] for name in names}
-        return dict(zip(names, self.session.run(names, {self._input: x})))
+        if not (self.info.test_time_mirror if mirror is None else mirror):
+            return dict(zip(names, self.session.run(names, {self._input: x})))
+        both = self.session.run(names, {self._input: np.concatenate([x, x[..., ::-1]])})
+        return {name: (out[:len(x)] + out[len(x):]) / 2 for name, out in zip(names, both)}
 
 
 class MultiTaskNetwork(Network):
@@ -233,7 +257,7 @@ class MultiTaskDesign:
                  precision: str = "fp32") -> None:
         self.network = _expect(load_network(path, providers, precision), MultiTaskNetwork)
         self.scheme = scheme or BucketScheme.parse(self.network.info.age_buckets)
-        self.gender_rule = gender_rule(self.network)
+        self.gender_rule = gender_rule(self.network.info)
 
     @property
     def input_size(self) -> int:
@@ -255,7 +279,7 @@ class SingleTaskPairDesign:
         if self.age.info.input_size != self.gender.info.input_size:
             raise ModelError(f"{age_path.name} and {gender_path.name} take different crop sizes; export them alike")
         self.scheme = scheme or BucketScheme.parse(self.age.info.age_buckets)
-        self.gender_rule = gender_rule(self.gender)
+        self.gender_rule = gender_rule(self.gender.info)
 
     @property
     def input_size(self) -> int:

@@ -30,7 +30,11 @@ class ModelInfo:
     training_commit: str = "unknown"
     test_metrics: dict | None = None
     gender_temperature: float = 1.0  # P(female) = sigmoid(logit / T), calibrated on validation faces
-    gender_threshold: float | None = None  # confidence that answers clear to count as sure (see designs.GenderRule)
+    # the confidence a gender answer needs to count as sure, per band of the age estimate: ((from age,
+    # threshold or None), ...) (see designs.GenderRule); gender_threshold is the one threshold of older files
+    gender_thresholds: tuple[tuple[float, float | None], ...] | None = None
+    gender_threshold: float | None = None
+    test_time_mirror: bool = False  # average each crop's outputs with its horizontal mirror's
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any], path: Path | str) -> "ModelInfo":
@@ -53,4 +57,18 @@ class ModelInfo:
                    variant=meta.get("variant", ""), training_commit=meta.get("training_commit", "unknown"),
                    test_metrics=meta.get("test_metrics"),
                    gender_temperature=float(meta.get("gender_temperature", 1.0)),
-                   gender_threshold=None if meta.get("gender_threshold") is None else float(meta["gender_threshold"]))
+                   gender_thresholds=_bands(meta.get("gender_thresholds"), path),
+                   gender_threshold=None if meta.get("gender_threshold") is None else float(meta["gender_threshold"]),
+                   test_time_mirror=bool(meta.get("test_time_mirror", False)))
+
+
+def _bands(value: Any, path: Path | str) -> tuple[tuple[float, float | None], ...] | None:
+    if value is None:
+        return None
+    try:
+        bands = tuple((float(start), None if t is None else float(t)) for start, t in value)
+    except (TypeError, ValueError):
+        raise ModelError(f"{path}: unreadable gender_thresholds {value!r}; export the model again") from None
+    if not bands or any(a[0] >= b[0] for a, b in zip(bands, bands[1:])):
+        raise ModelError(f"{path}: gender_thresholds must start at rising ages, got {value!r}")
+    return bands

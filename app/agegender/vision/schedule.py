@@ -83,7 +83,8 @@ class ClassifySchedule:
         unsettled = np.zeros(len(track_ids), bool)
         for p in answers:
             shown_bucket_p = p.bucket_probs[np.arange(len(p)), p.bucket_index]
-            unsettled |= (p.gender_confidence < p.gender_rule.threshold) | (shown_bucket_p < 0.5)
+            needed = p.gender_rule.needed_confidence(p.age_years)  # inf where gender is never sure: settled
+            unsettled |= (np.isfinite(needed) & (p.gender_confidence < needed)) | (shown_bucket_p < 0.5)
         self._unsettled = {int(t) for t, u in zip(track_ids, unsettled) if u}
 
     def forget_all_but(self, live_track_ids) -> None:
