@@ -66,10 +66,12 @@ def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip,
         assert run(long_clip, "--out", out, "--results", results, "--models", random_models) == 2
         err = capsys.readouterr().err
         assert f"being written by another agegender run (process {first.pid})" in err, err
+        assert first.poll() is None  # refused without touching the first run, which goes on
     finally:
-        assert first.wait(timeout=300) == 0
+        first.send_signal(signal.SIGTERM)  # it finishes what it wrote, as on any SIGTERM
+        first.wait(timeout=300)
     frames = len(jsonl_lines(results))
-    assert frames == video_frames(out) == 250  # the pair is the first run's, whole
+    assert 3 <= frames == video_frames(out)  # the pair is the first run's, one frame for one line
     assert hidden_leftovers(tmp_path) == []
 
 
