@@ -100,7 +100,7 @@ def test_watchdog_fires_once_per_stall_and_not_while_paused():
 
 def test_the_window_opens_no_network_socket(qtbot, make_window, short_clip):
     window = make_window()
-    window.loop_action.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
+    window.menus.loop.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 3)
     assert psutil.Process().net_connections(kind="inet") == []

@@ -10,6 +10,7 @@ pytest.importorskip("PySide6")
 from agegender.sources.capture import VideoFileSource, open_source  # noqa: E402
 from agegender.errors import AgeGenderError, InputError  # noqa: E402
 from agegender.sources.live import FrameGrabber  # noqa: E402
+from agegender.gui.menus import ask_file  # noqa: E402
 from tests.conftest import wait_results  # noqa: E402
 
 
@@ -30,13 +31,13 @@ def test_window_shows_results_on_the_crowd_video(qtbot, make_window, crowd_video
 def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):
     window = make_window()
     seen = []
-    window.loop_action.setChecked(True)
+    window.menus.loop.setChecked(True)
     window.open_source(str(short_clip))
     window.worker.result_ready.connect(lambda frame, result: seen.append(sorted(result.predictions)))
     wait_results(qtbot, window, 2)
-    window.design_actions["single"].trigger()
+    window.menus.designs["single"].trigger()
     qtbot.waitUntil(lambda: seen and seen[-1] == ["single"], timeout=30000)
-    window.design_actions["compare"].trigger()
+    window.menus.designs["compare"].trigger()
     qtbot.waitUntil(lambda: seen[-1] == ["multitask", "single"], timeout=30000)
     assert window.compare_panel.isVisible()
     qtbot.waitUntil(lambda: "Agree on gender" in window.compare_panel.label.text() and "×" in window.compare_panel.label.text(),
@@ -52,7 +53,7 @@ def test_design_toggle_mid_stream_and_compare(qtbot, make_window, short_clip):
 
 def test_recording_and_export_produce_valid_files(qtbot, make_window, short_clip, tmp_path):
     window = make_window()
-    window.loop_action.setChecked(True)  # the 12-frame clip would end before the outputs start
+    window.menus.loop.setChecked(True)  # the 12-frame clip would end before the outputs start
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 1)
     window.start_recording(tmp_path / "rec.mp4")
@@ -76,7 +77,7 @@ def test_recording_and_export_produce_valid_files(qtbot, make_window, short_clip
 
 def test_a_minimised_window_keeps_recording_every_frame(qtbot, make_window, short_clip, tmp_path):
     window = make_window()
-    window.loop_action.setChecked(True)
+    window.menus.loop.setChecked(True)
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 1)
     window.showMinimized()
@@ -97,7 +98,7 @@ def test_kiosk_is_full_screen_and_writes_nothing(qtbot, make_window, short_clip,
     monkeypatch.chdir(tmp_path)
     window = make_window(kiosk=True)
     assert window.isFullScreen() and not window.menuBar().isVisible()
-    window.loop_action.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
+    window.menus.loop.setChecked(True)  # the clip plays at its pace: 12 frames are over before 3 results
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 3)
     window.toggle_recording()  # would open a file dialog outside the kiosk
@@ -106,7 +107,7 @@ def test_kiosk_is_full_screen_and_writes_nothing(qtbot, make_window, short_clip,
     window.save_snapshot(tmp_path / "snap.png")
     with pytest.raises(AgeGenderError):
         window.start_recording(tmp_path / "rec.mp4")
-    assert not window.record_action.isEnabled()
+    assert not window.menus.record.isEnabled()
     assert window.recorder is None and window.exporter is None
     assert "Nothing is recorded" in window.video.notice
     window.close()
@@ -197,7 +198,7 @@ def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window
         fallback.stop()
     assert isinstance(seen_dialog[0], QFileDialog)  # it was open when the window closed, and went with it
     assert time.monotonic() - started < 5  # (not cancelled by the fallback)
-    assert window.outputs.recorder is None and not window.record_action.isChecked()
+    assert window.outputs.recorder is None and not window.menus.record.isChecked()
 
     # Dialogs that return a path after the close (native ones may): nothing is started or written.
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: pytest.fail(f"a message box: {args[1:]}"))
@@ -208,6 +209,6 @@ def test_closing_while_a_save_dialog_is_open_starts_no_output(qtbot, make_window
     window.toggle_recording()
     window.outputs.toggle_export()
     window.ask_snapshot()
-    window._ask_file()
+    ask_file(window)
     assert window.outputs.recorder is None and window.outputs.exporter is None and window.grabber is None
     assert list(tmp_path.iterdir()) == []

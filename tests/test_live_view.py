@@ -188,12 +188,12 @@ def test_a_paused_file_seeks_to_the_frame_asked_for(qtbot, window_on, numbered_v
     from agegender.sources.capture import VideoFileSource
     window = window_on(VideoFileSource(numbered_video), MovingFacePipeline(delay_s=0.05))
     qtbot.waitUntil(lambda: window.playback.isVisible(), timeout=20000)
-    window.play_action.trigger()
+    window.menus.play.trigger()
     assert window.grabber.paused
     window.playback.slider.setValue(75)
     qtbot.waitUntil(lambda: window.current_frame is not None and window.current_frame.index == 75, timeout=10000)
     assert abs(int(window.current_frame.image.mean()) - 75) <= 3  # the frame numbered 75 is on screen
-    window.step_action.trigger()
+    window.menus.step.trigger()
     qtbot.waitUntil(lambda: window.current_frame.index == 76, timeout=10000)
 
 

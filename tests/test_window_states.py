@@ -17,11 +17,11 @@ def test_the_end_of_a_file_is_shown_over_the_video_and_play_plays_it_again(qtbot
     window.open_source(str(short_clip))
     qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended, timeout=60000)
     qtbot.waitUntil(lambda: "ended" in window.video.message and "Play" in window.video.message, timeout=5000)
-    assert window.play_action.text() == "&Play"
+    assert window.menus.play.text() == "&Play"
     painted = window.stats.painted
-    window.play_action.trigger()
+    window.menus.play.trigger()
     qtbot.waitUntil(lambda: window.stats.painted >= painted + 5, timeout=60000)
-    qtbot.waitUntil(lambda: window.play_action.text() == "&Pause" or window.grabber.ended, timeout=5000)
+    qtbot.waitUntil(lambda: window.menus.play.text() == "&Pause" or window.grabber.ended, timeout=5000)
 
 
 def test_a_kiosk_plays_a_video_file_on_and_on(qtbot, make_window, short_clip):
@@ -50,14 +50,14 @@ def test_the_first_frame_after_a_loop_or_seek_has_its_faces(random_models, crowd
 
 def test_the_status_bar_names_the_precision_of_the_design_that_runs(qtbot, make_window, short_clip):
     window = make_window()
-    window.loop_action.setChecked(True)
+    window.menus.loop.setChecked(True)
     window.open_source(str(short_clip))
     wait_results(qtbot, window, 2)
     detector = window.pipeline.detector  # OpenVINO CPU, or ONNX Runtime's CPU provider
     expected = f"{detector.provider}, detector {detector.precision}, multitask fp32"
     qtbot.waitUntil(lambda: expected in window.status.text(), timeout=5000)
     assert "single" not in window.status.text() and "gender" not in window.status.text()
-    window.design_actions["compare"].trigger()
+    window.menus.designs["compare"].trigger()
     qtbot.waitUntil(lambda: "multitask fp32, single fp32" in window.status.text(), timeout=5000)
 
 

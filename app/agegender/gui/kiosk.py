@@ -22,9 +22,9 @@ class Kiosk:
         window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
         settings.label_scale *= KIOSK_LABEL_SCALE
         window.playback.hide()
-        window.loop_action.setChecked(True)  # a file at a demo stand plays on: nobody is there to press Play
+        window.menus.loop.setChecked(True)  # a file at a demo stand plays on: nobody is there to press Play
         window.video.notice = PRIVACY_NOTICE
-        for action in (window.record_action, window.snapshot_action, window.export_action):
+        for action in (window.menus.record, window.menus.snapshot, window.menus.export):
             action.setEnabled(False)  # menus are hidden, but their shortcuts would still fire
         QApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
         self._exit = QShortcut(QKeySequence(settings.kiosk_exit_keys), window)

@@ -1,16 +1,15 @@
 """The main window. Paints every frame the source delivers, at the source's pace, with the newest
 result's faces moved to each frame's time drawn over it; inference runs beside it on its own thread
 and never holds up a frame. Beside it: gui/kiosk.py (the kiosk), gui/compare_panel.py, gui/live_session.py
-(a source's threads), gui/window_outputs.py (recordings, exports, snapshots), gui/playback_bar.py."""
+(a source's threads), gui/window_outputs.py (recordings, exports, snapshots), gui/menus.py (the menu bar
+and the dialogs that choose a source), gui/playback_bar.py."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                               QStyle, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow, QStyle, QVBoxLayout, QWidget
 
 from agegender.config import Settings
 from agegender.console import say
@@ -24,15 +23,13 @@ from agegender.gui.settings_dialog import SettingsDialog
 from agegender.gui.video_widget import VideoWidget
 from agegender.gui.window_outputs import WindowOutputs
 from agegender.gui.live_session import LiveSession
+from agegender.gui.menus import build_menus
 from agegender.vision.designs import DESIGNS_RUN
 from agegender.outputs.draw import blur_faces
 from agegender.sources.capture import FALLBACK_FPS, mask_credentials
-from agegender.sources.live import FrameGrabber, list_cameras
+from agegender.sources.live import FrameGrabber
 from agegender.sources.watchdog import Watchdog
 from agegender.timing import StageTimes
-
-DESIGN_TITLES = {"multitask": "Multi-task", "single": "Single-task pair", "compare": "Compare"}
-
 
 class MainWindow(QMainWindow):
     # The capture thread's state of its source ("running", "lost", "failed", ...) and a message; emitted
@@ -46,7 +43,7 @@ class MainWindow(QMainWindow):
         self.session = LiveSession(grabber_factory, settings.watchdog_s)
         self.closed = False  # set once, on close: nothing new is started after it
         self.kiosk: Kiosk | None = None  # (made once the menus and widgets it hides exist)
-        self.design = settings.design if self._available(settings.design) else "multitask"
+        self.design = settings.design if self.available(settings.design) else "multitask"
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
         self.outputs = WindowOutputs(settings, list(pipeline.designs), self.designs_to_run, self._source_fps, self)
@@ -65,10 +62,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status, 1)
         self.compare_panel = ComparePanel(self, settings.compare_window_s)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_panel)
-        self._build_menus()
+        self.menus = build_menus(self)
         self.outputs.on_change = self._outputs_changed
         self.outputs.on_error = lambda message: self.statusBar().showMessage(message, 10000)
-        self.playback = PlaybackBar([self.play_action, self.step_action, self.loop_action])
+        self.playback = PlaybackBar([self.menus.play, self.menus.step, self.menus.loop])
         self.playback.seek_requested.connect(self._seek)
         self.playback.setVisible(False)
         central = QWidget()
@@ -78,7 +75,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.video, 1)
         layout.addWidget(self.playback)
         self.setCentralWidget(central)
-        self._set_design(self.design)
+        self.set_design(self.design)
 
         self._ticker = QTimer(self)
         self._ticker.timeout.connect(self._tick)
@@ -121,8 +118,8 @@ class MainWindow(QMainWindow):
         return frame, self.overlay.result_at(frame) if frame is not None else None
 
     def _outputs_changed(self) -> None:
-        self.record_action.setChecked(self.outputs.recorder is not None)
-        self.export_action.setChecked(self.outputs.exporter is not None)
+        self.menus.record.setChecked(self.outputs.recorder is not None)
+        self.menus.export.setChecked(self.outputs.exporter is not None)
         self.every_frame_to_inference(self.outputs.exporter is not None)
 
     @property
@@ -138,50 +135,8 @@ class MainWindow(QMainWindow):
         return self.stats.results
 
     # --- set-up ---
-    def _available(self, design: str) -> bool:
+    def available(self, design: str) -> bool:
         return all(name in self.pipeline.designs for name in DESIGNS_RUN[design])
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        source = bar.addMenu("&Source")
-        self.cameras_menu = source.addMenu("Cameras")
-        self.cameras_menu.aboutToShow.connect(self._fill_cameras)
-        source.addAction("Open &file…", self._ask_file, QKeySequence.StandardKey.Open)
-        source.addAction("Open &URL…", self._ask_url)
-
-        playback = bar.addMenu("&Playback")
-        icon = lambda name: self.style().standardIcon(getattr(QStyle.StandardPixmap, name))
-        self.play_action = playback.addAction(icon("SP_MediaPause"), "&Pause", self._toggle_pause,
-                                              QKeySequence(Qt.Key.Key_Space))
-        self.step_action = playback.addAction(icon("SP_MediaSkipForward"), "&Step", self._step,
-                                              QKeySequence(Qt.Key.Key_Period))
-        self.step_action.setToolTip("Step one frame (.)")
-        self.loop_action = playback.addAction(icon("SP_BrowserReload"), "&Loop")
-        self.loop_action.setCheckable(True)
-        self.loop_action.toggled.connect(lambda on: setattr(self.grabber, "loop", on) if self.grabber else None)
-
-        designs = bar.addMenu("&Design")
-        self.design_group = QActionGroup(self)
-        self.design_actions = {}
-        for i, (key, title) in enumerate(DESIGN_TITLES.items()):
-            action = designs.addAction(title, lambda k=key: self._set_design(k), QKeySequence(f"Ctrl+{i + 1}"))
-            action.setCheckable(True)
-            action.setEnabled(self._available(key))
-            if not self._available(key):
-                action.setToolTip("its model files are missing from models/")
-            self.design_group.addAction(action)
-            self.design_actions[key] = action
-
-        output = bar.addMenu("&Output")
-        self.record_action = output.addAction("&Record video…", self.toggle_recording, QKeySequence("Ctrl+R"))
-        self.record_action.setCheckable(True)
-        self.snapshot_action = output.addAction("&Snapshot…", self.ask_snapshot, QKeySequence("Ctrl+S"))
-        self.export_action = output.addAction("&Export results (JSONL or CSV)…", self.outputs.toggle_export,
-                                              QKeySequence("Ctrl+E"))
-        self.export_action.setCheckable(True)
-
-        view = bar.addMenu("&View")
-        view.addAction("&Settings…", self._show_settings, QKeySequence("Ctrl+,"))
 
     def show(self) -> None:
         if self.kiosk:
@@ -205,7 +160,7 @@ class MainWindow(QMainWindow):
         self.session.start(spec, self.pipeline, self.designs_to_run, self._on_result,
                            lambda message: self.statusBar().showMessage(message, 5000),
                            reconnect_interval_s=self.settings.reconnect_interval_s,
-                           loop=self.loop_action.isChecked(), on_status=self.source_status.emit,
+                           loop=self.menus.loop.isChecked(), on_status=self.source_status.emit,
                            max_image_megapixels=self.settings.max_image_megapixels, on_frame=self.feed.push,
                            wait_for_inference=self.outputs.exporter is not None)
 
@@ -231,26 +186,8 @@ class MainWindow(QMainWindow):
     def _on_status(self, state: str, message: str) -> None:
         self.session.source_state = (state, message)  # shown by _tick
 
-    def _fill_cameras(self) -> None:
-        self.cameras_menu.clear()
-        cameras = list_cameras()
-        for index in cameras:
-            self.cameras_menu.addAction(f"Camera {index}", lambda i=index: self.open_source(str(i)))
-        if not cameras:
-            self.cameras_menu.addAction("No camera found").setEnabled(False)
-
-    def _ask_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video or image")
-        if path:
-            self.open_source(path)
-
-    def _ask_url(self) -> None:
-        url, ok = QInputDialog.getText(self, "Open a stream", "rtsp:// or http:// address:")
-        if ok and url.strip():
-            self.open_source(url.strip())
-
     # --- playback and designs ---
-    def _toggle_pause(self) -> None:
+    def toggle_pause(self) -> None:
         """Pause, Play, or at the end of a file, play it again from the start."""
         grabber = self.grabber
         if grabber is None:
@@ -264,13 +201,13 @@ class MainWindow(QMainWindow):
 
     def _show_play_button(self, play: bool) -> None:
         """The playback button offers Play while nothing plays (paused, or at the end), else Pause."""
-        if (self.play_action.text() == "&Play") == play:
+        if (self.menus.play.text() == "&Play") == play:
             return
-        self.play_action.setText("&Play" if play else "&Pause")
-        self.play_action.setIcon(self.style().standardIcon(
+        self.menus.play.setText("&Play" if play else "&Pause")
+        self.menus.play.setIcon(self.style().standardIcon(
             QStyle.StandardPixmap.SP_MediaPlay if play else QStyle.StandardPixmap.SP_MediaPause))
 
-    def _step(self) -> None:
+    def step(self) -> None:
         if self.grabber:
             self.grabber.step()
 
@@ -278,11 +215,11 @@ class MainWindow(QMainWindow):
         if self.grabber:
             self.grabber.seek(index)
 
-    def _set_design(self, design: str) -> None:
-        if not self._available(design):
+    def set_design(self, design: str) -> None:
+        if not self.available(design):
             return
         self.design = design
-        self.design_actions[design].setChecked(True)
+        self.menus.designs[design].setChecked(True)
         self.compare_panel.setVisible(design == "compare" and not self.kiosk)
 
     def designs_to_run(self) -> list[str]:
@@ -391,7 +328,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(note, 10000)
         self.open_source(self.source_spec)
 
-    def _show_settings(self) -> None:
+    def show_settings(self) -> None:
         SettingsDialog(self.settings, self.pipeline, self).exec()
 
     # --- shutdown ---
