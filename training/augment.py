@@ -56,18 +56,22 @@ def _small_face(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _blur(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     kind = rng.integers(3)
-    if kind == 0:  # motion: a line kernel at a random angle
-        length = int(rng.integers(3, 10))
-        kernel = np.zeros((length, length), np.float32)
-        kernel[length // 2, :] = 1
-        rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, rotation, (length, length))
-        return cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
+    if kind == 0:
+        return motion_blur(crop, int(rng.integers(3, 10)), rng.uniform(0, 180))
     if kind == 1:  # defocus: a disc kernel
         radius = int(rng.integers(1, 4))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)).astype(np.float32)
         return cv2.filter2D(crop, -1, kernel / kernel.sum())
     return cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.5, 1.5))
+
+
+def motion_blur(crop: np.ndarray, length: int, angle: float) -> np.ndarray:
+    """Blur along a line of `length` pixels at `angle` degrees: a face or camera moving during the exposure."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1
+    rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    return cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
 
 
 def _exposure(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from agegender.vision.align import align_face
 from agegender.vision.detect import DetectorSettings, MtcnnDetector
+from training.augment import motion_blur
 from training.crops import CACHE_DIR, CROP_SIZE, SplitCrops, central_face, split_crops
 from training.sources import FOLDERS
 
@@ -53,12 +54,7 @@ def _low_resolution(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _blur(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         return cv2.GaussianBlur(crop, (0, 0), rng.uniform(2.0, 3.5))
-    length = int(rng.integers(9, 16))
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2, :] = 1
-    rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1.0)
-    kernel = cv2.warpAffine(kernel, rotation, (length, length))
-    return cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
+    return motion_blur(crop, int(rng.integers(9, 16)), rng.uniform(0, 180))
 
 
 def _jpeg(crop: np.ndarray, rng: np.random.Generator, quality: tuple[int, int] = (5, 16)) -> np.ndarray:
