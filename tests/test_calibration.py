@@ -7,7 +7,8 @@ import numpy as np
 
 from agegender.vision.designs import GenderRule, load_design, load_network, sigmoid
 from tests.conftest import ROOT, UTKFACE, need
-from training.calibrate import (CONFIDENCE_FLOOR, band_of, fit_temperature, lowest_threshold,
+from training.calibrate import (BAND_FLOORS, BAND_STARTS, CONFIDENCE_FLOOR, TEEN_FLOOR, Judged, band_of,
+                                choose_bands, fit_temperature, lowest_threshold, mirror_gain,
                                 write_gender_calibration)
 from training.degrade import CROP_DEGRADATIONS, degraded_faces_detector, detector_crop
 
@@ -40,6 +41,7 @@ def test_the_threshold_is_the_lowest_from_which_sure_answers_stay_right_enough()
     assert 0.93 <= threshold <= 0.99
     assert all(right[confidence >= t].mean() >= 0.97 for t in np.arange(threshold, 0.99, 0.005)
                if (confidence >= t).sum() >= 30)
+    assert right[confidence >= threshold - 0.005].mean() < 0.97  # and it is the lowest
 
 
 def test_a_well_separated_band_still_keeps_the_floor_and_a_hopeless_one_is_never_sure():
@@ -50,6 +52,47 @@ def test_a_well_separated_band_still_keeps_the_floor_and_a_hopeless_one_is_never
     coin = rng.random(3000) < 0.5
     assert lowest_threshold(confidence, coin) is None
     assert lowest_threshold(confidence[:10], always_right[:10]) is None  # too few answers to judge
+
+
+def judged_faces(rng, n, age, source, family, right_share, confidence=(0.5, 1.0)):
+    """n faces of one age, source and family whose answers are right `right_share` of the time."""
+    p = rng.uniform(*confidence, n)
+    genders = np.ones(n, int)
+    wrong = rng.random(n) >= right_share
+    logit = np.log(p / (1 - p)) * np.where(wrong, -1, 1)  # P(female) = p, said of women: right unless flipped
+    return Judged(logit, np.full(n, float(age)), genders, np.full(n, age), np.full(n, source), np.full(n, family))
+
+
+def join(parts):
+    return Judged(*(np.concatenate([getattr(p, f) for p in parts]) for f in Judged.__dataclass_fields__))
+
+
+def test_each_band_takes_the_strictest_groups_threshold_a_hopeless_group_makes_it_never_and_thin_groups_abstain():
+    rng = np.random.default_rng(4)
+    faces = join([
+        judged_faces(rng, 3000, 30, "a", "clean", 1.0),  # never wrong: the floor
+        judged_faces(rng, 3000, 15, "a", "clean", 1.0),  # a teenager's band: its own, higher floor
+        judged_faces(rng, 3000, 15, "b", "noise", 0.5, confidence=(0.5, 0.94)),  # none above that floor: abstains
+        judged_faces(rng, 3000, 45, "a", "clean", 1.0),
+        judged_faces(rng, 3000, 45, "b", "blur", 0.6),  # wrong too often at any confidence
+        judged_faces(rng, 3000, 70, "a", "clean", 1.0),
+        judged_faces(rng, 10, 70, "b", "clean", 0.0),  # too few to judge: left to the others
+    ])
+    bands, evidence = choose_bands(faces, temperature=1.0)
+    assert bands == ((12.0, TEEN_FLOOR), (20.0, CONFIDENCE_FLOOR), (40.0, None), (60.0, CONFIDENCE_FLOOR))
+    assert "b clean" not in evidence["from 60"] and "b degraded" not in evidence["from 12"]
+
+
+def test_the_mirror_is_kept_only_where_it_gains_enough_and_loses_nothing():
+    rng = np.random.default_rng(5)
+    base = judged_faces(rng, 1000, 30, "a", "clean", 0.9)
+    better_age = Judged(base.gender_logit, base.predicted_age + 0.0, *[getattr(base, f) for f in
+                                                                        ("genders", "ages", "sources", "families")])
+    off = Judged(base.gender_logit, base.predicted_age + 0.5, base.genders, base.ages, base.sources, base.families)
+    assert mirror_gain(off, better_age, 101)["kept"]  # 0.5 years better, gender the same
+    worse_gender = Judged(-base.gender_logit, base.predicted_age, base.genders, base.ages, base.sources,
+                          base.families)
+    assert not mirror_gain(off, worse_gender, 101)["kept"]  # the age gain would cost gender accuracy
 
 
 def test_the_rule_looks_up_each_faces_band_by_its_rounded_age_estimate():
@@ -66,7 +109,8 @@ def test_shipped_networks_carry_their_calibration_and_the_app_applies_it(tmp_pat
     for name in ("multitask.onnx", "gender.onnx"):
         info = load_network(ROOT / "models" / name).info
         assert info.gender_thresholds and 0.25 <= info.gender_temperature <= 8
-        assert all(t is None or CONFIDENCE_FLOOR <= t < 1 for _, t in info.gender_thresholds)
+        assert [start for start, _ in info.gender_thresholds] == list(BAND_STARTS)
+        assert all(t is None or BAND_FLOORS[start] <= t < 1 for start, t in info.gender_thresholds)
     models = tmp_path / "models"
     shutil.copytree(ROOT / "models", models)
     crops = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3), dtype=np.uint8)

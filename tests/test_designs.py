@@ -56,21 +56,26 @@ def test_both_designs_answer_the_same_call(name, random_models, crops):
 
 
 def test_the_sure_thresholds_come_from_the_model_file(tmp_path, detector, group_photo):
-    """The calibrated thresholds per age band each network carries decide which answers are sure: at 0.5
-    every adult's answer is, above 1 none is, and a band marked never (here from 18) has none. A file of
-    an older export, with one threshold, is still read."""
+    """The calibrated thresholds per age band each network carries decide which answers are sure: above 1
+    none is, and with 0.5 up to an estimated 29 and above 1 from 30, only the younger faces are. A file of
+    an older export, with one threshold, is still read (above 1: none, where the default 0.9 would make
+    every one of these confident answers sure)."""
     image = cv2.imread(str(group_photo))
     crops = align_faces(image, detector.detect(image).landmarks, 112)
-    sure = {}
-    for name, metadata in {"0.5": {"gender_thresholds": [[12, 0.5]]}, "1.01": {"gender_thresholds": [[12, 1.01]]},
-                           "never from 18": {"gender_thresholds": [[12, 0.5], [18, None]]},
+    sure, younger = {}, None
+    for name, metadata in {"1.01": {"gender_thresholds": [[12, 1.01]]},
+                           "0.5 under 30": {"gender_thresholds": [[12, 0.5], [30, 1.01]]},
+                           "older file, 1.01": {"gender_thresholds": None, "gender_threshold": 1.01},
                            "older file, 0.5": {"gender_thresholds": None, "gender_threshold": 0.5}}.items():
         shutil.copy(ROOT / "models" / "multitask.onnx", tmp_path / "multitask.onnx")
         set_metadata(tmp_path / "multitask.onnx", **metadata)
         predictions = load_design("multitask", tmp_path).predict(crops)
         assert (predictions.age_years >= 18).all()  # the group photo's six adults
         sure[name] = predictions.gender_confident.tolist()
-    assert sure == {"0.5": [True] * 6, "1.01": [False] * 6, "never from 18": [False] * 6, "older file, 0.5": [True] * 6}
+        younger = (predictions.age_years < 30).tolist()
+    assert 0 < sum(younger) < 6  # the photo has faces on both sides of 30
+    assert sure == {"1.01": [False] * 6, "0.5 under 30": younger, "older file, 1.01": [False] * 6,
+                    "older file, 0.5": [True] * 6}
 
 
 def test_one_batched_call_equals_one_call_per_face(random_models, crops):

@@ -14,6 +14,7 @@ import pytest
 
 from agegender.commands.cli import main
 from agegender.config import ConfigError, Settings, load_settings
+from agegender.interrupts import EXIT_INTERRUPTED
 from tests.conftest import ROOT, one_line_error, start_agegender
 
 
@@ -69,7 +70,7 @@ def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip,
         assert first.poll() is None  # refused without touching the first run, which goes on
     finally:
         first.send_signal(signal.SIGTERM)  # it finishes what it wrote, as on any SIGTERM
-        first.wait(timeout=300)
+        assert first.wait(timeout=300) == EXIT_INTERRUPTED
     frames = len(jsonl_lines(results))
     assert 3 <= frames == video_frames(out)  # the pair is the first run's, one frame for one line
     assert hidden_leftovers(tmp_path) == []

@@ -32,7 +32,7 @@ import onnx
 
 from agegender.vision.designs import GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid, softmax
 from training.crops import split_crops
-from training.degrade import FAMILIES, load_degraded
+from training.degrade import FAMILIES, load_degraded, split_digest
 from training.metrics import ADULT_AGE, mean_absolute_error
 from training.utkface import ROOT
 
@@ -83,26 +83,31 @@ class Judged:
         return Judged(*(getattr(self, name)[keep] for name in self.__dataclass_fields__))
 
 
-def logits_of(age_network, gender_network, crops_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gender logits and age logits of a design for crops, batched, without the mirror."""
-    gender, age = [], []
+def logits_of(age_network, gender_network, crops_bgr: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Gender logits and age logits of a design for crops and for their mirror images, batched, each
+    network run without its own mirror setting."""
+    gender, age, gender_flipped, age_flipped = [], [], [], []
     for start in range(0, len(crops_bgr), 128):
         batch = crops_bgr[start:start + 128]
-        out = gender_network.run(batch, mirror=False)
-        gender.append(out["gender_logit"])
-        age.append(out["age_logits"] if age_network is gender_network else
-                   age_network.run(batch, mirror=False)["age_logits"])
-    return np.concatenate(gender), np.concatenate(age)
+        for image, genders, ages in ((batch, gender, age), (np.ascontiguousarray(batch[:, :, ::-1]),
+                                                             gender_flipped, age_flipped)):
+            out = gender_network.run(image, mirror=False)
+            genders.append(out["gender_logit"])
+            ages.append(out["age_logits"] if age_network is gender_network else
+                        age_network.run(image, mirror=False)["age_logits"])
+    return tuple(np.concatenate(parts) for parts in (gender, age, gender_flipped, age_flipped))
 
 
 def judge(age_network, gender_network, faces, degraded) -> tuple[Judged, Judged]:
     """The design's answers on the clean validation faces and on their degraded copies: as they are, and
     averaged with the mirror image's (as Network.run(mirror=True) averages them)."""
-    crops = np.concatenate([faces.bgr(), np.ascontiguousarray(degraded.crops[..., ::-1])])
+    if degraded.split_digest != split_digest(faces.names):
+        raise SystemExit("the degraded validation faces were made from another validation split (or a part of "
+                         "it): run python -m training.degrade again")
+    crops = np.concatenate([faces.bgr(), degraded.crops[..., ::-1]])  # the cache is RGB, the networks take BGR
     rows = np.r_[np.arange(len(faces)), degraded.row]
     families = np.r_[np.full(len(faces), "clean"), degraded.family]
-    gender, age = logits_of(age_network, gender_network, crops)
-    gender_flipped, age_flipped = logits_of(age_network, gender_network, np.ascontiguousarray(crops[:, :, ::-1]))
+    gender, age, gender_flipped, age_flipped = logits_of(age_network, gender_network, crops)
     truth = (faces.genders[rows], faces.ages[rows], faces.sources[rows], families)
     plain = Judged(gender, expected_age(softmax(age)), *truth)
     mirrored = Judged((gender + gender_flipped) / 2, expected_age(softmax((age + age_flipped) / 2)), *truth)
@@ -120,7 +125,9 @@ def mirror_gain(plain: Judged, mirrored: Judged, age_classes: int) -> dict:
     (acc0, mae0), (acc1, mae1) = scores(plain), scores(mirrored)
     gain = {"gender_accuracy": acc1 - acc0, "mae": mae0 - mae1, "without": {"gender_accuracy": acc0, "mae": mae0},
             "with": {"gender_accuracy": acc1, "mae": mae1}}
-    gain["kept"] = bool(any(gain[key] >= needed for key, needed in MIRROR_GAIN.items()))
+    # kept where one figure gains what is asked and the other loses nothing
+    gain["kept"] = bool(any(gain[key] >= needed for key, needed in MIRROR_GAIN.items())
+                        and all(gain[key] >= 0 for key in MIRROR_GAIN))
     return gain
 
 
@@ -167,8 +174,8 @@ def choose_bands(judged: Judged, temperature: float) -> tuple[tuple[tuple[float,
         for source in np.unique(judged.sources):
             for group, in_group in (("clean", ~degraded), ("degraded", degraded)):
                 keep = (band == b) & (judged.sources == source) & in_group
-                if keep.sum() < MIN_SURE_ANSWERS:
-                    continue  # too few faces of this band here to judge: the other groups decide
+                if (confidence[keep] >= BAND_FLOORS[start]).sum() < MIN_SURE_ANSWERS:
+                    continue  # too few answers of this band above its floor here to judge: the others decide
                 threshold = lowest_threshold(confidence[keep], right[keep], floor=BAND_FLOORS[start])
                 judged_groups[f"{source} {group}"] = {"faces": int(keep.sum()), "threshold": threshold}
                 needed.append(threshold)
@@ -263,7 +270,8 @@ def calibrate(models: Path, faces=None, degraded=None, write: bool = True) -> di
         p_female = sigmoid(judged.gender_logit / temperature)
         confidence = np.maximum(p_female, 1 - p_female)
         right = says_female(p_female) == (judged.genders == 1)
-        margin = ~clean & (band >= 1) & (confidence >= CONFIDENCE_FLOOR) & (confidence < CONFIDENCE_FLOOR + 0.05)
+        sure = rule.is_sure(p_female, judged.predicted_age)
+        margin = ~clean & sure & (confidence < CONFIDENCE_FLOOR + 0.05)  # sure answers just above the floor
         report[design] = {
             "temperature": temperature, "bands": as_json_bands(bands), "test_time_mirror": mirror,
             "floor": CONFIDENCE_FLOOR, "teen_floor": TEEN_FLOOR, "target": TARGET_ACCURACY, "band_evidence": evidence,
@@ -290,14 +298,15 @@ def summary_lines(report: dict) -> list[str]:
     for design, r in report.items():
         bands = ", ".join(f"{start:g}+: {'never' if t is None else f'{t:.3f}'}" for start, t in r["bands"])
         lines.append(f"{design}: mirror {'kept' if r['test_time_mirror']['kept'] else 'not kept'} "
-                     f"(gender {r['test_time_mirror']['gender_accuracy']:+.2%}, MAE {r['test_time_mirror']['mae']:+.3f} y); "
+                     f"(gender {r['test_time_mirror']['gender_accuracy']:+.2%}, MAE {-r['test_time_mirror']['mae']:+.3f} y); "
                      f"T = {r['temperature']:.3f}; thresholds {bands}")
         for source, by in r["by_source"].items():
             for group in ("clean", "degraded"):
                 c = by[group]
                 accuracy = "no sure answers" if c["accuracy"] is None else f"{c['accuracy']:.1%} right"
-                lines.append(f"  {source} {group}: sure answers {accuracy}, covering {c['coverage_adults']:.1%} "
-                             f"of adults; ECE {c['ece']:.3f}")
+                covered = "–" if c["coverage_adults"] is None else f"{c['coverage_adults']:.1%}"
+                lines.append(f"  {source} {group}: sure answers {accuracy}, covering {covered} of adults; "
+                             f"ECE {c['ece']:.3f}")
     return lines
 
 

@@ -22,6 +22,7 @@ split, so labels and sources come from training.crops.split_crops("val").
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,14 +108,21 @@ def degraded_faces_detector() -> MtcnnDetector:
     return MtcnnDetector(DetectorSettings(min_face=DETECTOR_FACE_PX[0] // 2))
 
 
+def split_digest(names: list[str]) -> str:
+    """What names the faces a set of degraded copies was made from, in order (rows index them)."""
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class DegradedFaces:
-    """Degraded copies of validation faces: crops (uint8 RGB), each one's family and its row in the split."""
+    """Degraded copies of validation faces: crops (uint8 RGB), each one's family and its row in the split
+    it was made from (split_digest of its names)."""
 
     crops: np.ndarray
     family: np.ndarray
     row: np.ndarray
     missed_by_detector: int
+    split_digest: str
 
     def of(self, family: str) -> tuple[np.ndarray, np.ndarray]:
         keep = self.family == family
@@ -140,13 +148,13 @@ def build(faces: SplitCrops, seed: int = 0) -> DegradedFaces:
         crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
         family.append("detector")
         rows.append(i)
-    return DegradedFaces(np.stack(crops), np.array(family), np.array(rows), missed)
+    return DegradedFaces(np.stack(crops), np.array(family), np.array(rows), missed, split_digest(faces.names))
 
 
 def save(degraded: DegradedFaces, path: Path) -> None:
     partial = path.with_name(path.name + ".partial.npz")
     np.savez(partial, crops=degraded.crops, family=degraded.family, row=degraded.row,
-             missed_by_detector=degraded.missed_by_detector)
+             missed_by_detector=degraded.missed_by_detector, split_digest=degraded.split_digest)
     partial.replace(path)
 
 
@@ -155,12 +163,14 @@ def load_degraded(cache_dir: Path = CACHE_DIR) -> DegradedFaces:
     if not path.exists():
         raise SystemExit(f"no degraded validation faces at {path}: run python -m training.degrade first")
     with np.load(path) as stored:
-        return DegradedFaces(stored["crops"], stored["family"], stored["row"], int(stored["missed_by_detector"]))
+        digest = str(stored["split_digest"]) if "split_digest" in stored else ""
+        return DegradedFaces(stored["crops"], stored["family"], stored["row"], int(stored["missed_by_detector"]), digest)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=0, help="only the first N validation faces of each source")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N validation faces of each source "
+                        "(a look at the families; calibration refuses such a partial set)")
     args = parser.parse_args(argv)
     faces = split_crops("val", limit=args.limit)
     degraded = build(faces)

@@ -25,9 +25,10 @@ from agegender.vision.buckets import DEFAULT
 from agegender.vision.designs import int8_copy
 from agegender.vision.model_info import SCHEMA_VERSION
 from training.crops import CROP_SIZE
+from training.degrade import degraded_path
 from training.networks import NUM_AGES
 from training.onnx_export import export_onnx, training_commit
-from training.calibrate import CALIBRATION_KEYS
+from training.calibrate import CALIBRATION_KEYS, FORMER_KEYS
 from training.quantize import describe_as_int8, withdraw_lone_copies
 from training.recipe import COLOUR_ORDER, MEAN, STD
 from training.train import RUNS_DIR, build_model
@@ -90,7 +91,7 @@ def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict 
     exported = onnx.load(str(path))
     same_weights = previous is not None and exported.graph.SerializeToString() == previous.graph.SerializeToString()
     if same_weights and keep_calibration:
-        calibration = [prop for prop in previous.metadata_props if prop.key in CALIBRATION_KEYS]
+        calibration = [prop for prop in previous.metadata_props if prop.key in CALIBRATION_KEYS + FORMER_KEYS]
         if calibration:
             exported.metadata_props.extend(calibration)
             _save(exported, path)
@@ -163,6 +164,9 @@ def main() -> None:
                         "then treats only answers above its default threshold as sure)")
     args = parser.parse_args()
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+    if not args.no_calibrate and not args.as_shipped and not degraded_path().exists():
+        parser.error(f"no degraded validation faces at {degraded_path()} for the calibration after the export: "
+                     "run python -m training.degrade first (or export with --no-calibrate)")
     if args.as_shipped:
         if not args.metrics:
             parser.error("--as-shipped needs --metrics")

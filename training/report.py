@@ -296,7 +296,8 @@ def _calibration(results: dict, abstention: dict | None) -> list[str]:
     lines += [f"A gender is given as sure (`gender_confident`) when max(p, 1 - p) of the calibrated P(female) "
               f"reaches the threshold of the face's band of estimated age; under an estimated 12 years it never is, "
               f"and the window shows \"?\" with the lean in small print. Each band's threshold is the lowest, not "
-              f"under the floor, from which the band's sure answers are right at least {TARGET_ACCURACY:.0%} of the "
+              f"under its floor (set by rule: 0.95 for an estimated 12-19, 0.85 from 20; see below), from which "
+              f"the band's sure answers are right at least {TARGET_ACCURACY:.0%} of the "
               f"time on each source's validation faces, clean and degraded alike (`python -m training.calibrate`; the "
               f"degradations are those of `python -m training.degrade`: faces of 24-40 px, blur, JPEG at quality "
               f"5-15, noise, grayscale, pose, and the app's own detector on a small compressed picture). "
@@ -309,16 +310,19 @@ def _calibration(results: dict, abstention: dict | None) -> list[str]:
         kept = "kept" if mirror["kept"] else "not kept"
         bands = ", ".join(f"{start:g}+: {'never' if t is None else f'{t:.3f}'}" for start, t in r["bands"])
         d, c = r["degraded"], r["clean"]
-        lines.append(f"| {_title(name)} | {kept} ({mirror['gender_accuracy'] * 100:+.2f} pt, {mirror['mae']:+.3f} y) | "
+        lines.append(f"| {_title(name)} | {kept} (gender {mirror['gender_accuracy'] * 100:+.2f} pt, MAE {-mirror['mae']:+.3f} y) | "
                      f"{bands} | {_pct(d['accuracy'])} / {_pct(d['coverage_adults'])} | "
                      f"{_pct(c['accuracy'])} / {_pct(c['coverage_adults'])} | {d['ece']:.3f} / {c['ece']:.3f} |")
     first = next(iter(abstention.values()))
     floor, margin = first["floor"], {n: r["just_above_floor_degraded"] for n, r in abstention.items()}
-    lines += ["", f"The floor, {floor:.2f}: no answer is called sure that the calibrated model itself gives more than a "
-              f"{1 - floor:.0%} chance of being wrong. The {TARGET_ACCURACY:.0%} holds for sure answers taken together; "
+    teen_floor = first.get("teen_floor", floor)
+    lines += ["", f"The floor, {floor:.2f} ({teen_floor:.2f} for an estimated 12-19, whose faces in both sources are "
+              "posed portraits that the degradations do not make as hard as candid photos of teenagers): no answer "
+              f"is called sure that the calibrated model itself gives more than a {1 - floor:.0%} chance of being "
+              f"wrong. The {TARGET_ACCURACY:.0%} holds for sure answers taken together; "
               "on photos harder than these, the most confident answers thin out first and the pool's accuracy falls "
               "toward that of its least confident members, so those must themselves be likely right. On the degraded "
-              "faces, the answers just above the floor (confidence " + f"{floor:.2f}-{floor + 0.05:.2f}) were right " +
+              "faces, the sure answers just above the floor (confidence " + f"{floor:.2f}-{floor + 0.05:.2f}) were right " +
               ", ".join(f"{_pct(m['accuracy'])} of {m['faces']} ({_title(n)})" for n, m in margin.items()) + ".", "",
               "Sure answers by source and degradation (right / adults covered):", ""]
     families = [f for f in next(iter(first["by_source"].values())) if f != "degraded"] + ["degraded"]
