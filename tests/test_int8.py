@@ -86,8 +86,7 @@ def test_the_gate_holds_back_a_copy_whose_sure_answers_break_the_calibrated_prom
 def test_sure_answers_leave_out_faces_the_network_puts_under_twelve_as_the_app_does():
     from types import SimpleNamespace
     from training.quantize import quality
-    info = SimpleNamespace(gender_thresholds=((12.0, 0.5),), gender_threshold=None,  # every answer from 12 is sure
-                           gender_temperature=1.0)
+    info = SimpleNamespace(gender_thresholds=((12.0, 0.5),), gender_temperature=1.0)  # every answer from 12 is sure
     genders = np.array([1, 1, 0, 0])
     gender_logit = np.array([3.0, -3.0, -3.0, 3.0])  # right, wrong, right, wrong
     age_logits = np.full((4, 101), -30.0)

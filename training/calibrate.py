@@ -33,7 +33,7 @@ import onnx
 from agegender.vision.designs import GenderRule, expected_age, int8_copy, load_network, says_female, sigmoid, softmax
 from training.crops import split_crops
 from training.degrade import FAMILIES, load_degraded, split_digest
-from training.metrics import ADULT_AGE, mean_absolute_error
+from training.metrics import ADULT_AGE, expected_calibration_error, mean_absolute_error
 from training.utkface import ROOT
 
 # what this writes into a network's metadata; gender_threshold is the single threshold of older files
@@ -185,17 +185,6 @@ def choose_bands(judged: Judged, temperature: float) -> tuple[tuple[tuple[float,
     return tuple(bands), evidence
 
 
-def expected_calibration_error(p_female: np.ndarray, genders: np.ndarray, bins: int = 10) -> float:
-    """The answer-weighted gap between confidence and accuracy, over `bins` equal bins of confidence."""
-    confidence = np.maximum(p_female, 1 - p_female)
-    right = says_female(p_female) == (genders == 1)
-    edges = np.linspace(0.5, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
-    gap = sum(abs(right[which == i].mean() - confidence[which == i].mean()) * (which == i).sum()
-              for i in range(bins) if (which == i).any())
-    return float(gap / max(len(confidence), 1))
-
-
 def coverage(judged: Judged, rule: GenderRule, temperature: float) -> dict:
     """Sure answers' accuracy and the share of adults (and of all faces) they cover."""
     p_female = sigmoid(judged.gender_logit / temperature)
@@ -205,7 +194,7 @@ def coverage(judged: Judged, rule: GenderRule, temperature: float) -> dict:
     return {"faces": int(len(judged)), "accuracy": float(right[sure].mean()) if sure.any() else None,
             "coverage_adults": float(sure[adult].mean()) if adult.any() else None,
             "coverage_all": float(sure.mean()) if len(judged) else None,
-            "ece": expected_calibration_error(p_female, judged.genders)}
+            "ece": expected_calibration_error(judged.genders, p_female)[0]}
 
 
 def abstention_curve(judged: Judged, temperature: float) -> list[dict]:

@@ -134,8 +134,7 @@ def quality(outputs: dict[str, np.ndarray], ages: np.ndarray, genders: np.ndarra
         right = says_female(sigmoid(outputs["gender_logit"])) == (genders == 1)
         result["gender_accuracy"] = float(right.mean())
         age_estimate = own_age if own_age is not None else partner_age
-        calibrated = info is not None and (info.gender_thresholds or info.gender_threshold is not None)
-        if calibrated and age_estimate is not None:
+        if info is not None and info.gender_thresholds and age_estimate is not None:
             p_female = sigmoid(outputs["gender_logit"] / info.gender_temperature)
             sure = gender_rule(info).is_sure(p_female, age_estimate)
             result["sure_coverage"] = float(sure.mean())

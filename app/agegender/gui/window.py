@@ -31,6 +31,7 @@ from agegender.sources.live import FrameGrabber
 from agegender.sources.watchdog import Watchdog
 from agegender.timing import StageTimes
 
+
 class MainWindow(QMainWindow):
     # The capture thread's state of its source ("running", "lost", "failed", ...) and a message; emitted
     # there, delivered here on the GUI thread.

@@ -169,11 +169,8 @@ def p_female(gender_network: "Network", gender_logit: np.ndarray) -> np.ndarray:
 
 
 def gender_rule(info: ModelInfo) -> GenderRule:
-    """The rule a gender network's file asks for: its thresholds per age band, its one threshold (older
-    files), or the default."""
-    if info.gender_thresholds:
-        return GenderRule(info.gender_thresholds)
-    return GenderRule() if info.gender_threshold is None else GenderRule.uniform(info.gender_threshold)
+    """The rule a gender network's file asks for: its thresholds per age band, or the default."""
+    return GenderRule(info.gender_thresholds) if info.gender_thresholds else GenderRule()
 
 
 class Network:

@@ -31,9 +31,9 @@ class ModelInfo:
     test_metrics: dict | None = None
     gender_temperature: float = 1.0  # P(female) = sigmoid(logit / T), calibrated on validation faces
     # the confidence a gender answer needs to count as sure, per band of the age estimate: ((from age,
-    # threshold or None), ...) (see designs.GenderRule); gender_threshold is the one threshold of older files
+    # threshold or None), ...) (see designs.GenderRule); a file of an older export has one threshold,
+    # gender_threshold, which holds from 12 years on
     gender_thresholds: tuple[tuple[float, float | None], ...] | None = None
-    gender_threshold: float | None = None
     test_time_mirror: bool = False  # average each crop's outputs with its horizontal mirror's
 
     @classmethod
@@ -57,8 +57,8 @@ class ModelInfo:
                    variant=meta.get("variant", ""), training_commit=meta.get("training_commit", "unknown"),
                    test_metrics=meta.get("test_metrics"),
                    gender_temperature=float(meta.get("gender_temperature", 1.0)),
-                   gender_thresholds=_bands(meta.get("gender_thresholds"), path),
-                   gender_threshold=None if meta.get("gender_threshold") is None else float(meta["gender_threshold"]),
+                   gender_thresholds=_bands(meta.get("gender_thresholds"), path) or _bands(
+                       None if meta.get("gender_threshold") is None else [[12, meta["gender_threshold"]]], path),
                    test_time_mirror=bool(meta.get("test_time_mirror", False)))
 
 
