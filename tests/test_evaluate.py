@@ -168,3 +168,24 @@ def test_report_shows_the_figures_through_the_app(tmp_path):
     text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
     assert "## Through the app" in text and "Multi-task INT8" in text
     assert "| UTKFace | Multi-task | 2,070 of 2,076 | 93.59% | 4.45 | 66.00% | 100.00% / 97.41% |" in text
+
+
+def test_a_candidate_is_better_or_worse_only_beyond_two_paired_standard_errors():
+    from training.candidate import compare, compare_source
+    always_right, once_wrong = np.ones(100), np.array([1] * 99 + [0])
+    assert compare(once_wrong, always_right, higher_is_better=True)["verdict"] == "level"
+    assert compare(always_right, np.array([1, 0] * 50), higher_is_better=True)["verdict"] == "worse"
+    errors_before, errors_after = np.array([3.0, 5.0] * 50), np.array([2.0, 4.5] * 50)
+    row = compare(errors_before, errors_after, higher_is_better=False)
+    assert row["verdict"] == "better" and row["gap"] == pytest.approx(-0.75)
+
+    before = evaluate_design(predictions(), faces())
+    off_by_ten = Predictions(one_hot([30, 30, 15, 70]), predictions().p_female, DEFAULT, ("male", "female"),
+                             GenderRule.uniform(0.8, min_age=12))
+    after = evaluate_design(off_by_ten, faces())
+    result = compare_source(before, after, faces().ages)
+    assert result["paired"]["MAE"]["before"] == pytest.approx(2.5) and result["paired"]["MAE"]["after"] == pytest.approx(2.5)
+    assert "MAE 3-9" not in result["paired"]  # one face there: no standard error to judge it by
+    assert result["paired"]["MAE 20-39"]["before"] == pytest.approx(5.0)
+    assert result["paired"]["MAE 20-39"]["after"] == pytest.approx(0.0)
+    assert result["others"]["8-bucket accuracy"] == [0.75, 0.75]

@@ -1,0 +1,89 @@
+"""Are newly exported models better than the ones shipped before? Both sets on the same test crops, per
+design and source, each gap with its paired standard error: what decides whether a retraining ships.
+
+    cp -r models /tmp/shipped && python -m training   # (or copy the files from git) then:
+    python -m training.candidate /tmp/shipped [--models models] [--json OUT]
+
+For gender accuracy, MAE and the MAE of each age band (training.recipe.MAE_BANDS) it prints before,
+after, the gap ± its paired standard error, and "better" or "worse" where the gap is beyond two of them
+(else "level"); then 8-bucket accuracy and the sure answers (adults covered / right), which follow from
+the calibration.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agegender.vision.buckets import BucketScheme
+from training.evaluate import SOURCE_TITLES, load_designs, predict, test_faces
+from training.recipe import MAE_BANDS
+from training.report import paired_gap
+from training.scoring import evaluate_design
+from training.sources import SOURCES
+from training.utkface import MAX_AGE, ROOT
+
+BANDS = BucketScheme.parse(MAE_BANDS)
+
+
+def compare(before: np.ndarray, after: np.ndarray, higher_is_better: bool) -> dict:
+    """Per-face scores of the same faces before and after: both means, the gap and its verdict."""
+    gap, se = paired_gap(after, before)
+    beyond = abs(gap) > 2 * se
+    verdict = "level" if not beyond else "better" if (gap > 0) == higher_is_better else "worse"
+    return {"before": float(np.mean(before)), "after": float(np.mean(after)), "gap": gap, "se": se,
+            "verdict": verdict}
+
+
+def compare_source(before: dict, after: dict, ages: np.ndarray) -> dict:
+    """One design on one source: evaluate_design's results before and after."""
+    rows = {"gender accuracy": compare(before["gender_correct"], after["gender_correct"], higher_is_better=True),
+            "MAE": compare(np.abs(before["age_errors"]), np.abs(after["age_errors"]), higher_is_better=False)}
+    band_of = BANDS.index(np.minimum(ages, MAX_AGE))
+    for b, label in enumerate(BANDS.labels):
+        faces = band_of == b
+        if faces.sum() > 1:
+            rows[f"MAE {label}"] = compare(np.abs(before["age_errors"][faces]), np.abs(after["age_errors"][faces]),
+                                           higher_is_better=False)
+    others = {"8-bucket accuracy": [r["default_buckets"]["accuracy"] for r in (before, after)],
+              "sure: adults covered": [r["confident"]["coverage_adults"] for r in (before, after)],
+              "sure: adults right": [r["confident"]["accuracy_adults"] for r in (before, after)]}
+    return {"faces": len(ages), "paired": rows, "others": others}
+
+
+def _percent(share: float | None) -> str:
+    return "      –" if share is None else f"{100 * share:7.2f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("shipped", type=Path, help="the folder of the models shipped before")
+    parser.add_argument("--models", type=Path, default=ROOT / "models", help="the new models (default: models/)")
+    parser.add_argument("--json", type=Path, help="also write the comparison here")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N test faces of each source")
+    args = parser.parse_args(argv)
+    if args.shipped.resolve() == args.models.resolve():
+        parser.error("the shipped models and the new ones are the same folder")
+    old, new = load_designs(args.shipped, []), load_designs(args.models, [])
+    out: dict = {}
+    for source in SOURCES:
+        faces = test_faces(source, args.limit)
+        for design in sorted(set(old) & set(new)):
+            before = evaluate_design(predict(old[design], faces.crops), faces)
+            after = evaluate_design(predict(new[design], faces.crops), faces)
+            result = out.setdefault(design, {})[source] = compare_source(before, after, faces.ages)
+            print(f"\n{design}, {SOURCE_TITLES[source]} test ({result['faces']} faces): before → after, gap ± paired SE")
+            for name, row in result["paired"].items():
+                scale = 100 if name == "gender accuracy" else 1
+                print(f"  {name:20} {scale * row['before']:7.2f} → {scale * row['after']:7.2f}   "
+                      f"{scale * row['gap']:+.2f} ± {scale * row['se']:.2f}  {row['verdict']}")
+            for name, (b, a) in result["others"].items():
+                print(f"  {name:20} {_percent(b)} → {_percent(a)}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
