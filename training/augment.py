@@ -124,6 +124,9 @@ def _compress(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if video:
         crop = cv2.resize(crop, (int(size * 0.75), int(size * 0.75)), interpolation=cv2.INTER_AREA)
     quality = int(rng.integers(8, 26) if video else rng.integers(20, 91))
+    # The RGB crop goes to OpenCV's BGR encoder as it is (brightness weighted as if red were blue; the
+    # artefacts are JPEG's all the same). It stays so until all three networks are trained again, so that
+    # the designs compared are trained alike; training.degrade encodes in the right order.
     _, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
     out = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     return cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR) if video else out
