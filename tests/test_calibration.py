@@ -4,6 +4,7 @@ import shutil
 
 import cv2
 import numpy as np
+import pytest
 
 from agegender.vision.designs import GenderRule, load_design, load_network, sigmoid
 from tests.conftest import ROOT, UTKFACE, need
@@ -160,3 +161,14 @@ def test_the_detector_family_crops_the_face_from_a_small_compressed_picture():
     assert crop is not None and crop.shape == (112, 112, 3)
     # a 24-40 px face scaled up to 112: far less fine detail than the photo's own crop
     assert cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var() < 200
+
+
+def test_degraded_faces_from_an_earlier_recipe_are_refused_and_made_again(tmp_path):
+    from training.degrade import DegradedFaces, degraded_path, load_degraded, save
+    faces = DegradedFaces(np.zeros((2, 112, 112, 3), np.uint8), np.array(["jpeg", "blur"]), np.array([0, 0]), 0, "d")
+    save(faces, degraded_path(tmp_path))
+    assert load_degraded(tmp_path).split_digest == "d"
+    np.savez(degraded_path(tmp_path), crops=faces.crops, family=faces.family, row=faces.row, missed_by_detector=0,
+             split_digest="d")  # as written before recipes were versioned
+    with pytest.raises(SystemExit, match="earlier recipe"):
+        load_degraded(tmp_path)

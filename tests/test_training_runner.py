@@ -2,11 +2,12 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 import training.__main__ as runner
 from training import crops
-from training.degrade import degraded_path
+from training.degrade import RECIPE_VERSION, degraded_path
 
 
 @pytest.fixture
@@ -23,7 +24,10 @@ def folders(tmp_path, monkeypatch):
     written.append(degraded_path(tmp_path / "cache"))
     for path in written:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"stopped": "all epochs done"}) if path.name == "history.json" else "")
+        if path.suffix == ".npz":
+            np.savez(path, recipe_version=RECIPE_VERSION)
+        else:
+            path.write_text(json.dumps({"stopped": "all epochs done"}) if path.name == "history.json" else "")
         os.utime(path, (an_hour_ago, an_hour_ago))
     return tmp_path, an_hour_ago
 
@@ -54,3 +58,9 @@ def test_list_and_from_say_what_would_run(folders, capsys):
     assert runner.main(["--from", "export", "--list"]) == 0
     out = capsys.readouterr().out
     assert "  done  train" in out and " to do  export" in out and " to do  quantize" in out
+
+
+def test_degraded_faces_of_an_earlier_recipe_are_made_again(folders):
+    tmp_path, an_hour_ago = folders
+    np.savez(degraded_path(tmp_path / "cache"), recipe_version=RECIPE_VERSION - 1)
+    assert "degrade" not in runner.done_stages({})

@@ -56,8 +56,12 @@ def _crops_cached() -> float | None:
 
 
 def _degraded_cached() -> float | None:
+    """When the degraded faces were made, or None where they are missing or from an earlier recipe."""
     from training import crops, degrade
-    return _finished_at([degrade.degraded_path(crops.CACHE_DIR)])
+    path = degrade.degraded_path(crops.CACHE_DIR)
+    if path.is_file() and degrade.stored_recipe_version(path) != degrade.RECIPE_VERSION:
+        return None
+    return _finished_at([path])
 
 
 def _trained() -> float | None:

@@ -115,6 +115,11 @@ def degraded_faces_detector() -> MtcnnDetector:
     return MtcnnDetector(DetectorSettings(min_face=DETECTOR_FACE_PX[0] // 2))
 
 
+# Raised whenever a family changes, so that degraded faces made by an earlier recipe are made again
+# rather than calibrated on: 2 encodes JPEG in the encoder's colour order.
+RECIPE_VERSION = 2
+
+
 def split_digest(names: list[str]) -> str:
     """What names the faces a set of degraded copies was made from, in order (rows index them)."""
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
@@ -161,14 +166,24 @@ def build(faces: SplitCrops, seed: int = 0) -> DegradedFaces:
 def save(degraded: DegradedFaces, path: Path) -> None:
     partial = path.with_name(path.name + ".partial.npz")
     np.savez(partial, crops=degraded.crops, family=degraded.family, row=degraded.row,
-             missed_by_detector=degraded.missed_by_detector, split_digest=degraded.split_digest)
+             missed_by_detector=degraded.missed_by_detector, split_digest=degraded.split_digest,
+             recipe_version=RECIPE_VERSION)
     partial.replace(path)
+
+
+def stored_recipe_version(path: Path) -> int:
+    """The RECIPE_VERSION of the degraded faces at `path` (0: from before versions were kept)."""
+    with np.load(path) as stored:
+        return int(stored["recipe_version"]) if "recipe_version" in stored else 0
 
 
 def load_degraded(cache_dir: Path = CACHE_DIR) -> DegradedFaces:
     path = degraded_path(cache_dir)
     if not path.exists():
         raise SystemExit(f"no degraded validation faces at {path}: run python -m training.degrade first")
+    if stored_recipe_version(path) != RECIPE_VERSION:
+        raise SystemExit(f"the degraded validation faces at {path} were made by an earlier recipe of "
+                         "training.degrade: run python -m training.degrade again")
     with np.load(path) as stored:
         digest = str(stored["split_digest"]) if "split_digest" in stored else ""
         return DegradedFaces(stored["crops"], stored["family"], stored["row"], int(stored["missed_by_detector"]), digest)
