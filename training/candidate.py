@@ -1,8 +1,10 @@
-"""Are newly exported models better than the ones shipped before? Both sets on the same test crops, per
-design and source, each gap with its paired standard error: what decides whether a retraining ships.
+"""Are newly exported models better than the ones shipped before? Both sets on the same validation crops,
+per design and source, each gap with its paired standard error: what decides whether a retraining ships.
+The test split stays out of the choice, as everywhere else; `--split test` shows the same for the record,
+once the choice is made.
 
     cp -r models /tmp/shipped && python -m training   # (or copy the files from git) then:
-    python -m training.candidate /tmp/shipped [--models models] [--json OUT]
+    python -m training.candidate /tmp/shipped [--models models] [--split val] [--json OUT]
 
 For gender accuracy, MAE and the MAE of each age band (training.recipe.MAE_BANDS) it prints before,
 after, the gap ± its paired standard error, and "better" or "worse" where the gap is beyond two of them
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from agegender.vision.buckets import BucketScheme
-from training.evaluate import SOURCE_TITLES, load_designs, predict, test_faces
+from training.evaluate import SOURCE_TITLES, load_designs, predict, split_faces
 from training.recipe import MAE_BANDS
 from training.report import paired_gap
 from training.scoring import evaluate_design
@@ -62,19 +64,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("shipped", type=Path, help="the folder of the models shipped before")
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="the new models (default: models/)")
     parser.add_argument("--json", type=Path, help="also write the comparison here")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N test faces of each source")
+    parser.add_argument("--split", choices=("val", "test"), default="val",
+                        help="the faces compared on (default: validation; test only once the choice is made)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N faces of each source")
     args = parser.parse_args(argv)
     if args.shipped.resolve() == args.models.resolve():
         parser.error("the shipped models and the new ones are the same folder")
     old, new = load_designs(args.shipped, []), load_designs(args.models, [])
     out: dict = {}
     for source in SOURCES:
-        faces = test_faces(source, args.limit)
+        faces = split_faces(source, args.split, args.limit)
         for design in sorted(set(old) & set(new)):
             before = evaluate_design(predict(old[design], faces.crops), faces)
             after = evaluate_design(predict(new[design], faces.crops), faces)
             result = out.setdefault(design, {})[source] = compare_source(before, after, faces.ages)
-            print(f"\n{design}, {SOURCE_TITLES[source]} test ({result['faces']} faces): before → after, gap ± paired SE")
+            print(f"\n{design}, {SOURCE_TITLES[source]} {args.split} ({result['faces']} faces): before → after, gap ± paired SE")
             for name, row in result["paired"].items():
                 scale = 100 if name == "gender accuracy" else 1
                 print(f"  {name:20} {scale * row['before']:7.2f} → {scale * row['after']:7.2f}   "

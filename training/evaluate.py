@@ -30,8 +30,8 @@ DEFAULT_OUT = ROOT / "docs" / "evaluation"
 SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
 
 
-def test_faces(source: str, limit: int = 0) -> SplitFaces:
-    faces = split_crops("test", (source,), limit)
+def split_faces(source: str, part: str = "test", limit: int = 0) -> SplitFaces:
+    faces = split_crops(part, (source,), limit)
     groups = faces.races if source == "utkface" else np.zeros(len(faces), int)
     return SplitFaces(source, faces.names, faces.bgr(), faces.ages, faces.genders, groups)
 
@@ -170,7 +170,7 @@ def main() -> None:
     designs = load_designs(args.models, args.variant)
     results = {"sources": {}}
     for source in args.source or SOURCES:
-        faces = test_faces(source, args.limit)
+        faces = split_faces(source, limit=args.limit)
         results["sources"][source] = evaluate_source(faces, designs, args.peer)
         if "costs" not in results:
             results["costs"] = costs(designs, faces.crops)
