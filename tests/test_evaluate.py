@@ -106,7 +106,7 @@ def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path)
     assert "0.50× the pair's parameters" in text
     assert "same trunk and recipe, each network 3,000 steps on utkface and aaf" in text
     assert "![Abstention curve](abstention.png)" in text and (tmp_path / "abstention.png").stat().st_size > 0
-    assert "| Multi-task | not kept (gender +0.40 pt, MAE -0.020 y) | 12+: 0.900, 20+: never | 97.00% / 90.00% |" in text
+    assert "| Multi-task | not kept (gender +0.40 pt, MAE 0.020 y lower) | 12+: 0.900, 20+: never | 97.00% / 90.00% |" in text
     assert "| Single-task pair | UTKFace | 97.00% / 90.00% | 97.00% / 90.00% |" in text
     assert "were right 90.00% of 40 (Multi-task)" in text
     assert "No training runs were found" in text

@@ -10,16 +10,22 @@ def test_ci_runs_the_readme_commands():
     assert "python -m pytest\n" in ci
 
 
-def test_the_readme_python_example_runs(group_photo, crowd_video):
+def test_the_readme_python_example_runs(group_photo, crowd_video, tmp_path):
     import re
     import subprocess
     import sys
     readme = (ROOT / "README.md").read_text()
     (example,) = re.findall(r"```python\n(.*?)```", readme, re.S)
-    example = example.replace('"photo.jpg"', repr(str(group_photo))).replace('"video.mp4"', repr(str(crowd_video)))
+    annotated = tmp_path / "annotated.jpg"
+    example = (example.replace('"photo.jpg"', repr(str(group_photo))).replace('"video.mp4"', repr(str(crowd_video)))
+               .replace('"annotated.jpg"', repr(str(annotated))))
     done = subprocess.run([sys.executable, "-c", example], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert len(lines) == 6 + 50  # the group photo's six faces, then one line per tracked frame
     assert all(re.search(r"~\d+ y (male|female|\?) P\(female\) [01]\.\d\d$", line) for line in lines[:6])
     assert lines[6].startswith("0.00 s [(") and lines[-1].startswith("1.96 s [(")  # its frames at 25 a second
+    import cv2
+    drawn, photo = cv2.imread(str(annotated)), cv2.imread(str(group_photo))
+    changed = cv2.absdiff(drawn, photo).max(axis=2) > 60  # far beyond what saving as JPEG changes (1 pixel)
+    assert drawn.shape == photo.shape and changed.sum() > 2000  # the photo with six faces' boxes and labels

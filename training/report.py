@@ -23,7 +23,8 @@ TITLES = {"multitask": "Multi-task", "single": "Single-task pair"}
 SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
 RUNS = ("multitask", "age", "gender")  # the networks trained; age + gender make the single-task pair
 REFERENCES = [  # published UTKFace figures, for scale (the installable peer is measured here, in its own row)
-    ("MiVOLO, 27 M parameters (published, ages 21-60)", "97.7%", "4.23"),
+    ("VOLO-D1 face-only, 27 M parameters (published by the MiVOLO authors, Kuprashevich and Tolstykh 2023, "
+     "arXiv 2307.04616, on their own UTKFace split of ages 21-60: other faces, not measured here)", "97.7%", "4.23"),
 ]
 
 
@@ -303,6 +304,7 @@ def _calibration(results: dict, abstention: dict | None) -> list[str]:
               f"5-15, noise, grayscale, pose, and the app's own detector on a small compressed picture). "
               f"The temperature is fitted on clean and degraded faces weighing alike. Adults: true age ≥ {ADULT_AGE}.",
               "", "![Abstention curve](abstention.png)", "",
+              "On the validation faces (`abstention.json`):", "",
               "| design | mirror | thresholds by estimated age | degraded: sure right / adults covered | "
               "clean: sure right / adults covered | ECE degraded / clean |", "|---|---|---|---|---|---|"]
     for name, r in abstention.items():
@@ -310,7 +312,8 @@ def _calibration(results: dict, abstention: dict | None) -> list[str]:
         kept = "kept" if mirror["kept"] else "not kept"
         bands = ", ".join(f"{start:g}+: {'never' if t is None else f'{t:.3f}'}" for start, t in r["bands"])
         d, c = r["degraded"], r["clean"]
-        lines.append(f"| {_title(name)} | {kept} (gender {mirror['gender_accuracy'] * 100:+.2f} pt, MAE {-mirror['mae']:+.3f} y) | "
+        mae_change = f"MAE {abs(mirror['mae']):.3f} y {'lower' if mirror['mae'] >= 0 else 'higher'}"
+        lines.append(f"| {_title(name)} | {kept} (gender {mirror['gender_accuracy'] * 100:+.2f} pt, {mae_change}) | "
                      f"{bands} | {_pct(d['accuracy'])} / {_pct(d['coverage_adults'])} | "
                      f"{_pct(c['accuracy'])} / {_pct(c['coverage_adults'])} | {d['ece']:.3f} / {c['ece']:.3f} |")
     first = next(iter(abstention.values()))
@@ -324,7 +327,7 @@ def _calibration(results: dict, abstention: dict | None) -> list[str]:
               "toward that of its least confident members, so those must themselves be likely right. On the degraded "
               "faces, the sure answers just above the floor (confidence " + f"{floor:.2f}-{floor + 0.05:.2f}) were right " +
               ", ".join(f"{_pct(m['accuracy'])} of {m['faces']} ({_title(n)})" for n, m in margin.items()) + ".", "",
-              "Sure answers by source and degradation (right / adults covered):", ""]
+              "Sure answers by source and degradation, on the validation faces (right / adults covered):", ""]
     families = [f for f in next(iter(first["by_source"].values())) if f != "degraded"] + ["degraded"]
     lines += ["| design | source | " + " | ".join(f.replace("_", " ") for f in families) + " |",
               "|---|---|" + "---|" * len(families)]
@@ -377,8 +380,8 @@ def _about(results: dict, note: str) -> list[str]:
         f"Test faces: {counts} (the stored test splits in `training/splits/`, used neither for training nor for "
         "calibration). Every face was cropped by the app's own MTCNN detector and five-point aligner "
         "(`python -m training.crops`, cached) and run through the shipped FP32 ONNX files by `agegender.vision.designs`, as the "
-        "app runs them (`python -m training.evaluate`); the INT8 copies, where shipped, are held to these figures by "
-        "`python -m training.quantize` (`int8.json`). Each source is reported on its own: All-Age-Faces holds mostly East "
+        "app runs them (`python -m training.evaluate`); the INT8 copies, where shipped, were held to their FP32 "
+        "networks on the validation faces by `python -m training.quantize` (`int8.json`). Each source is reported on its own: All-Age-Faces holds mostly East "
         "Asian faces and is one group here, not a row of UTKFace's race labels.", "",
         "**The label.** The age bucket shown is the one holding the age estimate (the expected age in whole years, the "
         "\"~NN y\" beside it), so the two never disagree; every bucket figure here scores that bucket.", ""]
