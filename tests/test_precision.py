@@ -9,7 +9,7 @@ import pytest
 
 from agegender.commands.bench.detection import gate
 from agegender.paths import MODELS_DIR
-from agegender.vision.designs import load_design
+from agegender.vision.designs import int8_copy, load_design
 from agegender.vision.detect import MTCNN_STAGES, MtcnnDetector
 from agegender.vision.precision import BF16_VERDICTS, bf16_native, float_precision
 from agegender.vision.runtime import CPU, OPENVINO
@@ -18,9 +18,11 @@ openvino = pytest.importorskip("openvino", reason="OpenVINO is not installed her
 native = pytest.mark.skipif(not bf16_native(), reason="this CPU does not compute in BF16 natively")
 
 
-def write_verdicts(folder, passed: dict) -> None:
+def write_verdicts(folder, passed: dict, ms_for_8: dict | None = None) -> None:
     verdicts = {name: {"passed": ok, "model_sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
                 for name, ok in passed.items()}
+    for name, ms in (ms_for_8 or {}).items():
+        verdicts[name]["ms_for_8"] = ms
     (folder / BF16_VERDICTS).write_text(json.dumps(verdicts))
 
 
@@ -46,6 +48,20 @@ def test_auto_takes_bf16_only_where_a_current_verdict_passed(models):
     assert float_precision("auto", [CPU], models, ["multitask.onnx"]) == "fp32"  # ONNX Runtime: never
     (models / "multitask.onnx").write_bytes((models / "age.onnx").read_bytes())  # "retrained": verdict stale
     assert float_precision("auto", [OPENVINO], models, ["multitask.onnx"]) == "fp32"
+
+
+@native
+def test_auto_runs_the_int8_copies_where_the_verdicts_timed_them_faster_than_bf16(models):
+    for name in ("age.onnx", "gender.onnx"):  # the choice reads whether a copy ships, not how it was made
+        shutil.copy(models / name, int8_copy(models / name))
+    passed = {"age.onnx": True, "gender.onnx": True}
+    write_verdicts(models, passed, {name: {"fp32": 24.0, "bf16": 14.0, "int8": 9.0} for name in passed})
+    assert load_design("single", models, providers=[OPENVINO]).precision == "int8"
+    assert load_design("single", models, providers=[OPENVINO], precision="bf16").precision == "bf16"  # as asked
+    write_verdicts(models, passed, {"age.onnx": {"bf16": 14.0, "int8": 9.0}, "gender.onnx": {"bf16": 9.0, "int8": 16.0}})
+    assert load_design("single", models, providers=[OPENVINO]).precision == "bf16"  # the pair's time together
+    write_verdicts(models, passed)  # verdicts that never timed the copies: BF16 first, as before
+    assert load_design("single", models, providers=[OPENVINO]).precision == "bf16"
 
 
 @native

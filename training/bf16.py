@@ -11,7 +11,8 @@ Each network runs in FP32 and in BF16 on OpenVINO, and BF16 passes where it keep
   preset keeps with facenet-pytorch, tests/test_detect_parity.py), on frames of the crowd video at 720p and 1080p and the photos of the media folder;
 - each classifier: on the validation faces of every source (never the test split), gender accuracy
   within 0.3 points and MAE within 0.1 years of FP32, its sure answers as often right and nearly as
-  many (training.quantize's gate), and a batch of 8 crops faster.
+  many (training.quantize's gate), and a batch of 8 crops faster. Its INT8 copy, where one ships, is
+  timed beside it: precision "auto" runs whichever of the two was faster.
 A verdict records the network file's SHA-256: a retrained network needs a new one.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from agegender.commands.bench.detection import LANDMARK_GATE_PX, _facenet, gate as detector_gate, landmark_distances
 from agegender.commands.bench.frames import read_frames
 from agegender.commands.bench.reference import reference_available, reference_detector
-from agegender.vision.designs import expected_age, load_network, softmax
+from agegender.vision.designs import expected_age, int8_copy, load_network, softmax
 from agegender.vision.detect import MtcnnDetector
 from agegender.vision.precision import BF16_VERDICTS, bf16_native
 from agegender.vision.runtime import OPENVINO
@@ -94,11 +95,14 @@ def judge_classifiers(models: Path) -> dict:
         networks = {precision: load_network(models / name, [OPENVINO], precision) for precision in ("fp32", "bf16")}
         partner = partner_age if name == "gender.onnx" else None
         scores = {p: scores_by_source(n, crops, ages, genders, sources, partner) for p, n in networks.items()}
+        if int8_copy(models / name).is_file():  # timed here too, so that "auto" can run the faster of the two
+            networks["int8"] = load_network(int8_copy(models / name), [OPENVINO])
         ms = {p: fastest_ms(n.run, crops[:8], repeats=30) for p, n in networks.items()}
         reasons = classifier_gate(scores["fp32"], scores["bf16"], ms["fp32"], ms["bf16"])
         verdicts[name] = {"passed": not reasons, "reasons": reasons, "val": scores, "ms_for_8": ms}
         print(f"{name}: {'passes' if not reasons else 'fails: ' + '; '.join(reasons)} "
-              f"({ms['fp32']:.1f} -> {ms['bf16']:.1f} ms for 8 crops)", flush=True)
+              f"({ms['fp32']:.1f} -> {ms['bf16']:.1f} ms for 8 crops"
+              + (f"; its INT8 copy {ms['int8']:.1f} ms" if "int8" in ms else "") + ")", flush=True)
     return verdicts
 
 

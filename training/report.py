@@ -367,7 +367,7 @@ def _learning_curves(histories: dict, out: Path) -> list[str]:
                      f"{len(state.get('history', []))} | {state.get('stopped') or 'training'} | {origin} |")
     missing = [n for n in RUNS if n not in histories]
     if missing:
-        lines += ["", f"Not found: {', '.join(missing)} (not started yet)."]
+        lines += ["", f"No run in the runs folder read for: {', '.join(missing)}."]
     return lines + ["", "![Learning curves](learning_curves.png)", ""]
 
 

@@ -19,7 +19,7 @@ from agegender.vision.buckets import BucketScheme
 from agegender.errors import ModelError
 from agegender.vision.model_info import INT8_SUFFIX, ModelInfo
 from agegender.paths import MODELS_DIR
-from agegender.vision.precision import PRECISION_CHOICES, float_precision
+from agegender.vision.precision import PRECISION_CHOICES, float_precision, int8_timed_faster
 from agegender.vision.runtime import CPU, OPENVINO, choose_providers, open_session, read_metadata
 
 DESIGN_FILES = {"multitask": ("multitask.onnx",), "single": ("age.onnx", "gender.onnx")}
@@ -298,8 +298,8 @@ def choose_precision(paths: list[Path], precision: str, providers: list[str]) ->
     and every network of the design passed its BF16 gate (vision/precision.py); else the INT8 copies on
     the CPU (OpenVINO or ONNX Runtime) where every network of the design has one (they exist only where
     they kept the FP32 accuracy and ran faster on both runtimes); else FP32 (always on CUDA). Where both
-    could run, BF16 comes first: about as fast as INT8 on OpenVINO (13.3 against 12.1 ms for 8 crops of
-    the multi-task network on 2 EPYC cores) and nearer to FP32's answers."""
+    could run, the faster by the BF16 verdicts' timings of both on the CPU that judged them (BF16 where
+    they hold none for the INT8 copies); both passed their gates."""
     have_int8 = all(int8_copy(p).is_file() for p in paths)
     if precision == "int8":
         if not have_int8:
@@ -307,8 +307,9 @@ def choose_precision(paths: list[Path], precision: str, providers: list[str]) ->
             raise ModelError(f"no INT8 copy {missing} in {paths[0].parent}: it is shipped only where it kept the "
                              "FP32 network's accuracy (python -m training.quantize). Use precision 'auto' or 'fp32'")
         return "int8"
-    floating = float_precision(precision, providers, paths[0].parent, [p.name for p in paths])
-    if floating == "bf16":
+    names = [p.name for p in paths]
+    floating = float_precision(precision, providers, paths[0].parent, names)
+    if floating == "bf16" and (precision == "bf16" or not (have_int8 and int8_timed_faster(paths[0].parent, names))):
         return "bf16"
     if precision == "auto" and have_int8 and providers[0] in (CPU, OPENVINO):
         return "int8"

@@ -1,6 +1,6 @@
 """Which precision each network runs at: FP32 always works; BF16 only on OpenVINO, on a CPU that runs it
 natively, and (for `auto`) only for networks that passed their accuracy gate; INT8 only where a gated
-INT8 copy ships (designs.py).
+INT8 copy ships (designs.py), and for `auto` before BF16 where the verdicts timed it faster.
 
 The BF16 verdicts are measured by `python -m training.bf16` and shipped beside the models as
 bf16.json: per network file, whether it passed and the figures it was judged by, with the file's
@@ -40,19 +40,32 @@ def _sha256_of(path: Path, mtime_ns: int, size: int) -> str:  # (read again once
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _verdicts(models_dir: Path) -> dict:
+    try:
+        return json.loads((Path(models_dir) / BF16_VERDICTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def bf16_passed(models_dir: Path, names: list[str]) -> bool:
     """Every named network (paths relative to the models folder) passed its BF16 gate, as it is now."""
-    verdicts_path = Path(models_dir) / BF16_VERDICTS
-    try:
-        verdicts = json.loads(verdicts_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
+    verdicts = _verdicts(models_dir)
     for name in names:
         verdict = verdicts.get(name, {})
         path = Path(models_dir) / name
         if not verdict.get("passed") or not path.is_file() or verdict.get("model_sha256") != _sha256(path):
             return False
     return True
+
+
+def int8_timed_faster(models_dir: Path, names: list[str]) -> bool:
+    """True where the BF16 verdicts timed each named network's INT8 copy beside its BF16 self (on OpenVINO,
+    in the same process) and the copies took less time together: "auto" then runs the INT8 copies, which
+    passed a gate of their own. Verdicts without INT8 timings leave BF16 first."""
+    timings = [_verdicts(models_dir).get(name, {}).get("ms_for_8", {}) for name in names]
+    if not all("int8" in ms and "bf16" in ms for ms in timings):
+        return False
+    return sum(ms["int8"] for ms in timings) < sum(ms["bf16"] for ms in timings)
 
 
 def float_precision(requested: str, providers: list[str], models_dir: Path, names: list[str]) -> str:
