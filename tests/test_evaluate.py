@@ -133,7 +133,7 @@ def test_report_plots_learning_curves_of_the_runs_present(tmp_path):
     (tmp_path / "runs" / "multitask" / "history.json").write_text(json.dumps(history))
     text = write_report(results_of_two_sources(), tmp_path, runs=tmp_path / "runs").read_text()
     assert "| multitask | 40 | 3 | 1 | training | history.json |" in text
-    assert "Not found: age, gender" in text
+    assert "No run in the runs folder read for: age, gender" in text
     assert (tmp_path / "learning_curves.png").stat().st_size > 0
 
 
@@ -189,3 +189,16 @@ def test_a_candidate_is_better_or_worse_only_beyond_two_paired_standard_errors()
     assert result["paired"]["MAE 20-39"]["before"] == pytest.approx(5.0)
     assert result["paired"]["MAE 20-39"]["after"] == pytest.approx(0.0)
     assert result["others"]["8-bucket accuracy"] == [0.75, 0.75]
+
+
+def test_a_retraining_ships_where_something_is_better_and_no_headline_figure_worse():
+    from training.candidate import ships
+
+    def source(**verdicts):
+        return {"paired": {name.replace("_", " "): {"verdict": v} for name, v in verdicts.items()}}
+    young_better = source(**{"gender_accuracy": "level", "MAE": "level", "MAE 10-19": "better", "MAE 60+": "worse"})
+    assert ships({"utkface": young_better, "aaf": source(gender_accuracy="level", MAE="level")})["ships"]
+    verdict = ships({"utkface": young_better, "aaf": source(gender_accuracy="level", MAE="worse")})
+    assert not verdict["ships"] and verdict["blocking"] == ["aaf MAE"]
+    assert not ships({"utkface": source(gender_accuracy="level", MAE="level")})["ships"]  # nothing gained
+

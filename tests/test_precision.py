@@ -9,7 +9,8 @@ import pytest
 
 from agegender.commands.bench.detection import gate
 from agegender.paths import MODELS_DIR
-from agegender.vision.designs import int8_copy, load_design
+from agegender.vision import precision
+from agegender.vision.designs import choose_precision, int8_copy, load_design
 from agegender.vision.detect import MTCNN_STAGES, MtcnnDetector
 from agegender.vision.precision import BF16_VERDICTS, bf16_native, float_precision
 from agegender.vision.runtime import CPU, OPENVINO
@@ -18,11 +19,15 @@ openvino = pytest.importorskip("openvino", reason="OpenVINO is not installed her
 native = pytest.mark.skipif(not bf16_native(), reason="this CPU does not compute in BF16 natively")
 
 
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_verdicts(folder, passed: dict, ms_for_8: dict | None = None) -> None:
-    verdicts = {name: {"passed": ok, "model_sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
-                for name, ok in passed.items()}
+    verdicts = {name: {"passed": ok, "model_sha256": sha256(folder / name)} for name, ok in passed.items()}
     for name, ms in (ms_for_8 or {}).items():
         verdicts[name]["ms_for_8"] = ms
+        verdicts[name]["int8_sha256"] = sha256(int8_copy(folder / name))
     (folder / BF16_VERDICTS).write_text(json.dumps(verdicts))
 
 
@@ -50,18 +55,22 @@ def test_auto_takes_bf16_only_where_a_current_verdict_passed(models):
     assert float_precision("auto", [OPENVINO], models, ["multitask.onnx"]) == "fp32"
 
 
-@native
-def test_auto_runs_the_int8_copies_where_the_verdicts_timed_them_faster_than_bf16(models):
-    for name in ("age.onnx", "gender.onnx"):  # the choice reads whether a copy ships, not how it was made
-        shutil.copy(models / name, int8_copy(models / name))
+def test_auto_runs_the_int8_copies_where_the_verdicts_timed_them_faster_than_bf16(models, monkeypatch):
+    monkeypatch.setattr(precision, "bf16_native", lambda: True)  # the choice, on any CPU
+    paths = [models / "age.onnx", models / "gender.onnx"]
+    for path in paths:  # the choice reads whether a copy ships and which copy was timed, not how it was made
+        shutil.copy(path, int8_copy(path))
     passed = {"age.onnx": True, "gender.onnx": True}
     write_verdicts(models, passed, {name: {"fp32": 24.0, "bf16": 14.0, "int8": 9.0} for name in passed})
-    assert load_design("single", models, providers=[OPENVINO]).precision == "int8"
-    assert load_design("single", models, providers=[OPENVINO], precision="bf16").precision == "bf16"  # as asked
+    assert choose_precision(paths, "auto", [OPENVINO]) == "int8"
+    assert choose_precision(paths, "bf16", [OPENVINO]) == "bf16"  # as asked
     write_verdicts(models, passed, {"age.onnx": {"bf16": 14.0, "int8": 9.0}, "gender.onnx": {"bf16": 9.0, "int8": 16.0}})
-    assert load_design("single", models, providers=[OPENVINO]).precision == "bf16"  # the pair's time together
+    assert choose_precision(paths, "auto", [OPENVINO]) == "bf16"  # the pair's time together
+    write_verdicts(models, passed, {name: {"bf16": 14.0, "int8": 9.0} for name in passed})
+    int8_copy(paths[0]).write_bytes((models / "multitask.onnx").read_bytes())  # quantised again: timing stale
+    assert choose_precision(paths, "auto", [OPENVINO]) == "bf16"
     write_verdicts(models, passed)  # verdicts that never timed the copies: BF16 first, as before
-    assert load_design("single", models, providers=[OPENVINO]).precision == "bf16"
+    assert choose_precision(paths, "auto", [OPENVINO]) == "bf16"
 
 
 @native
@@ -84,5 +93,7 @@ def test_the_shipped_bf16_verdicts_are_of_the_shipped_networks():
     expected = {"multitask.onnx", "age.onnx", "gender.onnx", *(f"mtcnn/{stage}.onnx" for stage in MTCNN_STAGES)}
     assert set(verdicts) == expected
     for name, verdict in verdicts.items():
-        assert verdict["model_sha256"] == hashlib.sha256((MODELS_DIR / name).read_bytes()).hexdigest(), name
+        assert verdict["model_sha256"] == sha256(MODELS_DIR / name), name
+        if "int8_sha256" in verdict:  # the INT8 copy timed beside it is the one shipped
+            assert verdict["int8_sha256"] == sha256(int8_copy(MODELS_DIR / name)), name
         assert verdict["passed"] == (not verdict["reasons"])

@@ -117,6 +117,8 @@ def main() -> None:
     verdicts = judge_classifiers(args.models) | judge_detector(args.models, args.media)
     for name, verdict in verdicts.items():
         verdict["model_sha256"] = sha256(args.models / name)
+        if "int8" in verdict.get("ms_for_8", {}):
+            verdict["int8_sha256"] = sha256(int8_copy(args.models / name))
     out = args.models / BF16_VERDICTS
     out.write_text(json.dumps(verdicts, indent=1) + "\n")
     print(f"written {out}")

@@ -9,7 +9,7 @@ once the choice is made.
 For gender accuracy, MAE and the MAE of each age band (training.recipe.MAE_BANDS) it prints before,
 after, the gap ± its paired standard error, and "better" or "worse" where the gap is beyond two of them
 (else "level"); then 8-bucket accuracy and the sure answers (adults covered / right), which follow from
-the calibration.
+the calibration. Last, for each design, whether its new files ship by the rule (`ships`).
 """
 from __future__ import annotations
 
@@ -55,6 +55,21 @@ def compare_source(before: dict, after: dict, ages: np.ndarray) -> dict:
     return {"faces": len(ages), "paired": rows, "others": others}
 
 
+# what may block a retraining from shipping; a band may not (six bands, two sources: one of them beyond two
+# standard errors by chance is likely), but every band is reported, and the docs say where one got worse
+HEADLINE = ("gender accuracy", "MAE")
+
+
+def ships(by_source: dict) -> dict:
+    """The rule for one design (compare_source's result per source): its new files ship where some figure of
+    some source is better beyond two paired standard errors and no headline figure of any source is worse."""
+    def where(verdict: str, names=None) -> list[str]:
+        return [f"{source} {name}" for source, result in by_source.items() for name, row in result["paired"].items()
+                if row["verdict"] == verdict and (names is None or name in names)]
+    blocking, better = where("worse", HEADLINE), where("better")
+    return {"ships": bool(better) and not blocking, "better": better, "worse": where("worse"), "blocking": blocking}
+
+
 def _percent(share: float | None) -> str:
     return "      –" if share is None else f"{100 * share:7.2f}"
 
@@ -85,8 +100,13 @@ def main(argv: list[str] | None = None) -> None:
                       f"{scale * row['gap']:+.2f} ± {scale * row['se']:.2f}  {row['verdict']}")
             for name, (b, a) in result["others"].items():
                 print(f"  {name:20} {_percent(b)} → {_percent(a)}")
+    verdicts = {design: ships(by_source) for design, by_source in out.items()}
+    print()
+    for design, verdict in verdicts.items():
+        print(f"{design}: {'ships' if verdict['ships'] else 'does not ship'} by the rule on {args.split} "
+              f"(better: {', '.join(verdict['better']) or 'nothing'}; worse: {', '.join(verdict['worse']) or 'nothing'})")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        args.json.write_text(json.dumps({"split": args.split, "designs": out, "rule": verdicts}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from training.utkface import ROOT
 DESIGNS = ("multitask", "age", "gender")
 RUNS_DIR = Path(os.environ.get("AGEGENDER_RUNS") or ROOT / "runs")
 # The budget every network of both designs is trained with: about 15 epochs of both sources at batch 64
-# (with the young faces repeated). The shipped files had 3,000, at which validation loss was still
+# (with the young faces repeated). The earlier recipe had 3,000, at which validation loss was still
 # falling; early stopping ends a run sooner if it stops falling.
 DEFAULT_STEPS = 6000
 

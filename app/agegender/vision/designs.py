@@ -17,7 +17,7 @@ import numpy as np
 
 from agegender.vision.buckets import BucketScheme
 from agegender.errors import ModelError
-from agegender.vision.model_info import INT8_SUFFIX, ModelInfo
+from agegender.vision.model_info import ModelInfo, int8_copy
 from agegender.paths import MODELS_DIR
 from agegender.vision.precision import PRECISION_CHOICES, float_precision, int8_timed_faster
 from agegender.vision.runtime import CPU, OPENVINO, choose_providers, open_session, read_metadata
@@ -287,10 +287,6 @@ class SingleTaskPairDesign:
         gender_logit = self.gender.run(crops_bgr)["gender_logit"]
         return Predictions(softmax(age_logits), p_female(self.gender, gender_logit), self.scheme,
                            self.gender.info.gender_labels, self.gender_rule)
-
-
-def int8_copy(path: Path) -> Path:
-    return path.with_name(path.stem + INT8_SUFFIX)
 
 
 def choose_precision(paths: list[Path], precision: str, providers: list[str]) -> str:

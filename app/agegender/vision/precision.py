@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+from agegender.vision.model_info import int8_copy
 from agegender.vision.runtime import OPENVINO
 
 log = logging.getLogger("agegender")
@@ -60,9 +61,15 @@ def bf16_passed(models_dir: Path, names: list[str]) -> bool:
 
 def int8_timed_faster(models_dir: Path, names: list[str]) -> bool:
     """True where the BF16 verdicts timed each named network's INT8 copy beside its BF16 self (on OpenVINO,
-    in the same process) and the copies took less time together: "auto" then runs the INT8 copies, which
-    passed a gate of their own. Verdicts without INT8 timings leave BF16 first."""
-    timings = [_verdicts(models_dir).get(name, {}).get("ms_for_8", {}) for name in names]
+    in the same process) and the copies, as they are now, took less time together: "auto" then runs the
+    INT8 copies, which passed a gate of their own. Verdicts without timings of these copies leave BF16 first."""
+    verdicts = _verdicts(models_dir)
+    timings = []
+    for name in names:
+        verdict, copy = verdicts.get(name, {}), int8_copy(Path(models_dir) / name)
+        if not copy.is_file() or verdict.get("int8_sha256") != _sha256(copy):  # not the copy that was timed
+            return False
+        timings.append(verdict.get("ms_for_8", {}))
     if not all("int8" in ms and "bf16" in ms for ms in timings):
         return False
     return sum(ms["int8"] for ms in timings) < sum(ms["bf16"] for ms in timings)
