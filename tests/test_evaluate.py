@@ -201,4 +201,3 @@ def test_a_retraining_ships_where_something_is_better_and_no_headline_figure_wor
     verdict = ships({"utkface": young_better, "aaf": source(gender_accuracy="level", MAE="worse")})
     assert not verdict["ships"] and verdict["blocking"] == ["aaf MAE"]
     assert not ships({"utkface": source(gender_accuracy="level", MAE="level")})["ships"]  # nothing gained
-

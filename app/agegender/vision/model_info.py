@@ -10,12 +10,12 @@ from agegender.errors import ModelError
 
 SCHEMA_VERSION = 1
 INT8_SUFFIX = ".int8.onnx"  # multitask.onnx -> multitask.int8.onnx: its INT8 copy, shipped where it passed
+REQUIRED_KEYS = ("schema_version", "design", "input_size", "mean", "std", "colour_order", "template_id",
+                 "age_classes", "gender_labels", "age_buckets", "outputs")
 
 
 def int8_copy(path: Path) -> Path:
     return Path(path).with_name(Path(path).stem + INT8_SUFFIX)
-REQUIRED_KEYS = ("schema_version", "design", "input_size", "mean", "std", "colour_order", "template_id",
-                 "age_classes", "gender_labels", "age_buckets", "outputs")
 
 
 @dataclass(frozen=True)
