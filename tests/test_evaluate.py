@@ -201,3 +201,10 @@ def test_a_retraining_ships_where_something_is_better_and_no_headline_figure_wor
     verdict = ships({"utkface": young_better, "aaf": source(gender_accuracy="level", MAE="worse")})
     assert not verdict["ships"] and verdict["blocking"] == ["aaf MAE"]
     assert not ships({"utkface": source(gender_accuracy="level", MAE="level")})["ships"]  # nothing gained
+
+
+def test_the_report_gives_the_childrens_mae_of_each_design(tmp_path):
+    text = write_report(results_of_two_sources(), tmp_path, runs=tmp_path / "no-runs").read_text()
+    # the one child (5 years) is estimated 5 by the multi-task network and 20 by the other
+    assert "- Children (true age 12 or under), UTKFace, 1 face: MAE 0.00 (Multi-task), 15.00 (Single-task pair)." in text
+

@@ -68,6 +68,7 @@ def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: Bucke
 
 
 ADULT_AGE = 18  # sure answers are counted over faces whose true age is at least this (coverage)
+CHILD_AGE = 12  # children's MAE is over faces whose true age is at most this
 
 
 def age_errors(estimated_age: np.ndarray, true_ages: np.ndarray, age_classes: int) -> np.ndarray:

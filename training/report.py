@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.calibrate import TARGET_ACCURACY  # noqa: E402
-from training.metrics import ADULT_AGE  # noqa: E402
+from training.metrics import ADULT_AGE, CHILD_AGE  # noqa: E402
 
 TITLES = {"multitask": "Multi-task", "single": "Single-task pair"}
 SOURCE_TITLES = {"utkface": "UTKFace", "aaf": "All-Age-Faces"}
@@ -353,6 +353,18 @@ def _breakdown(results: dict, kind: str, heading: str) -> list[str]:
     return lines
 
 
+def _children(results: dict) -> list[str]:
+    lines = []
+    for source, part in results["sources"].items():
+        found = {n: part["designs"][n].get("children") for n in _designs(part)}
+        found = {n: c for n, c in found.items() if c and c["mae"] is not None}
+        if found:
+            n = next(iter(found.values()))["n"]
+            lines.append(f"- Children (true age {CHILD_AGE} or under), {_source_title(source)}, {n:,} face{'s' if n != 1 else ''}: MAE "
+                         + ", ".join(f"{c['mae']:.2f} ({_title(name)})" for name, c in found.items()) + ".")
+    return lines + [""] if lines else []
+
+
 def _learning_curves(histories: dict, out: Path) -> list[str]:
     lines = ["## Learning curves", ""]
     if not histories:
@@ -424,6 +436,7 @@ def write_report(results: dict, out: Path, runs: Path | None = None, note: str =
     lines += ["## Age", "", "Rows: true bucket; columns: the bucket shown.", "",
               "![Age confusion](age_confusion.png)", "", "![Age error](age_error_histogram.png)", ""]
     lines += _breakdown(results, "by_age_band", "By age band")
+    lines += _children(results)
     lines += _breakdown(results, "by_group", "By group")
     lines += _learning_curves(read_runs(runs), out)
     lines += _notes(results)

@@ -8,7 +8,7 @@ import numpy as np
 
 from agegender.vision.buckets import ADIENCE, DECADES, DEFAULT
 from agegender.vision.designs import Predictions
-from training.metrics import ADULT_AGE, age_metrics, bucket_metrics, confident_answers, gender_metrics, group_means
+from training.metrics import ADULT_AGE, CHILD_AGE, age_metrics, bucket_metrics, confident_answers, gender_metrics, group_means
 from training.utkface import MAX_AGE, RACES
 
 AGE_BANDS = DEFAULT
@@ -48,6 +48,9 @@ def evaluate_design(predictions: Predictions, faces: SplitFaces, calibrated: boo
                            "mae": group_means(np.abs(age["errors"]), faces.groups, groups)},
               "by_age_band": {"gender_accuracy": group_means(correct, bands, AGE_BANDS.labels),
                               "mae": group_means(np.abs(age["errors"]), bands, AGE_BANDS.labels)}}
+    children = faces.ages <= CHILD_AGE
+    result["children"] = {"n": int(children.sum()),
+                          "mae": float(np.abs(age["errors"][children]).mean()) if children.any() else None}
     if calibrated:
         result["confident"] = confident_answers(faces.genders, predictions.p_female, predictions.gender_confident,
                                                 faces.ages, ADULT_AGE)
