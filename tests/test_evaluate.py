@@ -208,3 +208,16 @@ def test_the_report_gives_the_childrens_mae_of_each_design(tmp_path):
     # the one child (5 years) is estimated 5 by the multi-task network and 20 by the other
     assert "- Children (true age 12 or under), UTKFace, 1 face: MAE 0.00 (Multi-task), 15.00 (Single-task pair)." in text
 
+
+
+def test_networks_of_the_same_steps_but_other_targets_are_not_taken_for_trained_alike(tmp_path):
+    results = results_of_two_sources()
+    targets = {"age_sigma": [1.0, 0.05], "l1_weight": 0.1, "repeats": {"under 20": 2}}
+    results["costs"]["multitask"]["training"] = [{**results["costs"]["multitask"]["training"][0], "recipe": targets}]
+    pair = results["costs"]["single"]
+    pair["training"] = [{**how, "recipe": {**targets, "repeats": {"under 20": 2, "60 and over": 2}}}
+                        for how in pair["training"]]
+    text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
+    assert "not all trained with the same recipe" in text and "Verdict" not in text
+    assert "multitask: utkface+aaf, 3,000 steps (age target σ 1 + 0.05·age, under 20 ×2)" in text
+    assert "60 and over ×2" in text

@@ -47,7 +47,7 @@ def test_stored_split_matches_the_data():
     assert make_split(samples) == read_split()
 
 
-def test_smoke_training_exports_a_model_the_app_runs(tmp_path):
+def test_smoke_training_exports_a_model_the_app_runs(tmp_path, monkeypatch):
     need(UTKFACE)
     from agegender.vision.designs import load_design
     from training.crops import build_cache
@@ -61,6 +61,11 @@ def test_smoke_training_exports_a_model_the_app_runs(tmp_path):
     config = dict(design="multitask", epochs=1, batch=32, limit=256, warmup_steps=2, sources=("utkface",))
     paused = train(Config(**config, max_minutes=0), tmp_path / "run", cache_dir=tmp_path / "cache")
     assert paused["stopped"] is None and paused["global_step"] == 1  # paused by the time limit, resumable
+    from training import recipe
+    with monkeypatch.context() as changed:  # the code's recipe changed since the run started: no mixing
+        changed.setattr(recipe, "YOUNG_REPEATS", recipe.YOUNG_REPEATS + 1)
+        with pytest.raises(SystemExit, match="would mix the two"):
+            train(Config(**config), tmp_path / "run", cache_dir=tmp_path / "cache")
     state = train(Config(**config), tmp_path / "run", cache_dir=tmp_path / "cache")
     from training.recipe import YOUNG_AGE, YOUNG_REPEATS
     from training.utkface import parse_name
@@ -68,6 +73,8 @@ def test_smoke_training_exports_a_model_the_app_runs(tmp_path):
     assert young > 0 and state["global_step"] == (256 + (YOUNG_REPEATS - 1) * young) // 32  # one epoch in all
     assert state["stopped"] == "all epochs done" and len(state["history"]) == 1
     assert set(state["history"][0]["by_source"]) == {"utkface"} and state["train_curve"]
+    from training.export import recipe as recorded_recipe
+    assert recorded_recipe(tmp_path / "run" / "last.pt")["recipe"] == recipe.describe()
     model = build_model("multitask")
     model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"])
     models = tmp_path / "models"

@@ -142,7 +142,8 @@ def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.
 
 
 def recipe(last_checkpoint: Path) -> dict | None:
-    """How a network was trained, for telling whether two were trained alike."""
+    """How a network was trained, for telling whether two were trained alike. Runs from before the
+    recipe's targets and sampling were kept in the checkpoint give sources, batch, rate, trunk and steps."""
     if not last_checkpoint.is_file():
         return None
     state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)["state"]
@@ -150,7 +151,8 @@ def recipe(last_checkpoint: Path) -> dict | None:
     if "sources" not in config:
         return None  # a run from before recipes were kept
     return {"sources": list(config["sources"]), "batch": config["batch"], "lr": config["lr"],
-            "init": Path(config["init"]).name if config.get("init") else None, "steps": state["global_step"]}
+            "init": Path(config["init"]).name if config.get("init") else None, "steps": state["global_step"],
+            **({"recipe": state["recipe"]} if "recipe" in state else {})}
 
 
 def main() -> None:

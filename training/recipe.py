@@ -25,6 +25,13 @@ YOUNG_REPEATS = 2
 MAE_BANDS = "0-2,3-9,10-19,20-39,40-59,60+"
 
 
+def describe() -> dict:
+    """The recipe's targets and sampling, kept in every run's checkpoint and exported network, so that two
+    networks trained for the same steps with different recipes are not taken for networks trained alike."""
+    return {"age_sigma": [AGE_SIGMA_AT_BIRTH, AGE_SIGMA_PER_YEAR], "l1_weight": L1_WEIGHT,
+            "repeats": {f"under {YOUNG_AGE}": YOUNG_REPEATS}}
+
+
 def to_tensor(crops_rgb: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, 3) RGB -> normalised float (N, 3, H, W)."""
     x = torch.from_numpy(np.ascontiguousarray(crops_rgb)).float()

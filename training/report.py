@@ -245,7 +245,16 @@ def _winner(source: str, part: dict) -> str:
 def _recipe_text(recipes: list | None) -> str:
     if not recipes or not all(recipes):
         return "recipe not recorded (exported before recipes were)"
-    return ", ".join(f"{'+'.join(r['sources'])}, {r['steps']:,} steps" for r in recipes)
+    return ", ".join(f"{'+'.join(r['sources'])}, {r['steps']:,} steps" + _targets_text(r) for r in recipes)
+
+
+def _targets_text(recipe: dict) -> str:
+    if "recipe" not in recipe:
+        return ""
+    targets = recipe["recipe"]
+    at_birth, per_year = targets["age_sigma"]
+    repeats = ", ".join(f"{group} ×{times}" for group, times in targets["repeats"].items())
+    return f" (age target σ {at_birth:g} + {per_year:g}·age, {repeats})"
 
 
 def _comparison(results: dict) -> list[str]:
@@ -256,7 +265,7 @@ def _comparison(results: dict) -> list[str]:
     recipes = [r for name in ("multitask", "single") for r in costs[name].get("training", [None])]
     if all(recipes) and all(r == recipes[0] for r in recipes):
         lines += [f"Both designs have the same trunk and recipe, each network {recipes[0]['steps']:,} steps on "
-                  f"{' and '.join(recipes[0]['sources'])}.", ""]
+                  f"{' and '.join(recipes[0]['sources'])}{_targets_text(recipes[0])}.", ""]
         for source, part in results["sources"].items():
             if {"multitask", "single"} <= set(part["designs"]):
                 lines.append(_winner(source, part))

@@ -29,6 +29,7 @@ from training.crops import CACHE_DIR, split_crops
 from training.networks import MultiTaskNet, SingleTaskNet, load_pretrained
 from training.onnx_export import training_commit
 from agegender.vision.buckets import BucketScheme
+from training import recipe
 from training.recipe import MAE_BANDS, age_loss, epoch_order, expected_age, gender_loss, to_tensor
 from training.sources import SOURCES
 from training.utkface import ROOT
@@ -158,7 +159,7 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_steps or math.inf)
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "minutes": 0.0, "best_val_loss": float("inf"),
              "epochs_without_improvement": 0, "history": [], "train_curve": [], "config": asdict(cfg),
-             "stopped": None,
+             "recipe": recipe.describe(), "stopped": None,
              "training_commit": training_commit()}
 
     last = run_dir / "last.pt"
@@ -167,6 +168,10 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         state = checkpoint["state"]
+        if state.get("recipe", recipe.describe()) != recipe.describe():  # runs from before recipes were kept pass
+            raise SystemExit(f"{last} was trained so far with the recipe {state['recipe']}, and the code's is now "
+                             f"{recipe.describe()}: going on would mix the two. Finish it with the code it was "
+                             f"started with, or move {run_dir} aside to start afresh.")
         if str(state["stopped"]).startswith("time budget"):  # what older runs called a pause: go on
             state["stopped"] = None
         print(f"resuming {cfg.design} at epoch {state['epoch']} step {state['step_in_epoch']} "
