@@ -146,6 +146,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def graph_sha256(path: Path) -> str:
+    """The network's own hash, which its description (test metrics, calibration) leaves unchanged."""
+    return hashlib.sha256(onnx.load(str(path)).graph.SerializeToString()).hexdigest()
+
+
 def scores_by_source(network, crops, ages, genders, sources, partner_age: np.ndarray | None = None) -> dict:
     out = answers(network, crops)
     scores = {}
@@ -219,7 +224,7 @@ def main() -> None:
         fp32 = {runtime: judged(load_network(fp32_path, [provider]), crops, ages, genders, sources, partner_age)
                 for runtime, provider in runtimes.items()}
         verdicts[name] = {"shipped": False, "judged_on": "validation split", "fp32": fp32, "plans": {},
-                          "model_sha256": sha256(fp32_path)}
+                          "graph_sha256": graph_sha256(fp32_path)}
         for plan in args.plans:
             candidate = int8_path.with_name("candidate-" + int8_path.name)
             try:
