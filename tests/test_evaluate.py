@@ -104,7 +104,7 @@ def test_report_shows_both_sources_the_winner_and_the_abstention_curve(tmp_path)
     assert "gender accuracy 75.00% against 0.00%: multi-task ahead by 75.00" in text
     assert "MAE 2.50 against 16.25 years: multi-task ahead by 13.75" in text
     assert "0.50× the pair's parameters" in text
-    assert "same trunk and recipe, each network 3,000 steps on utkface and aaf" in text
+    assert "same trunk and recipe: each network 3,000 steps on utkface and aaf" in text
     assert "![Abstention curve](abstention.png)" in text and (tmp_path / "abstention.png").stat().st_size > 0
     assert "| Multi-task | not kept (gender +0.40 pt, MAE 0.020 y lower) | 12+: 0.900, 20+: never | 97.00% / 90.00% |" in text
     assert "| Single-task pair | UTKFace | 97.00% / 90.00% | 97.00% / 90.00% |" in text
@@ -221,3 +221,18 @@ def test_networks_of_the_same_steps_but_other_targets_are_not_taken_for_trained_
     assert "not all trained with the same recipe" in text and "Verdict" not in text
     assert "multitask: utkface+aaf, 3,000 steps (age target σ 1 + 0.05·age, under 20 ×2)" in text
     assert "60 and over ×2" in text
+
+
+def test_networks_of_one_budget_that_stopped_early_at_other_steps_are_trained_alike(tmp_path):
+    results = results_of_two_sources()
+    budget = {"budget": 6000, "patience": 6}
+    results["costs"]["multitask"]["training"] = [{**results["costs"]["multitask"]["training"][0], **budget,
+                                                  "steps": 6000}]
+    pair = results["costs"]["single"]
+    pair["training"] = [{**how, **budget, "steps": steps} for how, steps in zip(pair["training"], (6000, 5291))]
+    text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
+    assert "a budget of 6,000 steps, stopped early after 6 epochs without a lower validation loss" in text
+    assert "Steps taken: Multi-task 6,000; Single-task pair 6,000 and 5,291" in text and "Verdict" in text
+    pair["training"][1]["budget"] = 3000  # another budget is another recipe
+    text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
+    assert "not all trained with the same recipe" in text

@@ -142,8 +142,10 @@ def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.
 
 
 def recipe(last_checkpoint: Path) -> dict | None:
-    """How a network was trained, for telling whether two were trained alike. Runs from before the
-    recipe's targets and sampling were kept in the checkpoint give sources, batch, rate, trunk and steps."""
+    """How a network was trained, for telling whether two were trained alike: sources, batch, rate, trunk,
+    the step budget and the early stopping's patience, and the steps taken (fewer than the budget where
+    validation loss stopped falling). Runs from before the recipe's targets and sampling were kept in the
+    checkpoint lack "recipe"."""
     if not last_checkpoint.is_file():
         return None
     state = torch.load(last_checkpoint, map_location="cpu", weights_only=False)["state"]
@@ -152,6 +154,7 @@ def recipe(last_checkpoint: Path) -> dict | None:
         return None  # a run from before recipes were kept
     return {"sources": list(config["sources"]), "batch": config["batch"], "lr": config["lr"],
             "init": Path(config["init"]).name if config.get("init") else None, "steps": state["global_step"],
+            **({"budget": config["max_steps"], "patience": config["patience"]} if "max_steps" in config else {}),
             **({"recipe": state["recipe"]} if "recipe" in state else {})}
 
 

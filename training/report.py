@@ -257,15 +257,34 @@ def _targets_text(recipe: dict) -> str:
     return f" (age target σ {at_birth:g} + {per_year:g}·age, {repeats})"
 
 
+def trained_alike(recipes: list) -> bool:
+    """Whether networks had the same recipe. With a step budget recorded, the steps taken may differ (early
+    stopping is part of the recipe); without one, the steps are all there is to tell recipes apart."""
+    if not recipes or not all(recipes):
+        return False
+    comparable = [{k: v for k, v in r.items() if k != "steps"} if "budget" in r else r for r in recipes]
+    return all(r == comparable[0] for r in comparable)
+
+
+def _shared_recipe_text(recipes: list, costs: dict) -> str:
+    first = recipes[0]
+    if "budget" not in first:
+        return f"each network {first['steps']:,} steps on {' and '.join(first['sources'])}{_targets_text(first)}."
+    taken = "; ".join(f"{_title(name)} " + " and ".join(f"{r['steps']:,}" for r in costs[name]["training"])
+                      for name in ("multitask", "single"))
+    return (f"{' and '.join(first['sources'])}, a budget of {first['budget']:,} steps, stopped early after "
+            f"{first['patience']} epochs without a lower validation loss{_targets_text(first)}. Steps taken: {taken} "
+            "(the weights kept are those of the lowest validation loss; the learning curves are below).")
+
+
 def _comparison(results: dict) -> list[str]:
     costs = results.get("costs", {})
     if not {"multitask", "single"} <= set(costs):
         return []
     lines = ["## Which design wins, and at what cost", ""]
     recipes = [r for name in ("multitask", "single") for r in costs[name].get("training", [None])]
-    if all(recipes) and all(r == recipes[0] for r in recipes):
-        lines += [f"Both designs have the same trunk and recipe, each network {recipes[0]['steps']:,} steps on "
-                  f"{' and '.join(recipes[0]['sources'])}{_targets_text(recipes[0])}.", ""]
+    if trained_alike(recipes):
+        lines += ["Both designs have the same trunk and recipe: " + _shared_recipe_text(recipes, costs), ""]
         for source, part in results["sources"].items():
             if {"multitask", "single"} <= set(part["designs"]):
                 lines.append(_winner(source, part))
