@@ -231,7 +231,7 @@ def test_networks_of_one_budget_that_stopped_early_at_other_steps_are_trained_al
     pair = results["costs"]["single"]
     pair["training"] = [{**how, **budget, "steps": steps} for how, steps in zip(pair["training"], (6000, 5291))]
     text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()
-    assert "a budget of 6,000 steps, stopped early after 6 epochs without a lower validation loss" in text
+    assert "a budget of 6,000 steps, with early stopping after 6 epochs without a lower validation loss" in text
     assert "Steps taken: Multi-task 6,000; Single-task pair 6,000 and 5,291" in text and "Verdict" in text
     pair["training"][1]["budget"] = 3000  # another budget is another recipe
     text = write_report(results, tmp_path, runs=tmp_path / "no-runs").read_text()

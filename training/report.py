@@ -272,8 +272,8 @@ def _shared_recipe_text(recipes: list, costs: dict) -> str:
         return f"each network {first['steps']:,} steps on {' and '.join(first['sources'])}{_targets_text(first)}."
     taken = "; ".join(f"{_title(name)} " + " and ".join(f"{r['steps']:,}" for r in costs[name]["training"])
                       for name in ("multitask", "single"))
-    return (f"{' and '.join(first['sources'])}, a budget of {first['budget']:,} steps, stopped early after "
-            f"{first['patience']} epochs without a lower validation loss{_targets_text(first)}. Steps taken: {taken} "
+    return (f"{' and '.join(first['sources'])}, a budget of {first['budget']:,} steps, with early stopping "
+            f"after {first['patience']} epochs without a lower validation loss{_targets_text(first)}. Steps taken: {taken} "
             "(the weights kept are those of the lowest validation loss; the learning curves are below).")
 
 
