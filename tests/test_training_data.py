@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import AAF, need
+from tests.conftest import AAF, UTKFACE, need
 from training.augment import augment
 from training.utkface import make_split, read_split
 
@@ -69,3 +69,24 @@ def test_every_augmentation_step_keeps_the_crop_valid(step):
     for crop in _faces(20):
         out = getattr(module, step)(crop, rng)
         assert out.shape == (112, 112, 3) and out.dtype == np.uint8
+
+
+def test_augmented_jpeg_keeps_a_faces_brightness_as_a_cameras_encoder_does():
+    """OpenCV's encoder takes BGR; handed RGB as it is, it keeps the brightness of a face with blue and red
+    swapped, and the true brightness suffers. Real faces, brightness as a camera computes it."""
+    need(UTKFACE)
+    import cv2
+    from training.augment import jpeg_round_trip_rgb
+    names = sorted(read_split()["train"])[:32]
+    faces = [cv2.cvtColor(cv2.resize(cv2.imread(str(UTKFACE / n)), (112, 112), interpolation=cv2.INTER_AREA),
+                          cv2.COLOR_BGR2RGB) for n in names]
+
+    def brightness(rgb):
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[..., 0].astype(float)
+
+    def misread_round_trip(rgb, quality):  # what the augmentation did before
+        return cv2.imdecode(cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+    errors = np.array([[np.abs(brightness(round_trip(face, 30)) - brightness(face)).mean()
+                        for round_trip in (jpeg_round_trip_rgb, misread_round_trip)] for face in faces])
+    assert errors[:, 0].mean() < errors[:, 1].mean() and (errors[:, 0] < errors[:, 1]).mean() > 0.75

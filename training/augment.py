@@ -13,6 +13,9 @@ import cv2
 import numpy as np
 
 SMALL_FACE_PX = (24, 64)
+# Recorded with every run's recipe; raised with any change to what the augmentation does.
+# 2: JPEG and video blocking encoded in the encoder's colour order (1 gave it RGB as if BGR).
+VERSION = 2
 
 
 def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -124,12 +127,19 @@ def _compress(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if video:
         crop = cv2.resize(crop, (int(size * 0.75), int(size * 0.75)), interpolation=cv2.INTER_AREA)
     quality = int(rng.integers(8, 26) if video else rng.integers(20, 91))
-    # The RGB crop goes to OpenCV's BGR encoder as it is (brightness weighted as if red were blue; the
-    # artefacts are JPEG's all the same). It stays so until all three networks are trained again, so that
-    # the designs compared are trained alike; training.degrade encodes in the right order.
-    _, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    out = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    out = jpeg_round_trip_rgb(crop, quality)
     return cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR) if video else out
+
+
+def jpeg_round_trip(image_bgr: np.ndarray, quality: int) -> np.ndarray:
+    """The image saved as JPEG and read back. OpenCV's encoder takes BGR: given RGB, it would compute
+    brightness and subsample colour as if red were blue, unlike a camera."""
+    _, encoded = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+def jpeg_round_trip_rgb(crop: np.ndarray, quality: int) -> np.ndarray:
+    return cv2.cvtColor(jpeg_round_trip(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), quality), cv2.COLOR_BGR2RGB)
 
 
 def grid(crops: np.ndarray, columns: int = 8, seed: int = 0) -> np.ndarray:

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from agegender.vision.align import align_face
 from agegender.vision.detect import DetectorSettings, MtcnnDetector
-from training.augment import motion_blur
+from training.augment import jpeg_round_trip, motion_blur
 from training.crops import CACHE_DIR, CROP_SIZE, SplitCrops, central_face, split_crops
 from training.sources import FOLDERS
 
@@ -58,15 +58,8 @@ def _blur(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return motion_blur(crop, int(rng.integers(9, 16)), rng.uniform(0, 180))
 
 
-def _jpeg_round_trip(image_bgr: np.ndarray, quality: int) -> np.ndarray:
-    """The image saved as JPEG and read back. OpenCV's encoder takes BGR: given RGB, it would compute
-    brightness and subsample colour as if red were blue, unlike a camera."""
-    _, encoded = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-
-
 def _jpeg(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    compressed = _jpeg_round_trip(np.ascontiguousarray(crop[..., ::-1]), int(rng.integers(5, 16)))
+    compressed = jpeg_round_trip(np.ascontiguousarray(crop[..., ::-1]), int(rng.integers(5, 16)))
     return np.ascontiguousarray(compressed[..., ::-1])
 
 
@@ -102,7 +95,7 @@ def detector_crop(bgr: np.ndarray, detector: MtcnnDetector, rng: np.random.Gener
     scale = rng.uniform(*DETECTOR_FACE_PX) / max(width, 1.0)
     small = cv2.resize(bgr, (max(1, round(bgr.shape[1] * scale)), max(1, round(bgr.shape[0] * scale))),
                        interpolation=cv2.INTER_AREA)
-    small = _jpeg_round_trip(small, int(rng.integers(50, 81)))
+    small = jpeg_round_trip(small, int(rng.integers(50, 81)))
     found = detector.detect(small, compile_for_size=False)
     if not len(found):
         return None

@@ -254,7 +254,8 @@ def _targets_text(recipe: dict) -> str:
     targets = recipe["recipe"]
     at_birth, per_year = targets["age_sigma"]
     repeats = ", ".join(f"{group} ×{times}" for group, times in targets["repeats"].items())
-    return f" (age target σ {at_birth:g} + {per_year:g}·age, {repeats})"
+    augmentation = f", augmentation version {targets['augmentation']}" if "augmentation" in targets else ""
+    return f" (age target σ {at_birth:g} + {per_year:g}·age, {repeats}{augmentation})"
 
 
 def trained_alike(recipes: list) -> bool:
