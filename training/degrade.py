@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from agegender.vision.align import align_face
 from agegender.vision.detect import DetectorSettings, MtcnnDetector
-from training.augment import jpeg_round_trip, motion_blur
+from training.augment import jpeg_round_trip, jpeg_round_trip_rgb, motion_blur
 from training.crops import CACHE_DIR, CROP_SIZE, SplitCrops, central_face, split_crops
 from training.sources import FOLDERS
 
@@ -59,8 +59,7 @@ def _blur(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _jpeg(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    compressed = jpeg_round_trip(np.ascontiguousarray(crop[..., ::-1]), int(rng.integers(5, 16)))
-    return np.ascontiguousarray(compressed[..., ::-1])
+    return jpeg_round_trip_rgb(crop, int(rng.integers(5, 16)))
 
 
 def _noise(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
