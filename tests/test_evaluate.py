@@ -191,16 +191,23 @@ def test_a_candidate_is_better_or_worse_only_beyond_two_paired_standard_errors()
     assert result["others"]["8-bucket accuracy"] == [0.75, 0.75]
 
 
-def test_a_retraining_ships_where_something_is_better_and_no_headline_figure_worse():
+def test_a_retraining_ships_where_it_gains_and_no_headline_figure_is_worse():
     from training.candidate import ships
 
     def source(**verdicts):
         return {"paired": {name.replace("_", " "): {"verdict": v} for name, v in verdicts.items()}}
-    young_better = source(**{"gender_accuracy": "level", "MAE": "level", "MAE 10-19": "better", "MAE 60+": "worse"})
+    young_better = source(**{"gender_accuracy": "level", "MAE": "level", "MAE 0-2": "better", "MAE 10-19": "better",
+                              "MAE 60+": "worse"})
     assert ships({"utkface": young_better, "aaf": source(gender_accuracy="level", MAE="level")})["ships"]
     verdict = ships({"utkface": young_better, "aaf": source(gender_accuracy="level", MAE="worse")})
     assert not verdict["ships"] and verdict["blocking"] == ["aaf MAE"]
     assert not ships({"utkface": source(gender_accuracy="level", MAE="level")})["ships"]  # nothing gained
+    old_better = source(**{"gender_accuracy": "level", "MAE": "level", "MAE 60+": "better", "MAE 10-19": "worse",
+                           "MAE 40-59": "worse"})
+    traded = ships({"utkface": old_better, "aaf": source(gender_accuracy="level", MAE="level")})
+    assert not traded["ships"] and traded["better"] == ["utkface MAE 60+"]  # one band bought with two others
+    headline_better = source(**{"gender_accuracy": "better", "MAE": "level", "MAE 60+": "worse"})
+    assert ships({"aaf": headline_better})["ships"]
 
 
 def test_the_report_gives_the_childrens_mae_of_each_design(tmp_path):

@@ -61,13 +61,17 @@ HEADLINE = ("gender accuracy", "MAE")
 
 
 def ships(by_source: dict) -> dict:
-    """The rule for one design (compare_source's result per source): its new files ship where some figure of
-    some source is better beyond two paired standard errors and no headline figure of any source is worse."""
-    def where(verdict: str, names=None) -> list[str]:
+    """The rule for one design (compare_source's result per source): its new files ship where some figure is
+    better beyond two paired standard errors and no headline figure of any source is worse. A headline figure
+    better is a gain; bands better are one only where they outnumber the bands worse (a recipe that moves
+    error from one age band to three others has gained nothing)."""
+    def where(verdict: str, headline: bool | None = None) -> list[str]:
         return [f"{source} {name}" for source, result in by_source.items() for name, row in result["paired"].items()
-                if row["verdict"] == verdict and (names is None or name in names)]
-    blocking, better = where("worse", HEADLINE), where("better")
-    return {"ships": bool(better) and not blocking, "better": better, "worse": where("worse"), "blocking": blocking}
+                if row["verdict"] == verdict and (headline is None or (name in HEADLINE) == headline)]
+    blocking = where("worse", headline=True)
+    gained = bool(where("better", headline=True)) or len(where("better", headline=False)) > len(
+        where("worse", headline=False))
+    return {"ships": gained and not blocking, "better": where("better"), "worse": where("worse"), "blocking": blocking}
 
 
 def _percent(share: float | None) -> str:
