@@ -69,8 +69,8 @@ def ships(by_source: dict) -> dict:
         return [f"{source} {name}" for source, result in by_source.items() for name, row in result["paired"].items()
                 if row["verdict"] == verdict and (headline is None or (name in HEADLINE) == headline)]
     blocking = where("worse", headline=True)
-    gained = bool(where("better", headline=True)) or len(where("better", headline=False)) > len(
-        where("worse", headline=False))
+    bands_gained = len(where("better", headline=False)) > len(where("worse", headline=False))
+    gained = bool(where("better", headline=True)) or bands_gained
     return {"ships": gained and not blocking, "better": where("better"), "worse": where("worse"), "blocking": blocking}
 
 
