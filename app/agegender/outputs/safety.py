@@ -90,7 +90,11 @@ def through_links(path: Path) -> Path:
 class TargetLock:
     """Held while one run writes `target`: a `.NAME.lock` file beside it, locked with flock (so a run
     that is killed releases it) and removed when the output is finished. A second writer is refused
-    with the process that holds it. Where flock does not exist (Windows), outputs are not locked."""
+    with the process that holds it. Where flock does not exist (Windows), outputs are not locked.
+
+    Anyone who can write into the folder can put something at that name, so a lock file is opened
+    without following a link, refused unless it is a regular file with one link, and never written
+    over: one a killed run left is removed and a new one created."""
 
     def __init__(self, target: Path) -> None:
         self.target = Path(target)
@@ -106,18 +110,32 @@ class TargetLock:
                             "same time", self.target, exc.strerror)
                 self.path.unlink(missing_ok=True)
                 return
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
+                raise self._not_ours() from None
             raise OutputError(f"cannot write {self.target}: {exc.strerror}") from exc
 
     def _acquire(self) -> int:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _creation_mode())
             try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _creation_mode())
+                created = True
+            except FileExistsError:
+                try:
+                    fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW)
+                except FileNotFoundError:  # its holder removed it meanwhile
+                    continue
+                created = False
+            try:
+                status = os.fstat(fd)
+                if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+                    raise self._not_ours()
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 # its last holder may have removed the file between our open and our lock
-                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
-                    os.ftruncate(fd, 0)
-                    os.write(fd, str(os.getpid()).encode("ascii"))
-                    return fd
+                if os.path.samestat(status, os.lstat(self.path)):
+                    if created:
+                        os.write(fd, str(os.getpid()).encode("ascii"))
+                        return fd
+                    os.unlink(self.path)  # a killed run's: replaced, not written over
             except BlockingIOError:
                 holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
@@ -125,10 +143,14 @@ class TargetLock:
                                   "wait for it to finish or choose another name") from None
             except FileNotFoundError:
                 pass
-            except OSError:
+            except BaseException:
                 os.close(fd)
                 raise
             os.close(fd)
+
+    def _not_ours(self) -> OutputError:
+        return OutputError(f"cannot write {self.target}: {self.path} is not a lock file of agegender (a link, or "
+                           "not a regular file); remove it, or choose another name")
 
     def release(self) -> None:
         if self._fd is None:

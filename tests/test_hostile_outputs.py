@@ -1,0 +1,68 @@
+"""Links and '..' planted where outputs go: a lock file, a file in an output folder, a folder in --out-dir, a
+glob that climbs back out. Each test fails without the fix it guards and checks that the file the run
+could have destroyed keeps every byte; each row a user can meet is in docs/command-line.md, "Bad input"."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agegender.commands.cli import main
+from tests.conftest import MEDIA, need, one_line_error
+
+PRECIOUS = b"PRECIOUS\n"
+
+
+def run(*args) -> int:
+    return main(["process", *map(str, args)])
+
+
+def link(kind: str, at: Path, to: Path) -> None:
+    at.symlink_to(to) if kind == "symbolic" else os.link(to, at)
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A folder of two real portraits, a.jpg and b.jpg."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, photo in zip(("a.jpg", "b.jpg"), sorted(need(MEDIA).glob("portrait-*.jpg"))):
+        shutil.copy(photo, folder / name)
+    return folder
+
+
+@pytest.fixture
+def victim(tmp_path) -> Path:
+    path = tmp_path / "victim.txt"
+    path.write_bytes(PRECIOUS)
+    return path
+
+
+# --- lock files ---
+
+@pytest.mark.parametrize("kind", ["symbolic", "hard"])
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(kind, photos, victim, random_models, tmp_path,
+                                                                    capsys):
+    link(kind, tmp_path / ".r.jsonl.lock", victim)
+    assert run(photos / "a.jpg", "--results", tmp_path / "r.jsonl", "--models", random_models) == 2
+    assert "is not a lock file of agegender" in one_line_error(capsys)
+    assert victim.read_bytes() == PRECIOUS and not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_manifest_lock_that_is_a_link_is_refused_and_its_target_kept(photos, victim, random_models, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".manifest.sqlite.lock").symlink_to(victim)
+    assert run(photos, "--out-dir", out, "--models", random_models) == 2
+    assert "is not a lock file of agegender" in one_line_error(capsys)
+    assert victim.read_bytes() == PRECIOUS
+
+
+def test_a_lock_left_by_a_killed_run_is_replaced_not_written_over(photos, random_models, tmp_path):
+    stale = tmp_path / ".r.jsonl.lock"
+    stale.write_text("12345")
+    with open(stale) as held:  # whatever file sits there keeps its bytes
+        assert run(photos / "a.jpg", "--results", tmp_path / "r.jsonl", "--models", random_models) == 0
+        assert held.read() == "12345"
+    assert not stale.exists() and (tmp_path / "r.jsonl").exists()
