@@ -34,6 +34,9 @@ class Sample:
     age: int
     gender: int  # 0 male, 1 female
     race: int
+    # (youngest, oldest) years of an age label that is a range (FairFace's age groups), None for an exact
+    # age; `age` is then the range's middle, which places the face in bands, strata and repeats
+    age_range: tuple[int, int] | None = None
 
 
 @dataclass
