@@ -55,10 +55,10 @@ class _Outputs(nn.Module):
 
 
 def metadata(training_design: str, test_metrics: dict | None = None, note: str = "",
-             commit: str | None = None, training: dict | None = None) -> dict:
+             commit: str | None = None, training: dict | None = None, input_size: int = CROP_SIZE) -> dict:
     design, output_names, _ = EXPORTS[training_design]
     meta = {"schema_version": SCHEMA_VERSION, "design": design, "variant": training_design,
-            "input_size": CROP_SIZE, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
+            "input_size": input_size, "mean": list(MEAN), "std": list(STD), "colour_order": COLOUR_ORDER,
             "template_id": TEMPLATE_ID, "age_classes": NUM_AGES, "gender_labels": ["male", "female"],
             "age_buckets": str(DEFAULT), "outputs": list(output_names), "training_commit": commit or training_commit()}
     if test_metrics is not None:
@@ -73,10 +73,11 @@ def metadata(training_design: str, test_metrics: dict | None = None, note: str =
 def export_network(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
                    note: str = "", commit: str | None = None, training: dict | None = None) -> Path:
     _, output_names, _ = EXPORTS[training_design]
-    example = torch.randn(2, 3, CROP_SIZE, CROP_SIZE)
+    size = getattr(model, "input_size", CROP_SIZE)  # the trunk's (training.trunks)
+    example = torch.randn(2, 3, size, size)
     return export_onnx(_Outputs(model.eval()), example, path, input_name="crops", output_names=output_names,
                        dynamic_axes={"crops": {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
-                       metadata=metadata(training_design, test_metrics, note, commit, training))
+                       metadata=metadata(training_design, test_metrics, note, commit, training, size))
 
 
 def ship(model: nn.Module, training_design: str, path: Path, test_metrics: dict | None = None,
@@ -136,9 +137,11 @@ def load_trained(training_design: str, run_dir: Path | None = None) -> tuple[nn.
     run's last checkpoint: sources, batch, learning rate, trunk it started from, steps taken)."""
     run_dir = run_dir or RUNS_DIR / training_design
     checkpoint = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
-    model = build_model(training_design)
+    how = recipe(run_dir / "last.pt")
+    # runs from before the recipe named its trunk were all MobileFaceNet's
+    model = build_model(training_design, ((how or {}).get("recipe") or {}).get("trunk", "mobilefacenet"))
     model.load_state_dict(checkpoint["model"])
-    return model.eval(), checkpoint.get("training_commit"), recipe(run_dir / "last.pt")
+    return model.eval(), checkpoint.get("training_commit"), how
 
 
 def recipe(last_checkpoint: Path) -> dict | None:

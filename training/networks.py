@@ -1,4 +1,5 @@
-"""The networks: a MobileFaceNet trunk and the age/gender heads of both designs.
+"""The networks: a MobileFaceNet trunk and the age/gender heads of both designs, around any trunk of
+training.trunks (MobileFaceNet here, FaceRes in training.faceres).
 
 MobileFaceNet's module names and shapes match the pretrained state dict in
 ../shared/pretrained/mobilefacenet/mobilefacenet.pt, which loads with strict=True.
@@ -98,13 +99,13 @@ def head(outputs: int, inputs: int = EMBEDDING) -> nn.Sequential:
 
 
 class MultiTaskNet(nn.Module):
-    """One trunk, an age head and a gender head."""
+    """One trunk, an age head and a gender head; `trunk` gives `features`-d vectors (default MobileFaceNet)."""
 
-    def __init__(self) -> None:
+    def __init__(self, trunk: nn.Module | None = None, features: int = EMBEDDING) -> None:
         super().__init__()
-        self.trunk = MobileFaceNet()
-        self.gender_head = head(1)
-        self.age_head = head(NUM_AGES)
+        self.trunk = trunk if trunk is not None else MobileFaceNet()
+        self.gender_head = head(1, features)
+        self.age_head = head(NUM_AGES, features)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.trunk(x)
@@ -115,13 +116,13 @@ class MultiTaskNet(nn.Module):
 class SingleTaskNet(nn.Module):
     """One complete trunk and one head: task 'age' (age_logits) or 'gender' (gender_logit)."""
 
-    def __init__(self, task: str) -> None:
+    def __init__(self, task: str, trunk: nn.Module | None = None, features: int = EMBEDDING) -> None:
         super().__init__()
         if task not in ("age", "gender"):
             raise ValueError(f"task must be 'age' or 'gender', not {task!r}")
         self.task = task
-        self.trunk = MobileFaceNet()
-        self.head = head(NUM_AGES if task == "age" else 1)
+        self.trunk = trunk if trunk is not None else MobileFaceNet()
+        self.head = head(NUM_AGES if task == "age" else 1, features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.trunk(x))

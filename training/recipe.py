@@ -28,6 +28,16 @@ YOUNG_REPEATS = 2
 # so the 60+ band came nearer by less than the bands from 10 to 59 went further (docs/models.md).
 # The age bands MAE is reported by, in training and in the evaluation.
 MAE_BANDS = "0-2,3-9,10-19,20-39,40-59,60+"
+# FairFace's age groups: the age-group accuracy of every source is scored on them (exact ages mapped in)
+AGE_GROUPS = "0-2,3-9,10-19,20-29,30-39,40-49,50-59,60-69,70+"
+# The trunk every network of both designs is built on (training.trunks)
+TRUNK = "mobilefacenet"
+# How many times each epoch shows a face of each source. FairFace is the only source in the wild and a
+# quarter of the faces; its weight is chosen on validation (training.trunk_probe).
+SOURCE_WEIGHTS = {"utkface": 1.0, "aaf": 1.0, "fairface": 1.0}
+# What each source's validation counts for in the loss that picks a run's best epoch and stops it early:
+# the in-the-wild source as much as the two portrait sources together.
+VALIDATION_WEIGHTS = {"utkface": 0.25, "aaf": 0.25, "fairface": 0.5}
 
 
 def describe() -> dict:
@@ -35,7 +45,8 @@ def describe() -> dict:
     networks trained for the same steps with different recipes are not taken for networks trained alike."""
     return {"age_sigma": [AGE_SIGMA_AT_BIRTH, AGE_SIGMA_PER_YEAR], "l1_weight": L1_WEIGHT,
             "repeats": {f"under {YOUNG_AGE}": YOUNG_REPEATS},
-            "augmentation": AUGMENTATION_VERSION}
+            "augmentation": AUGMENTATION_VERSION, "trunk": TRUNK, "source_weights": SOURCE_WEIGHTS,
+            "validation_weights": VALIDATION_WEIGHTS, "age_ranges": "interval likelihood"}
 
 
 def to_tensor(crops_rgb: np.ndarray) -> torch.Tensor:
@@ -45,10 +56,18 @@ def to_tensor(crops_rgb: np.ndarray) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).contiguous()
 
 
-def epoch_order(ages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The training faces of one epoch, shuffled, with every face under YOUNG_AGE repeated."""
+def epoch_order(ages: np.ndarray, rng: np.random.Generator, sources: np.ndarray | None = None,
+                weights: dict[str, float] | None = None) -> np.ndarray:
+    """The training faces of one epoch, shuffled: every face under YOUNG_AGE repeated, and each source's faces
+    shown `weights` (default SOURCE_WEIGHTS) times, a fraction of a time by a draw of that share of its faces."""
     young = np.flatnonzero(ages < YOUNG_AGE)
-    return rng.permutation(np.concatenate([np.arange(len(ages))] + [young] * (YOUNG_REPEATS - 1)))
+    faces = np.concatenate([np.arange(len(ages))] + [young] * (YOUNG_REPEATS - 1))
+    if sources is not None:
+        weights = np.array([(weights or SOURCE_WEIGHTS).get(str(source), 1.0) for source in sources])[faces]
+        whole = np.floor(weights).astype(int)
+        extra = rng.random(len(faces)) < weights - whole
+        faces = np.repeat(faces, whole + extra)
+    return rng.permutation(faces)
 
 
 def age_sigma(ages: torch.Tensor) -> torch.Tensor:
@@ -68,10 +87,24 @@ def expected_age(age_logits: torch.Tensor) -> torch.Tensor:
     return (torch.softmax(age_logits, dim=1) * torch.arange(NUM_AGES, dtype=age_logits.dtype)).sum(dim=1)
 
 
-def age_loss(age_logits: torch.Tensor, ages: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """KL divergence to the soft target plus the weighted absolute error; reduction "mean" or "none"."""
+def interval_loss(age_logits: torch.Tensor, age_ranges: torch.Tensor) -> torch.Tensor:
+    """-log of the predicted distribution's mass inside each face's age range (youngest, oldest), per face:
+    the likelihood of a label that says "somewhere from 20 to 29"."""
+    grid = torch.arange(age_logits.shape[1])
+    inside = (grid[None] >= age_ranges[:, :1]) & (grid[None] <= age_ranges[:, 1:].clamp(max=age_logits.shape[1] - 1))
+    log_p = F.log_softmax(age_logits, dim=1)
+    return -torch.logsumexp(log_p.masked_fill(~inside, float("-inf")), dim=1)
+
+
+def age_loss(age_logits: torch.Tensor, ages: torch.Tensor, reduction: str = "mean",
+             age_ranges: torch.Tensor | None = None) -> torch.Tensor:
+    """Per face, for an exact age: KL divergence to the soft target plus the weighted absolute error; for an
+    age range (age_ranges' youngest < oldest): the interval loss. Reduction "mean" or "none"."""
     distribution = F.kl_div(F.log_softmax(age_logits, dim=1), soft_age_targets(ages), reduction="none").sum(dim=1)
     per_face = distribution + L1_WEIGHT * (expected_age(age_logits) - ages.float()).abs()
+    if age_ranges is not None:
+        ranged = age_ranges[:, 0] < age_ranges[:, 1]
+        per_face = torch.where(ranged, interval_loss(age_logits, age_ranges), per_face)
     return per_face if reduction == "none" else per_face.mean()
 
 

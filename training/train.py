@@ -26,12 +26,12 @@ from tqdm import tqdm
 
 from training.augment import augment
 from training.crops import CACHE_DIR, split_crops
-from training.networks import MultiTaskNet, SingleTaskNet, load_pretrained
 from training.onnx_export import training_commit
 from agegender.vision.buckets import BucketScheme
 from training import recipe
-from training.recipe import MAE_BANDS, age_loss, epoch_order, expected_age, gender_loss, to_tensor
-from training.sources import SOURCES
+from training.recipe import AGE_GROUPS, MAE_BANDS, age_loss, epoch_order, expected_age, gender_loss, to_tensor
+from training.sources import TRAINING_SOURCES
+from training.trunks import TRUNKS, build_network
 from training.utkface import ROOT
 
 DESIGNS = ("multitask", "age", "gender")
@@ -57,13 +57,12 @@ class Config:
     limit: int = 0  # use only this many training and validation images per source (smoke runs)
     max_steps: int = DEFAULT_STEPS  # stop after this many optimizer steps (identical training for every design)
     checkpoint_minutes: float = 4.0
-    sources: tuple[str, ...] = SOURCES
+    sources: tuple[str, ...] = TRAINING_SOURCES
 
 
-def build_model(design: str) -> torch.nn.Module:
-    if design == "multitask":
-        return MultiTaskNet()
-    return SingleTaskNet(design)
+def build_model(design: str, trunk: str | None = None) -> torch.nn.Module:
+    """A network of `design` on `trunk` (default: the recipe's)."""
+    return build_network(design, trunk or recipe.TRUNK)
 
 
 def outputs(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -74,10 +73,10 @@ def outputs(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor | Non
     return (out, None) if model.task == "age" else (None, out)
 
 
-def loss_of(age_logits, gender_logit, ages, genders) -> torch.Tensor:
+def loss_of(age_logits, gender_logit, ages, genders, age_ranges=None) -> torch.Tensor:
     loss = torch.zeros(())
     if age_logits is not None:
-        loss = loss + age_loss(age_logits, ages)
+        loss = loss + age_loss(age_logits, ages, age_ranges=age_ranges)
     if gender_logit is not None:
         loss = loss + gender_loss(gender_logit, genders)
     return loss
@@ -86,10 +85,12 @@ def loss_of(age_logits, gender_logit, ages, genders) -> torch.Tensor:
 class Data:
     """Crops and labels of one split of one or more sources, held in memory as uint8."""
 
-    def __init__(self, part: str, sources: tuple[str, ...], limit: int = 0, cache_dir: Path = CACHE_DIR) -> None:
-        faces = split_crops(part, sources, limit, cache_dir)
+    def __init__(self, part: str, sources: tuple[str, ...], limit: int = 0, cache_dir: Path = CACHE_DIR,
+                 size: int = TRUNKS[recipe.TRUNK].input_size) -> None:
+        faces = split_crops(part, sources, limit, cache_dir, size)
         self.crops = faces.crops  # RGB, as the networks are trained
         self.ages = torch.tensor(faces.ages.tolist())
+        self.age_ranges = torch.from_numpy(faces.age_ranges.astype(np.int64))
         self.genders = torch.tensor(faces.genders.tolist())
         self.sources = faces.sources
 
@@ -98,19 +99,25 @@ class Data:
 
 
 def evaluate(model: torch.nn.Module, data: Data, batch: int = 256) -> dict:
-    """Loss, MAE and gender accuracy over the whole split and for each source in it."""
+    """Loss, MAE (exact ages), age-group accuracy and gender accuracy for each source in the split, and over
+    the whole split, whose loss weighs each source by recipe.VALIDATION_WEIGHTS."""
     model.eval()
-    losses, errors, right = [], [], []
+    age_groups = BucketScheme.parse(AGE_GROUPS)
+    losses, errors, right, groups = [], [], [], []
     with torch.no_grad():
         for start in range(0, len(data), batch):
             sl = slice(start, start + batch)
             age_logits, gender_logit = outputs(model, to_tensor(data.crops[sl]))
-            ages, genders = data.ages[sl], data.genders[sl]
+            ages, genders, ranges = data.ages[sl], data.genders[sl], data.age_ranges[sl]
             loss = torch.zeros(len(ages))
             if age_logits is not None:
-                loss += age_loss(age_logits, ages, reduction="none")
+                loss += age_loss(age_logits, ages, reduction="none", age_ranges=ranges)
                 # as training/metrics.py age_errors: true ages capped at the last age class
-                errors.append((expected_age(age_logits) - ages.float().clamp(max=age_logits.shape[1] - 1)).abs())
+                estimate = expected_age(age_logits)
+                errors.append((estimate - ages.float().clamp(max=age_logits.shape[1] - 1)).abs())
+                # as the app picks a bucket: the one holding the estimate in whole years
+                groups.append(torch.from_numpy(age_groups.nearest(np.rint(estimate.numpy())) == age_groups.index(
+                    ranges[:, 0].numpy())).float())
             if gender_logit is not None:
                 loss += gender_loss(gender_logit, genders, reduction="none")
                 right.append(((gender_logit > 0).long() == genders).float())
@@ -118,21 +125,28 @@ def evaluate(model: torch.nn.Module, data: Data, batch: int = 256) -> dict:
 
     bands = BucketScheme.parse(MAE_BANDS)
     band_of = bands.index(data.ages.numpy())
+    exact = (data.age_ranges[:, 0] == data.age_ranges[:, 1]).numpy()
 
     def summary(mask: np.ndarray) -> dict:
         keep = torch.from_numpy(mask)
-        out = {"loss": float(torch.cat(losses)[keep].mean())}
+        out = {"loss": float(torch.cat(losses)[keep].mean()), "faces": int(mask.sum())}
         if errors:
-            error = torch.cat(errors)
+            out["age_group_acc"] = float(torch.cat(groups)[keep].mean())
+        if errors and (mask & exact).any():
+            error, keep = torch.cat(errors), torch.from_numpy(mask & exact)
             out["mae"] = float(error[keep].mean())
             out["mae_by_band"] = {label: float(error[keep & torch.from_numpy(band_of == i)].mean())
-                                  for i, label in enumerate(bands.labels) if (mask & (band_of == i)).any()}
+                                  for i, label in enumerate(bands.labels) if (mask & exact & (band_of == i)).any()}
         if right:
             out["gender_acc"] = float(torch.cat(right)[keep].mean())
         return out
 
+    by_source = {str(source): summary(data.sources == source) for source in np.unique(data.sources)}
     metrics = summary(np.ones(len(data), bool))
-    metrics["by_source"] = {str(source): summary(data.sources == source) for source in np.unique(data.sources)}
+    weights = {source: recipe.VALIDATION_WEIGHTS.get(source, 0.0) for source in by_source}
+    if sum(weights.values()) > 0:  # the pooled loss where no source has a weight (a run on one source)
+        metrics["loss"] = sum(w * by_source[s]["loss"] for s, w in weights.items()) / sum(weights.values())
+    metrics["by_source"] = by_source
     return metrics
 
 
@@ -152,10 +166,11 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
 
     model = build_model(cfg.design)
     if cfg.init:
-        load_pretrained(model.trunk, Path(cfg.init))
+        TRUNKS[recipe.TRUNK].load(model, Path(cfg.init))
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(epoch_order(train_data.ages.numpy(), np.random.default_rng(0))) // cfg.batch
+    steps_per_epoch = len(epoch_order(train_data.ages.numpy(), np.random.default_rng(0),
+                                      train_data.sources)) // cfg.batch
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_steps or math.inf)
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "minutes": 0.0, "best_val_loss": float("inf"),
              "epochs_without_improvement": 0, "history": [], "train_curve": [], "config": asdict(cfg),
@@ -192,7 +207,7 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
         if epoch >= cfg.epochs:
             state["stopped"] = "all epochs done"
             break
-        order = epoch_order(train_data.ages.numpy(), np.random.default_rng(cfg.seed * 1000 + epoch))
+        order = epoch_order(train_data.ages.numpy(), np.random.default_rng(cfg.seed * 1000 + epoch), train_data.sources)
         model.train()
         bar = tqdm(range(state["step_in_epoch"], steps_per_epoch), desc=f"{cfg.design} epoch {epoch + 1}/{cfg.epochs}",
                    unit="batch", dynamic_ncols=True)
@@ -204,7 +219,8 @@ def train(cfg: Config, run_dir: Path, cache_dir: Path = CACHE_DIR) -> dict:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, state["global_step"], total_steps)
             age_logits, gender_logit = outputs(model, to_tensor(batch))
-            loss = loss_of(age_logits, gender_logit, train_data.ages[rows], train_data.genders[rows])
+            loss = loss_of(age_logits, gender_logit, train_data.ages[rows], train_data.genders[rows],
+                           train_data.age_ranges[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -258,14 +274,14 @@ def main() -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--design", choices=DESIGNS)
     which.add_argument("--all", action="store_true", help="every design in turn, resuming any that is unfinished")
-    parser.add_argument("--init", help="pretrained MobileFaceNet state dict (../shared/pretrained/mobilefacenet/"
-                                       "mobilefacenet.pt); without it the trunk trains from scratch")
+    parser.add_argument("--init", help="the recipe's trunk's pretrained weights (training.trunks: ../shared/"
+                                       "pretrained/...); without it the trunk trains from scratch")
     defaults = Config(design="multitask")
     for name in ("epochs", "batch", "patience", "seed", "limit", "max_steps"):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=getattr(defaults, name))
     for name in ("lr", "max_minutes"):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=getattr(defaults, name))
-    parser.add_argument("--source", choices=SOURCES, action="append", help="train on this source only "
+    parser.add_argument("--source", choices=TRAINING_SOURCES, action="append", help="train on this source only "
                         "(repeatable; default: every source)")
     parser.add_argument("--run-dir", type=Path, help="default: runs/DESIGN (one design only)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
@@ -275,7 +291,7 @@ def main() -> None:
     for design in DESIGNS if args.all else (args.design,):
         cfg = Config(design=design, init=args.init, epochs=args.epochs, batch=args.batch, lr=args.lr,
                      patience=args.patience, seed=args.seed, max_minutes=args.max_minutes, limit=args.limit,
-                     max_steps=args.max_steps, sources=tuple(args.source or SOURCES))
+                     max_steps=args.max_steps, sources=tuple(args.source or TRAINING_SOURCES))
         state = train(cfg, args.run_dir if args.run_dir and not args.all else RUNS_DIR / design)
         if state["stopped"] is None:  # paused by the time limit: the next run goes on with this design
             break
