@@ -283,7 +283,7 @@ def test_annotated_images_that_cannot_be_written_are_not_called_skipped(group_ph
     for name in ("a.jpg", "b.jpg"):
         (photos / name).write_bytes(group_photo.read_bytes())
 
-    def disk_full(target, data):
+    def disk_full(target, data, **_):
         raise OutputError(f"writing {target} failed: No space left on device (is the disk full?)")
     monkeypatch.setattr("agegender.commands.process.write_bytes_atomically", disk_full)
     assert run(photos, "--out", out, "--results", results, "--models", random_models) == 1

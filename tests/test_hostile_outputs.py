@@ -5,6 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
 from agegender.commands.cli import main
@@ -66,3 +67,26 @@ def test_a_lock_left_by_a_killed_run_is_replaced_not_written_over(photos, random
         assert run(photos / "a.jpg", "--results", tmp_path / "r.jsonl", "--models", random_models) == 0
         assert held.read() == "12345"
     assert not stale.exists() and (tmp_path / "r.jsonl").exists()
+
+
+# --- a folder of annotated copies: --out DIR ---
+
+@pytest.mark.parametrize("kind", ["symbolic", "hard"])
+def test_an_output_folder_holding_a_link_to_an_input_is_refused(kind, photos, random_models, tmp_path, capsys):
+    out, original = tmp_path / "out", (photos / "a.jpg").read_bytes()
+    out.mkdir()
+    link(kind, out / "a.jpg", photos / "a.jpg")
+    assert run(photos, "--out", out, "--results", tmp_path / "r.jsonl", "--models", random_models) == 2
+    assert f"{out / 'a.jpg'} is a link to the input {photos / 'a.jpg'}" in one_line_error(capsys)
+    assert (photos / "a.jpg").read_bytes() == original
+    assert [p.name for p in out.iterdir()] == ["a.jpg"] and not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_link_in_an_output_folder_is_replaced_and_its_target_kept(photos, victim, random_models, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.jpg").symlink_to(victim)
+    assert run(photos, "--out", out, "--models", random_models) == 0
+    assert victim.read_bytes() == PRECIOUS
+    assert not (out / "a.jpg").is_symlink() and cv2.imread(str(out / "a.jpg")) is not None
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg"]

@@ -18,8 +18,8 @@ from agegender.sources.capture import ImageSource, VideoFileSource, local_inputs
 from agegender.outputs.draw import annotate
 from agegender.errors import InputError, OutputError
 from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
-from agegender.outputs.safety import (check_folder, refuse_outputs_over_inputs, through_links,
-                                      write_bytes_atomically, writes_in_place)
+from agegender.outputs.safety import (check_folder, refuse_links_to_inputs, refuse_outputs_over_inputs,
+                                      through_links, write_bytes_atomically, writes_in_place)
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from agegender.timing import StageTimes
 from agegender.vision.parallel import in_parallel
@@ -62,7 +62,8 @@ def is_stills(source) -> bool:
 
 def check_outputs(input_spec: str, source, out: Path | None, results: Path | None) -> None:
     """Every check on the outputs, before any is opened."""
-    refuse_outputs_over_inputs({"--out": out, "--results": results}, local_inputs(input_spec))
+    inputs = local_inputs(input_spec)
+    refuse_outputs_over_inputs({"--out": out, "--results": results}, inputs)
     if results is not None:
         check_results_path(results)
         if not writes_in_place(results):
@@ -80,13 +81,17 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
         raise OutputError(f"--out {out}: for a folder of images, give an existing folder")
     else:
         refuse_name_clashes(source.paths)
+        refuse_links_to_inputs("--out", [Path(out) / annotated_name(path.name) for path in source.paths], inputs)
 
 
 class AnnotatedImages:
-    """--out for image inputs: one annotated file, or a folder of annotated copies, each written whole."""
+    """--out for image inputs: one annotated file, or a folder of annotated copies, each written whole.
+    A link where a copy in the folder goes is replaced, not written through; `follow_links`: whether a
+    single file's link is (the name the user gave) or is replaced too (a file in an output folder)."""
 
-    def __init__(self, path: Path, single: bool) -> None:
+    def __init__(self, path: Path, single: bool, follow_links: bool = True) -> None:
         self.path, self.single = Path(path), single
+        self.follow_links = single and follow_links
 
     def write(self, image, name: str) -> None:
         target = self.path if self.single else self.path / annotated_name(name)
@@ -96,7 +101,7 @@ class AnnotatedImages:
             ok = False
         if not ok:
             raise OutputError(f"cannot encode the annotated {name} as {target.suffix}")
-        write_bytes_atomically(target, encoded.tobytes())
+        write_bytes_atomically(target, encoded.tobytes(), follow_links=self.follow_links)
 
     def close(self, keep: bool = True) -> None:
         pass  # every image was complete when written

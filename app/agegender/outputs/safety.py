@@ -6,7 +6,9 @@ target and renamed onto it when complete. Readers see the earlier file or the co
 a half-written one; a run that fails or is refused leaves the earlier file as it was. While a run writes
 a target it holds a lock beside it, so a second run to the same name is refused instead of leaving a
 pair of outputs from two different runs. An output that is a symbolic link is written through the link
-to its target; a device or a pipe (/dev/stdout) is written in place.
+to its target; a device or a pipe (/dev/stdout) is written in place. The files an output folder holds
+(--out DIR, --out-dir) are the exception: nobody named them, so a link where one goes is replaced,
+never written through, and one that leads to an input is refused.
 """
 from __future__ import annotations
 
@@ -37,26 +39,44 @@ def check_folder(path: Path) -> None:
         raise OutputError(f"cannot write {path}: the folder {folder} is read-only for you; choose another")
 
 
-def same_file(a: Path, b: Path) -> bool:
-    """True when both name one file or folder, by any path: symlinks, hard links, '..'."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist (yet): compare where the paths lead
-        return os.path.realpath(a) == os.path.realpath(b)
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The file or folder a path names, by any path: symlinks, hard links, '..' (also after a folder that
+    does not exist yet: `x/../a` is `a`); None where there is none."""
+    for candidate in (path, os.path.realpath(path)):
+        try:
+            status = os.stat(candidate)
+        except OSError:
+            continue
+        return status.st_dev, status.st_ino
+    return None
+
+
+def _by_file(inputs: Iterable[Path]) -> dict[tuple[int, int], Path]:
+    return {file: Path(source) for source in inputs if (file := _file_id(source)) is not None}
 
 
 def refuse_outputs_over_inputs(outputs: dict[str, Path | None], inputs: Iterable[Path]) -> None:
     """OutputError naming both when an output (keyed by how the user named it, e.g. '--out') is one of
     the inputs. `inputs` holds the input files and, for a folder input, the folder itself, so a folder
     output that is the input folder is refused too."""
-    inputs = list(inputs)
+    by_file = _by_file(inputs)
     for option, output in outputs.items():
-        if output is None:
-            continue
-        for source in inputs:
-            if same_file(output, source):
-                raise OutputError(f"{option} {output} is the input {source}: the output would overwrite it; "
-                                  "choose another output")
+        source = by_file.get(_file_id(output)) if output is not None else None
+        if source is not None:
+            raise OutputError(f"{option} {output} is the input {source}: the output would overwrite it; "
+                              "choose another output")
+
+
+def refuse_links_to_inputs(option: str, outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
+    """OutputError when a file an output folder (named by `option`) holds where one of its outputs goes is
+    an input, by a symbolic or hard link: its output would take the input's place, and the next run
+    read the output as the input."""
+    by_file = _by_file(inputs)
+    for output in outputs:
+        source = by_file.get(_file_id(output))
+        if source is not None:
+            raise OutputError(f"{output} is a link to the input {source}, where {option} writes an output; "
+                              "remove the link, or choose another output folder")
 
 
 def writes_in_place(path: Path) -> bool:
@@ -174,17 +194,19 @@ class AtomicFile:
     `.<name>.<random>.part<suffix>` so that writers choosing a format by suffix still see it.
     commit() renames it onto the target; discard() removes it. Devices and pipes (/dev/stdout,
     /dev/null) cannot be renamed onto and are written in place; a symbolic link is written through.
+    With follow_links=False (the files an output folder holds) whatever sits at the target's name, a
+    link or a pipe, is replaced by the renamed file, and what it led to is left as it was.
     `lock`: the target's lock, where the caller holds it already (it is released with the file)."""
 
-    def __init__(self, target: Path, lock: TargetLock | None = None) -> None:
-        self.in_place = writes_in_place(target)
+    def __init__(self, target: Path, lock: TargetLock | None = None, follow_links: bool = True) -> None:
+        self.in_place = follow_links and writes_in_place(target)
         self._lock = None
         if self.in_place:
             self.target = self.path = Path(target)
             return
-        self.target = through_links(target)
+        self.target = through_links(target) if follow_links else Path(target)
         check_folder(self.target)
-        if self.target.is_dir():
+        if self.target.is_dir() and not self.target.is_symlink():
             if lock is not None:
                 lock.release()
             raise OutputError(f"cannot write {self.target}: it is a folder; give a file name")
@@ -222,8 +244,8 @@ class AtomicFile:
         self.commit() if keep else self.discard()
 
 
-def write_bytes_atomically(target: Path, data: bytes) -> None:
-    file = AtomicFile(target)
+def write_bytes_atomically(target: Path, data: bytes, follow_links: bool = True) -> None:
+    file = AtomicFile(target, follow_links=follow_links)
     try:
         with open(file.path, "wb") as handle:
             handle.write(data)
