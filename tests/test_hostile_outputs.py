@@ -90,3 +90,32 @@ def test_a_link_in_an_output_folder_is_replaced_and_its_target_kept(photos, vict
     assert victim.read_bytes() == PRECIOUS
     assert not (out / "a.jpg").is_symlink() and cv2.imread(str(out / "a.jpg")) is not None
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg"]
+
+
+# --- an archive's folder: --out-dir DIR ---
+
+@pytest.mark.parametrize("output", ["a.annotated.jpg", "a.jpg.jsonl"])
+def test_an_out_dir_holding_a_link_to_an_input_is_refused(output, photos, random_models, tmp_path, capsys):
+    out, original = tmp_path / "out", (photos / "a.jpg").read_bytes()
+    (out / "in").mkdir(parents=True)
+    (out / "in" / output).symlink_to(photos / "a.jpg")
+    command = [photos, "--out-dir", out, "--annotate", "--models", random_models]
+    assert run(*command) == 2
+    assert f"{out / 'in' / output} is a link to the input {photos / 'a.jpg'}" in one_line_error(capsys)
+    assert (photos / "a.jpg").read_bytes() == original
+    assert run(*command) == 2  # and the next run does not take an annotation for the input
+    assert (photos / "a.jpg").read_bytes() == original
+
+
+def test_links_in_an_out_dir_are_replaced_and_their_targets_kept(photos, random_models, tmp_path):
+    out, victims = tmp_path / "out", tmp_path / "victims"
+    (out / "in").mkdir(parents=True)
+    victims.mkdir()
+    for index, name in enumerate(["in/a.annotated.jpg", "in/a.jpg.jsonl", "in/a.jpg.faces.parquet", "summary.csv",
+                                  "report.html"]):
+        (victims / str(index)).write_bytes(PRECIOUS)
+        (out / name).symlink_to(victims / str(index))
+    assert run(photos, "--out-dir", out, "--annotate", "--models", random_models) == 0
+    assert all(victim.read_bytes() == PRECIOUS for victim in victims.iterdir())
+    assert not any(p.is_symlink() for p in out.rglob("*"))
+    assert cv2.imread(str(out / "in" / "a.annotated.jpg")) is not None

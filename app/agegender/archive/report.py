@@ -30,7 +30,7 @@ def write_report(out_dir: Path) -> Path:
         raise InputError(f"{out_dir} holds no readable archive tables (inputs.parquet, people.parquet): {exc}; "
                          "run `agegender process INPUT... --out-dir` into it first") from None
     target = Path(out_dir) / "report.html"
-    write_bytes_atomically(target, render(inputs, people, Path(out_dir).name).encode("utf-8"))
+    write_bytes_atomically(target, render(inputs, people, Path(out_dir).name).encode("utf-8"), follow_links=False)
     return target
 
 

@@ -14,11 +14,11 @@ from agegender.archive.engines import open_engine
 from agegender.archive.inputs import ArchiveInput, find_inputs
 from agegender.archive.manifest import Finished, Manifest, fingerprint
 from agegender.archive.tables import count_people, people_of, read_faces, write_table, INPUTS
-from agegender.archive.task import ArchiveOptions, faces_path
+from agegender.archive.task import ArchiveOptions, faces_path, outputs_of
 from agegender.console import say
 from agegender.errors import InputError, OutputError
 from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
-from agegender.outputs.safety import check_folder
+from agegender.outputs.safety import check_folder, refuse_links_to_inputs
 from agegender.paths import MODELS_DIR
 from agegender.vision import buckets
 
@@ -59,6 +59,8 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
     check_folder(out_dir / "summary.parquet")
     items = find_inputs(specs, out_dir)
     _refuse_inputs_inside(out_dir, items)
+    refuse_links_to_inputs("--out-dir", [path for item in items for path in outputs_of(item, options).values()],
+                           [item.path for item in items])
     with Manifest(out_dir) as manifest:
         manifest.check_run(run_record(options), force, [item.key for item in items])
         todo, unreadable = [], []

@@ -66,9 +66,10 @@ class FaceRows:
 
 
 def write_table(table: pa.Table, target: Path) -> None:
-    """Parquet or CSV by the target's suffix, written whole or not at all. In CSV, text a spreadsheet would
-    run as a formula (a file named '=cmd...') is made inert."""
-    file = AtomicFile(target)
+    """Parquet or CSV by the target's suffix, written whole or not at all, in the output folder: a link
+    at its name is replaced, not written through. In CSV, text a spreadsheet would run as a formula (a
+    file named '=cmd...') is made inert."""
+    file = AtomicFile(target, follow_links=False)
     try:
         _write(table, file.path, target.suffix)
     except OSError as exc:

@@ -113,11 +113,12 @@ class ArchiveWorker:
         frames = faces = 0
         last_time = 0.0
         try:
-            results = results_writer(files["results"], names, list(self.scheme.labels))
+            # files in the output folder: a link at one's name is replaced, never written through
+            results = results_writer(files["results"], names, list(self.scheme.labels), follow_links=False)
             writers.append(results)
             if "annotated" in files:
-                writers.append(AnnotatedImages(files["annotated"], single=True) if item.is_image
-                               else VideoWriter(files["annotated"], source.fps, source.size))
+                writers.append(AnnotatedImages(files["annotated"], single=True, follow_links=False) if item.is_image
+                               else VideoWriter(files["annotated"], source.fps, source.size, follow_links=False))
             while (frame := source.read()) is not None:
                 if stop():
                     raise Stopped

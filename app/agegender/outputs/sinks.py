@@ -49,9 +49,9 @@ def spreadsheet_safe(value):
 
 
 class _TextOutput:
-    def __init__(self, path: Path, newline: str | None = None) -> None:
+    def __init__(self, path: Path, newline: str | None = None, follow_links: bool = True) -> None:
         self.path = Path(path)
-        self._file = AtomicFile(self.path)
+        self._file = AtomicFile(self.path, follow_links=follow_links)
         try:
             # in place (a device, a pipe, or the file that stdout appends to): add to it, never truncate it
             mode = "a" if self._file.in_place else "w"
@@ -84,8 +84,8 @@ class CsvWriter(_TextOutput):
     """One row per face: the JSONL fields flattened, one column group per design (empty where a frame
     did not run that design, as in the window when the design changes)."""
 
-    def __init__(self, path: Path, designs: list[str], bucket_labels: list[str]) -> None:
-        super().__init__(path, newline="")
+    def __init__(self, path: Path, designs: list[str], bucket_labels: list[str], follow_links: bool = True) -> None:
+        super().__init__(path, newline="", follow_links=follow_links)
         self._designs = designs
         self._bucket_labels = list(bucket_labels)
         self._per_design = 5 + len(bucket_labels)
@@ -121,11 +121,13 @@ class CsvWriter(_TextOutput):
         self._write_rows(rows)
 
 
-def results_writer(path: Path, designs: list[str], bucket_labels: list[str]):
+def results_writer(path: Path, designs: list[str], bucket_labels: list[str], follow_links: bool = True):
+    """`follow_links`: whether a link at `path` is written through (the name the user gave) or replaced (a
+    file in an output folder; see AtomicFile)."""
     check_results_path(path)
     if Path(path).suffix.lower() == ".csv":
-        return CsvWriter(path, designs, bucket_labels)
-    return JsonlWriter(path)
+        return CsvWriter(path, designs, bucket_labels, follow_links)
+    return JsonlWriter(path, follow_links=follow_links)
 
 
 class _RecordingFile:
@@ -134,16 +136,17 @@ class _RecordingFile:
     there is nothing to protect and a killed run leaves a playable file there; a target that exists
     (an earlier file, which a refused or failed run must leave as it was) is written to a temporary file
     beside it and renamed into place at the end (AtomicFile), and a killed run leaves that
-    `.NAME.RANDOM.partSUFFIX`, playable, beside the earlier file (docs/command-line.md)."""
+    `.NAME.RANDOM.partSUFFIX`, playable, beside the earlier file (docs/command-line.md). `follow_links`:
+    as AtomicFile's (a link at a new name makes it one that exists, so it is replaced)."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, follow_links: bool = True) -> None:
         self._atomic = self._lock = None
-        if writes_in_place(target):
+        if follow_links and writes_in_place(target):
             self.target = self.path = Path(target)
             self._atomic = AtomicFile(self.target)
             self._sync_fd = None
             return
-        self.target = through_links(target)
+        self.target = through_links(target) if follow_links else Path(target)
         check_folder(self.target)
         self._lock = TargetLock(self.target)
         try:
@@ -151,7 +154,7 @@ class _RecordingFile:
             self.path = self.target
         except FileExistsError:  # beside an earlier file, under the lock already held
             lock, self._lock = self._lock, None
-            self._atomic = AtomicFile(self.target, lock)  # (also refuses a folder)
+            self._atomic = AtomicFile(self.target, lock, follow_links)  # (also refuses a folder)
             self.path = self._atomic.path
         except OSError as exc:
             self._lock.release()
@@ -224,7 +227,7 @@ class VideoWriter:
     TIME_BASE = Fraction(1, 90000)  # 90 kHz: exact for 25, 30 and 30000/1001 fps and for milliseconds
     FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi"}
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], follow_links: bool = True) -> None:
         import av
         self.path = Path(path)
         check_video_path(self.path)
@@ -239,7 +242,7 @@ class VideoWriter:
         # a fragment per frame, handed to the file at once: a cut file plays up to its last frames
         muxer = {"movflags": "frag_every_frame+empty_moov+default_base_moof", "flush_packets": "1"} if kind != "avi" else {}
         self._container = None
-        self._file = _RecordingFile(self.path)
+        self._file = _RecordingFile(self.path, follow_links)
         try:
             self._container = av.open(str(self._file.path), "w", format=kind, options=muxer)
             stream = self._container.add_stream(self.codec, rate=Fraction(self.fps).limit_denominator(1001),
