@@ -119,3 +119,42 @@ def test_links_in_an_out_dir_are_replaced_and_their_targets_kept(photos, random_
     assert all(victim.read_bytes() == PRECIOUS for victim in victims.iterdir())
     assert not any(p.is_symlink() for p in out.rglob("*"))
     assert cv2.imread(str(out / "in" / "a.annotated.jpg")) is not None
+
+
+def test_a_folder_link_in_an_out_dir_that_leads_out_of_it_is_refused(photos, random_models, tmp_path, capsys):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "a.jpg.jsonl").write_bytes(PRECIOUS)
+    (out / "in").symlink_to(elsewhere)
+    assert run(photos, "--out-dir", out, "--models", random_models) == 2
+    assert "outside the output folder" in one_line_error(capsys)
+    assert [p.name for p in elsewhere.iterdir()] == ["a.jpg.jsonl"]
+    assert (elsewhere / "a.jpg.jsonl").read_bytes() == PRECIOUS
+
+
+def files_outside(root: Path, out: Path) -> dict:
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and out not in p.parents}
+
+
+def test_dotdot_in_a_glob_keeps_every_output_inside_the_out_dir(photos, random_models, tmp_path, monkeypatch):
+    work = tmp_path / "w"
+    shutil.copytree(photos, work / "arch2")
+    (work / "w" / "arch2").mkdir(parents=True)  # where 'arch2/../../w/arch2/…' under out/ would lead
+    (work / "w" / "arch2" / "a.annotated.jpg").write_bytes(PRECIOUS)
+    monkeypatch.chdir(work)
+    before = files_outside(tmp_path, work / "out")
+    assert run("ar*2/../../w/arch2/*.jpg", "--out-dir", "out", "--annotate", "--models", random_models) == 0
+    assert files_outside(tmp_path, work / "out") == before
+    assert cv2.imread(str(work / "out" / "arch2" / "a.annotated.jpg")) is not None
+
+
+def test_a_glob_whose_dotdot_leaves_where_its_wildcards_begin_is_refused(photos, random_models, tmp_path,
+                                                                          monkeypatch, capsys):
+    work = tmp_path / "w"
+    (work / "x1").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    before = files_outside(tmp_path, work / "out")
+    assert run("x*/../../in/*.jpg", "--out-dir", "out", "--models", random_models) == 2
+    assert "where the pattern's wildcards begin" in one_line_error(capsys)
+    assert files_outside(tmp_path, work / "out") == before and not (work / "in").exists()

@@ -35,6 +35,22 @@ def _glob_root(pattern: str) -> Path:
     return Path(*plain) if plain else Path(".")
 
 
+def _place(match: Path, root: Path, spec: str) -> Path:
+    """Where a glob's match goes under the output folder: its path below the glob's root. A '..' after a
+    wildcard ('ar*2/../../w/x.jpg') is taken out where the match really is, so that no output climbs out of
+    the folder; a match that is not below the root at all is refused. Without '..' the folders keep the
+    names they were matched by, links included."""
+    place = match.relative_to(root)
+    if ".." not in place.parts:
+        return place
+    real = Path(os.path.realpath(match.parent), match.name)
+    try:
+        return real.relative_to(os.path.realpath(root))
+    except ValueError:
+        raise InputError(f"{match}, matched by {spec}, is outside {root}, where the pattern's wildcards begin; "
+                         "give a pattern without '..' after a wildcard") from None
+
+
 def _walk(folder: Path, skip: Path) -> list[Path]:
     """The videos and images under `folder`, sorted; hidden entries and `skip` (the output folder) are left out."""
     found = []
@@ -85,9 +101,9 @@ def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
                 if _same(match, out_dir) or _inside(match, out_dir):
                     continue  # the outputs of an earlier run are not inputs
                 if match.is_dir():
-                    matches += [(p, p.relative_to(root)) for p in _walk(match, out_dir)]
+                    matches += [(p, _place(p, root, spec)) for p in _walk(match, out_dir)]
                 elif is_media(match):
-                    matches.append((match, match.relative_to(root)))
+                    matches.append((match, _place(match, root, spec)))
             if not matches:
                 raise InputError(f"{spec} matches no videos or images")
         else:

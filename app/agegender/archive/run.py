@@ -51,6 +51,17 @@ def _refuse_inputs_inside(out_dir: Path, items: list[ArchiveInput]) -> None:
                               "the inputs")
 
 
+def _refuse_outputs_outside(out_dir: Path, outputs: list[Path]) -> None:
+    """Every output's folder is DIR or inside it: a link in DIR to a folder elsewhere would otherwise have
+    outputs written, and files of the same names replaced, there."""
+    root = out_dir.resolve()
+    for folder in dict.fromkeys(path.parent for path in outputs):
+        real = folder.resolve()
+        if real != root and root not in real.parents:
+            raise OutputError(f"{folder} is outside the output folder {out_dir}: a link leads it to {real}; "
+                              "remove the link, or choose another --out-dir")
+
+
 def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "local", workers: int = 1,
                     ray_address: str | None = None, force: bool = False) -> int:
     """Exit status: 0 all done, 1 some input failed (listed), 130 interrupted (what finished is kept)."""
@@ -59,8 +70,9 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
     check_folder(out_dir / "summary.parquet")
     items = find_inputs(specs, out_dir)
     _refuse_inputs_inside(out_dir, items)
-    refuse_links_to_inputs("--out-dir", [path for item in items for path in outputs_of(item, options).values()],
-                           [item.path for item in items])
+    outputs = [path for item in items for path in outputs_of(item, options).values()]
+    _refuse_outputs_outside(out_dir, outputs)
+    refuse_links_to_inputs("--out-dir", outputs, [item.path for item in items])
     with Manifest(out_dir) as manifest:
         manifest.check_run(run_record(options), force, [item.key for item in items])
         todo, unreadable = [], []
