@@ -107,18 +107,20 @@ def test_an_out_dir_holding_a_link_to_an_input_is_refused(output, photos, random
     assert (photos / "a.jpg").read_bytes() == original
 
 
-def test_links_in_an_out_dir_are_replaced_and_their_targets_kept(photos, random_models, tmp_path):
+def test_links_in_an_out_dir_are_replaced_and_their_targets_kept(photos, short_clip, random_models, tmp_path):
     out, victims = tmp_path / "out", tmp_path / "victims"
     (out / "in").mkdir(parents=True)
     victims.mkdir()
-    for index, name in enumerate(["in/a.annotated.jpg", "in/a.jpg.jsonl", "in/a.jpg.faces.parquet", "summary.csv",
-                                  "report.html"]):
+    shutil.copy(short_clip, photos / "c.avi")
+    for index, name in enumerate(["in/a.annotated.jpg", "in/a.jpg.jsonl", "in/a.jpg.faces.parquet",
+                                  "in/c.avi.annotated.mp4", "summary.csv", "report.html"]):
         (victims / str(index)).write_bytes(PRECIOUS)
         (out / name).symlink_to(victims / str(index))
     assert run(photos, "--out-dir", out, "--annotate", "--models", random_models) == 0
     assert all(victim.read_bytes() == PRECIOUS for victim in victims.iterdir())
     assert not any(p.is_symlink() for p in out.rglob("*"))
     assert cv2.imread(str(out / "in" / "a.annotated.jpg")) is not None
+    assert cv2.VideoCapture(str(out / "in" / "c.avi.annotated.mp4")).read()[0]
 
 
 def test_a_folder_link_in_an_out_dir_that_leads_out_of_it_is_refused(photos, random_models, tmp_path, capsys):
