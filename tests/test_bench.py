@@ -96,3 +96,11 @@ def test_first_labels_time_each_new_face_from_its_first_frame(detector, random_m
     assert later["new_faces"] == at_once["new_faces"] and later["never_labelled"] == 0
     assert later["median_ms"] >= 6 * 40.0 and later["within_200_ms"] == 0.0  # (another start nearby: later still)
     assert NEW_FACE_MIN_FRAMES > 6
+
+
+def test_live_latency_with_no_result_in_time_says_so_instead_of_crashing(crowd_video, random_models, detector):
+    """A machine too busy to give one live result within the time: no figure, no IndexError."""
+    from agegender.commands.bench.pipeline import live_latency
+    from agegender.vision.designs import load_design
+    latency = live_latency(detector, {"multitask": load_design("multitask", random_models)}, crowd_video, seconds=0)
+    assert latency["frames_shown"] == 0 and latency["p50_ms"] is None and latency["p95_ms"] is None

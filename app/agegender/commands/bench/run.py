@@ -91,8 +91,12 @@ def print_report(report: dict) -> None:
               f"{f['changes_per_track_second']['smoothed']} ({f['reduction']}x fewer), over {f['track_seconds']} s")
     if "live_latency_720p" in report:
         lat = report["live_latency_720p"]
-        print(f"\nLive capture-to-result latency, 720p at 25 FPS, the live view's pipeline: p50 {lat['p50_ms']} ms, "
-              f"p95 {lat['p95_ms']} ms ({lat['frames_shown']} frames shown, {lat['frames_skipped']} skipped)")
+        if lat["p50_ms"] is None:
+            print(f"\nLive capture-to-result latency: not measured, no result came within {lat['seconds']:g} s "
+                  "(the machine is too busy); run the bench again on a quieter machine")
+        else:
+            print(f"\nLive capture-to-result latency, 720p at 25 FPS, the live view's pipeline: p50 {lat['p50_ms']} ms, "
+                  f"p95 {lat['p95_ms']} ms ({lat['frames_shown']} frames shown, {lat['frames_skipped']} skipped)")
     for key in ("window_replay_720p", "window_replay_720p_compare"):
         if key in report:
             print(f"\nWindow, 720p replay at 25 FPS, tracking mode, {window.describe(report[key])}")
