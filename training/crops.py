@@ -52,17 +52,22 @@ def detect_faces(names: list[str], data_dir: Path, source: str, cache_dir: Path 
     missing = [name for name in names if name not in found]
     if missing:
         detector = MtcnnDetector(DetectorSettings(min_face=40))
-        for name in tqdm(missing, desc=f"{source}: detect", unit="img"):
+        for done, name in enumerate(tqdm(missing, desc=f"{source}: detect", unit="img"), 1):
             bgr = _read(data_dir, name)
             detections = detector.detect(bgr)
             best = central_face(detections.landmarks, detections.scores, bgr.shape) if len(detections) else None
             found[name] = {"faces": len(detections),
                            "landmarks": None if best is None else detections.landmarks[best].round(2).tolist()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(found))
-        os.replace(partial, path)
+            if done % 1000 == 0 or done == len(missing):  # a stopped run goes on from here
+                _write_json(path, found)
     return {name: found[name] for name in names}
+
+
+def _write_json(path: Path, content: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(content))
+    os.replace(partial, path)
 
 
 def _read(data_dir: Path, name: str) -> np.ndarray:
