@@ -269,6 +269,39 @@ def test_control_characters_in_names_are_escaped(group_photo, random_models, tmp
     assert b"\\x1b[31mbroken.jpg" in err
 
 
+def test_an_image_or_folder_named_in_bytes_that_are_not_utf8_is_one_line_and_exit_2(group_photo, random_models,
+                                                                                  tmp_path, capsys):
+    photos, results = tmp_path / "photos", tmp_path / "r.jsonl"
+    photos.mkdir()
+    (photos / os.fsdecode(b"bad\xffname.jpg")).write_bytes(group_photo.read_bytes())
+    (photos / "good.jpg").write_bytes(group_photo.read_bytes())
+    assert run(photos / os.fsdecode(b"bad\xffname.jpg"), "--results", results, "--models", random_models) == 2
+    line = one_line_error(capsys)
+    assert line.endswith("the name bad\\udcffname.jpg in " + str(photos / "bad\\udcffname.jpg")
+                         + " is not valid UTF-8, which results files cannot hold; rename it"), line
+    assert run(photos, "--results", results, "--models", random_models) == 2  # as an --out-dir run refuses it
+    assert "the name bad\\udcffname.jpg in " in one_line_error(capsys)
+    assert not results.exists()
+
+
+@pytest.mark.parametrize("where, option, output, name", [
+    (b"bad\xffclip.avi", "--results", "r.jsonl", b"bad\\udcffclip.avi"),
+    (b"d\xff/clip.avi", "--out-dir", "out", b"d\\udcff"),  # the file's own name would do; the manifest holds the path
+])
+def test_a_video_whose_path_is_not_utf8_is_refused_not_crashed(where, option, output, name, short_clip,
+                                                                random_models, tmp_path):
+    """OpenCV crashes (SIGSEGV) opening a video by such a path: a child process, so as not to take pytest down."""
+    video = tmp_path / os.fsdecode(where)
+    video.parent.mkdir(exist_ok=True)
+    video.write_bytes(short_clip.read_bytes())
+    child = agegender_child("process", video, option, tmp_path / output, "--models", random_models,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 2, err
+    assert err.startswith(b"agegender: error: the name " + name + b" in ") and err.count(b"\n") == 1, err
+    assert err.endswith(b"is not valid UTF-8, which results files cannot hold; rename it\n")
+
+
 def test_an_output_that_is_only_a_suffix_is_told_so(short_clip, random_models, tmp_path, capsys):
     assert run(short_clip, "--out", tmp_path / ".mp4", "--models", random_models) == 2
     assert "has no name before its suffix" in one_line_error(capsys)

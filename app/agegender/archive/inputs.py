@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agegender.errors import InputError, OutputError
-from agegender.sources.capture import IMAGE_SUFFIXES, VIDEO_FILE_SUFFIXES
+from agegender.sources.capture import IMAGE_SUFFIXES, VIDEO_FILE_SUFFIXES, refuse_non_utf8_path
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,7 @@ def _each_once(found: list[ArchiveInput]) -> list[ArchiveInput]:
     by_file: dict[Path, ArchiveInput] = {}
     by_key: dict[str, ArchiveInput] = {}
     for item in found:
-        try:
-            item.key.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InputError(f"{item.path!s} has a name that is not valid UTF-8, which the manifest cannot hold; "
-                             "rename it") from None
+        refuse_non_utf8_path(item.path)  # the manifest holds the path
         real = item.path.resolve()
         if real in by_file:
             continue  # named twice (a file and its folder, overlapping globs): processed once

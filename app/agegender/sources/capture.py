@@ -89,6 +89,24 @@ def check_memory_for_detection(name: str, width: int, height: int) -> None:
                                   "are free: scale it down, or free memory; it was not decoded")
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def refuse_non_utf8_path(path: str | Path) -> None:
+    """Refuses a path that is not valid UTF-8 (Python holds its other bytes as surrogates, \\udcff): results
+    and the archive's manifest are UTF-8 text, and OpenCV crashes opening a video by such a path."""
+    text = str(path)
+    if not _is_utf8(text):
+        name = next(part for part in reversed(Path(text).parts) if not _is_utf8(part))
+        where = f" in {text}" if name != text else ""
+        raise InputError(f"the name {name}{where} is not valid UTF-8, which results files cannot hold; rename it")
+
+
 def read_image(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> np.ndarray:
     """An image file as 8-bit BGR, EXIF orientation applied; grayscale, alpha and 16-bit are converted."""
     if not path.exists():
@@ -335,6 +353,7 @@ def local_inputs(spec: str) -> list[Path]:
 
 def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS):
     """A source for a file, folder, camera index or stream URL; InputError with the way out if it fails."""
+    refuse_non_utf8_path(spec)
     if is_camera_index(spec):
         return CameraSource(int(spec))
     if spec.lower().startswith(STREAM_PREFIXES):
@@ -344,6 +363,8 @@ def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAP
         images = _images_in(path)
         if not images:
             raise InputError(f"{path} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        for image in images:
+            refuse_non_utf8_path(image)
         for reason in _left_out_of(path, images):
             log.warning("left out: %s", reason)
         return ImageSource(images, path.name, max_image_megapixels)
