@@ -103,3 +103,43 @@ def test_draw_paints_what_process_paints(analyzer, group, group_photo, random_mo
     as_pil = draw(Image.open(group_photo), faces)
     assert isinstance(as_pil, Image.Image) and np.array_equal(np.asarray(as_pil)[..., ::-1], drawn)
     assert np.array_equal(draw(group, []), group)
+
+
+def test_draw_refuses_faces_it_cannot_draw_saying_what_it_takes(analyzer, group, random_models):
+    from agegender import draw
+    faces = analyzer.analyze(group)
+    with FaceAnalyzer(design="compare", models=random_models) as compare:
+        both = compare.analyze(group)
+    with FaceAnalyzer(buckets="decades", models=random_models) as decades:
+        in_decades = decades.analyze(group)
+    for mixed in (faces + both, both + faces, faces + in_decades):
+        with pytest.raises(ValueError, match=r"one analyzer.*draw\(draw\(image, faces_a\), faces_b\)"):
+            draw(group, mixed)
+    assert draw(draw(group, faces), in_decades).shape == group.shape
+    with pytest.raises(ValueError, match="designs must be one of multitask, single, compare, not 'zzz'"):
+        draw(group, faces, designs="zzz")
+    with pytest.raises(ValueError, match="hold the answers of multitask only"):
+        draw(group, faces, designs="single")
+    with pytest.raises(TypeError, match="the faces FaceAnalyzer.analyze or track gave, not int"):
+        draw(group, [1, 2])
+    with pytest.raises(TypeError, match=r"a list of faces.*not Face \(for one face, \[face\]\)"):
+        draw(group, faces[0])
+
+
+def test_track_refuses_a_wrong_source_or_frame_rate_when_called(analyzer, group):
+    with pytest.raises(TypeError, match="track.. takes a video file's path, .* or an iterable of BGR arrays, not bool"):
+        analyzer.track(True)
+    for fps in (0, -25, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="fps must be a positive number"):
+            analyzer.track([group], fps=fps)
+    with pytest.raises(TypeError, match="fps must be a number"):
+        analyzer.track([group], fps="25")
+
+
+def test_a_closed_analyzer_says_so(random_models, group):
+    with FaceAnalyzer(models=random_models) as closed:
+        assert closed.analyze(group)
+    for use in (lambda: closed.analyze(group), lambda: closed.analyze([group]), lambda: closed.track([group])):
+        with pytest.raises(RuntimeError, match="this FaceAnalyzer is closed"):
+            use()
+    closed.close()  # again: nothing to do

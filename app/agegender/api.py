@@ -9,6 +9,8 @@ The command line, `agegender process` and the window are built on the same pipel
 """
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -84,6 +86,12 @@ class Face:
         return self._result.face_dict(self._index)
 
 
+def _known_design(design: str, argument: str) -> str:
+    if design not in DESIGN_CHOICES:
+        raise ValueError(f"{argument} must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
+    return design
+
+
 def faces_of(result: FrameResult, primary: str) -> list[Face]:
     """The Face objects of one pipeline result, left to right (then top to bottom); `primary` names
     the design whose answer is on the face."""
@@ -124,16 +132,14 @@ class FaceAnalyzer:
                  buckets: str = "default", max_faces: int = DEFAULT_MAX_FACES,
                  models: str | Path | None = None, precision: str = "auto", detector: str = DEFAULT_PRESET,
                  backend: str = "auto") -> None:
-        design = design_choice(design)
-        if design not in DESIGN_CHOICES:
-            raise ValueError(f"design must be one of {', '.join(DESIGN_CHOICES)}, not {design!r}")
-        self.design = design
+        self.design = _known_design(design_choice(design), "design")
         self.settings = Settings(min_face=min_face, buckets=buckets, provider=provider, max_faces=max_faces,
                                  precision=precision, detector=detector, backend=backend, detect_every=1,
                                  smoothing=False)
         self._models = Path(models) if models is not None else None
+        self._pipeline: Pipeline | None
         self._pipeline, self.scheme, self.provider = build_pipeline(
-            self.settings, self._models, designs=DESIGN_CHOICES[design], all_required=True, track=False)
+            self.settings, self._models, designs=DESIGN_CHOICES[self.design], all_required=True, track=False)
 
     @property
     def _primary(self) -> str:
@@ -152,10 +158,11 @@ class FaceAnalyzer:
         each image's left to right: the faces of all of them are classified together, one call per network,
         which is quicker than one analyze() per image. Stateless: nothing carries over from one call to
         the next."""
+        pipeline = self._open_pipeline()
         if isinstance(image, (list, tuple)):
             frames = [self._still(one, color, index) for index, one in enumerate(image)]
-            return [faces_of(result, self._primary) for result in self._pipeline.process_stills(frames)] if frames else []
-        return faces_of(self._pipeline.process(self._still(image, color)), self._primary)
+            return [faces_of(result, self._primary) for result in pipeline.process_stills(frames)] if frames else []
+        return faces_of(pipeline.process(self._still(image, color)), self._primary)
 
     def _still(self, image, color: str, index: int = 0) -> Frame:
         if isinstance(image, (str, Path)):
@@ -166,9 +173,16 @@ class FaceAnalyzer:
             return Frame(read_image(Path(image), self.settings.max_image_megapixels), index, 0.0, source=name)
         return Frame(as_bgr(image, color), index, 0.0, source="array")
 
+    def _open_pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            raise RuntimeError("this FaceAnalyzer is closed (close() or the end of its with block): make a new one")
+        return self._pipeline
+
     def close(self) -> None:
-        """Stops the analyzer's threads and lets its networks go; it cannot be used afterwards."""
-        self._pipeline.close()
+        """Stops the analyzer's threads and lets its networks go; it cannot be used afterwards (RuntimeError)."""
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None
 
     def __enter__(self) -> "FaceAnalyzer":
         return self
@@ -185,13 +199,22 @@ class FaceAnalyzer:
         iterating), a stream URL, or any iterable of BGR arrays (their times are index / `fps`). The full
         detector runs on every `detect_every`-th frame; between, the tracked faces are refined. Each call
         starts with no tracks, and so does a frame whose picture size differs from the one before. A
-        video that ends early (truncated or damaged) gives a RuntimeWarning after its last good frame."""
+        video that ends early (truncated or damaged) gives a RuntimeWarning after its last good frame.
+        Wrong arguments raise at the call; a path is opened when the first frame is asked for."""
+        loaded = self._open_pipeline()
         settings = replace(self.settings, detect_every=detect_every, smoothing=smoothing)  # checks the values
-        loaded = self._pipeline  # the same networks: only the tracking state is new
+        if isinstance(source, bool) or not isinstance(source, (int, Path, Iterable)):
+            raise TypeError("track() takes a video file's path, a camera index, a stream URL or an iterable of BGR "
+                            f"arrays, not {type(source).__name__}")
+        if not isinstance(fps, numbers.Real):
+            raise TypeError(f"fps must be a number, the frames' rate per second, not {type(fps).__name__}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number, the frames' rate per second, not {fps}")
+        # the same networks: only the tracking state is new
         pipeline = Pipeline(loaded.detector, loaded.designs, loaded.max_faces, tracker=Tracker(),
                             detect_every=settings.detect_every, smoothing=settings.smoothing)
-        for frame in _video_frames(source, fps):
-            yield FrameFaces(faces_of(pipeline.process(frame), self._primary), frame.index, frame.time)
+        return (FrameFaces(faces_of(pipeline.process(frame), self._primary), frame.index, frame.time)
+                for frame in _video_frames(source, fps))
 
     def __repr__(self) -> str:
         return f"FaceAnalyzer(design={self.design!r}, provider={self.provider!r}, buckets={str(self.scheme)!r})"
@@ -242,22 +265,43 @@ def draw(image, faces: Iterable[Face], color: str = "bgr", *, designs: str | Non
     --out` draws them: a box and a label per face. `image` is what analyze takes; the copy comes back
     as it came (a PIL image as a PIL image, an array in the same colour order; a path gives a BGR array).
     designs: "multitask", "single" or "compare"; by default every design the faces hold."""
-    faces = list(faces)
-    if any(face._result is None for face in faces):
-        raise ValueError("draw() takes the faces FaceAnalyzer.analyze or track gave")
+    faces = _faces_to_draw(faces)
+    held = list(faces[0].designs) if faces else []
+    shown = held
+    if designs is not None:
+        shown = list(DESIGNS_RUN[_known_design(design_choice(designs), "designs")])
+        if faces and not set(shown) <= set(held):
+            raise ValueError(f"designs={designs!r}: these faces hold the answers of {' and '.join(held)} only; leave "
+                             f"designs out, or analyze with FaceAnalyzer(design={designs!r})")
     if isinstance(image, (str, Path)):
         bgr = read_image(Path(image))
     else:
         bgr = as_bgr(image, color)
-    if not faces:
-        annotated = bgr.copy()
-    else:
-        shown = list(DESIGNS_RUN[design_choice(designs)]) if designs else list(faces[0].designs)
-        annotated = annotate(bgr, _result_of(faces), shown, landmarks=landmarks)
+    annotated = annotate(bgr, _result_of(faces), shown, landmarks=landmarks) if faces else bgr.copy()
     if isinstance(image, (str, Path, np.ndarray)):
         return np.ascontiguousarray(annotated[..., ::-1]) if color == "rgb" else annotated
     from PIL import Image  # the image came as a PIL image
     return Image.fromarray(np.ascontiguousarray(annotated[..., ::-1]))
+
+
+def _faces_to_draw(faces) -> list[Face]:
+    """`faces` as a list, checked: faces analyze or track gave, all of one analyzer's designs and buckets."""
+    if not isinstance(faces, Iterable):
+        raise TypeError(f"draw() takes a list of faces, as analyze or track gives them, not {type(faces).__name__}"
+                        + (" (for one face, [face])" if isinstance(faces, Face) else ""))
+    faces = list(faces)
+    for face in faces:
+        if not isinstance(face, Face):
+            raise TypeError(f"draw() takes the faces FaceAnalyzer.analyze or track gave, not {type(face).__name__}")
+        if face._result is None:
+            raise ValueError("draw() takes the faces FaceAnalyzer.analyze or track gave, not ones made otherwise")
+    mixed = [what for what, kinds in (("designs", {tuple(face.designs) for face in faces}),
+                                      ("age buckets", {tuple(face.age_bucket_probs) for face in faces}))
+             if len(kinds) > 1]
+    if mixed:
+        raise ValueError(f"draw() takes the faces of one analyzer, and these differ in their {' and '.join(mixed)}: "
+                         "draw each analyzer's faces in turn, draw(draw(image, faces_a), faces_b)")
+    return faces
 
 
 def _result_of(faces: list[Face]) -> FrameResult:
