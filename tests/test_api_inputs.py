@@ -105,6 +105,23 @@ def test_draw_paints_what_process_paints(analyzer, group, group_photo, random_mo
     assert np.array_equal(draw(group, []), group)
 
 
+def test_16_bit_and_32_bit_gray_images_find_the_faces_their_file_finds(analyzer, group, tmp_path):
+    """PIL's convert("RGB") clips 16-bit and 32-bit gray to white; they are scaled as the path reader scales a
+    16-bit file, to the same pixels and so the same faces."""
+    from PIL import Image
+    gray = cv2.cvtColor(group, cv2.COLOR_BGR2GRAY)
+    deep = gray.astype(np.uint16) * 257  # 0-255 spread over 0-65535
+    path = tmp_path / "group16.png"
+    assert cv2.imwrite(str(path), deep)
+    by_path = analyzer.analyze(path)
+    assert len(by_path) == len(analyzer.analyze(gray)) >= 5
+    pil = Image.fromarray(deep)
+    for image in (pil, pil.convert("I"), pil.convert("F"), Image.open(path), deep, np.dstack([deep] * 3)):
+        np.testing.assert_array_equal(boxes(analyzer.analyze(image)), boxes(by_path))
+    with pytest.raises(ValueError, match="mode F must hold 16-bit values, 0 to 65535.* holds -1.0 to 2.0"):
+        analyzer.analyze(Image.fromarray(np.array([[-1, 2]], np.float32)))
+
+
 def test_draw_refuses_faces_it_cannot_draw_saying_what_it_takes(analyzer, group, random_models):
     from agegender import draw
     faces = analyzer.analyze(group)

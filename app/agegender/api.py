@@ -23,7 +23,8 @@ import numpy as np
 from agegender.frames import Frame, FrameResult
 from agegender.config import Settings
 from agegender.outputs.draw import annotate
-from agegender.sources.capture import FALLBACK_FPS, ImageSource, VideoFileSource, open_source, read_image
+from agegender.sources.capture import (FALLBACK_FPS, ImageSource, VideoFileSource, eight_bit, open_source,
+                                       read_image)
 from agegender.assemble import build_pipeline
 from agegender.vision.designs import DESIGNS_RUN, Predictions, design_choice
 from agegender.vision.detect import DEFAULT_MIN_FACE, DEFAULT_PRESET, Detections
@@ -152,9 +153,9 @@ class FaceAnalyzer:
     def analyze(self, image: list[ImageLike] | tuple[ImageLike, ...], color: str = "bgr") -> list[list[Face]]: ...
 
     def analyze(self, image, color: str = "bgr"):
-        """Faces in one image, left to right: an image file's path, a uint8 array (colour as `color`
-        says, "bgr" as OpenCV reads it or "rgb" as PIL and most other libraries give it; grayscale and
-        alpha are converted), or a PIL image. Given a list (or tuple) of images, a list of their faces,
+        """Faces in one image, left to right: an image file's path, a uint8 or uint16 array (colour as
+        `color` says, "bgr" as OpenCV reads it or "rgb" as PIL and most other libraries give it; grayscale,
+        alpha and 16 bits are converted), or a PIL image. Given a list (or tuple) of images, a list of their faces,
         each image's left to right: the faces of all of them are classified together, one call per network,
         which is quicker than one analyze() per image. Stateless: nothing carries over from one call to
         the next."""
@@ -316,12 +317,15 @@ def _result_of(faces: list[Face]) -> FrameResult:
 
 
 def as_bgr(image, color: str = "bgr") -> np.ndarray:
-    """A uint8 BGR array from a PIL image or a uint8 array: gray (H, W) or (H, W, 1), colour (H, W, 3)
-    in `color` order, or with alpha (H, W, 4). ValueError for anything else."""
+    """A uint8 BGR array from a PIL image or a uint8 or uint16 array: gray (H, W) or (H, W, 1), colour
+    (H, W, 3) in `color` order, or with alpha (H, W, 4). 16 bits are made 8 as for an image file, and so
+    are PIL's 32-bit gray modes ("I", "F"), whose values are taken as 16-bit ones. ValueError for anything else."""
     if color not in ("bgr", "rgb"):
         raise ValueError(f"color must be 'bgr' or 'rgb', not {color!r}")
     if not isinstance(image, np.ndarray) and hasattr(image, "convert") and hasattr(image, "size"):  # PIL
-        image, color = np.asarray(image.convert("RGB")), "rgb"
+        image, color = _pil_array(image), "rgb"
+    if isinstance(image, np.ndarray) and image.dtype == np.uint16:
+        image = eight_bit(image)
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.size:
         if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
             return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
@@ -330,6 +334,19 @@ def as_bgr(image, color: str = "bgr") -> np.ndarray:
         if image.ndim == 3 and image.shape[2] == 3 and color == "rgb":
             return np.ascontiguousarray(image[..., ::-1])
     return _checked_bgr(image)
+
+
+def _pil_array(image) -> np.ndarray:
+    """A PIL image's pixels: 8-bit RGB, or 16-bit gray for the modes of more than 8 bits ("I;16", "I", "F"),
+    which convert("RGB") would clip to white."""
+    if image.mode != "F" and not image.mode.startswith("I"):
+        return np.asarray(image.convert("RGB"))
+    values = np.asarray(image)
+    if values.size and not (values.min() >= 0 and values.max() <= 65535):  # NaN fails too
+        raise ValueError(f"a PIL image of mode {image.mode} must hold 16-bit values, 0 to 65535, as Pillow reads "
+                         f"16-bit files, and this one holds {values.min()} to {values.max()}: scale it to that range, "
+                         "or convert it to 8 bits ('L' or 'RGB')")
+    return values.astype(np.uint16)
 
 
 def _checked_bgr(image: np.ndarray) -> np.ndarray:

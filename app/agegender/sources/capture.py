@@ -89,6 +89,11 @@ def check_memory_for_detection(name: str, width: int, height: int) -> None:
                                   "are free: scale it down, or free memory; it was not decoded")
 
 
+def eight_bit(image: np.ndarray) -> np.ndarray:
+    """A 16-bit image as 8 bits, as read_image gets a 16-bit file from OpenCV's decoders: the high byte."""
+    return (image >> 8).astype(np.uint8)
+
+
 def _is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
