@@ -228,7 +228,7 @@ def test_the_ray_engine_gives_the_local_engines_rows(archive, local_run, tmp_pat
 def test_without_ray_the_ray_engine_gives_the_install_line(archive, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     assert main(["process", str(archive / "photos"), "--out-dir", str(tmp_path / "out"), "--engine", "ray"]) == 2
-    assert 'pip install "agegender-live[cluster]"' in one_line_error(capsys)
+    assert 'pip install -e ".[cluster]"' in one_line_error(capsys)
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -26,7 +26,7 @@ from agegender.vision.parallel import usable_cores
 
 log = logging.getLogger("agegender")
 
-RAY_INSTALL = 'pip install "agegender-live[cluster]"'
+RAY_INSTALL = 'pip install -e ".[cluster]" in the project\'s checkout (on every node)'
 THREADS_PER_RAY_WORKER = 2
 
 Todo = list[tuple[ArchiveInput, str]]  # each input with its fingerprint

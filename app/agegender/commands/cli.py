@@ -22,8 +22,8 @@ FILE_SETTINGS = frozenset({"detector", "thresholds", "min_face", "buckets", "max
 
 
 PRECISION_HELP = ("precision: auto (each network at the fastest precision that passed its accuracy gate on this CPU: "
-                  "BF16 on OpenVINO where the CPU computes it natively, else INT8 on ONNX Runtime's CPU provider "
-                  "where a copy ships, else FP32), fp32, bf16, int8")
+                  "BF16 where the CPU computes it natively, or INT8 where a copy ships, else FP32; on the runtime "
+                  "--backend chose), fp32, bf16, int8")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Without a command, opens the window on the default camera.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--source", help="camera index, video or image file, folder, or rtsp:// / http:// URL")
-    parser.add_argument("--design", choices=("multitask", "single", "compare"),
+    parser.add_argument("--design", choices=("multitask", "single", "compare", "both"),
                         help="multitask: one network for age and gender; single: an age network and a gender "
-                             "network; compare: both, side by side (default: multitask, or the config file's)")
+                             "network; compare: both, side by side (formerly 'both') (default: multitask, or the "
+                             "config file's)")
     parser.add_argument("--kiosk", action="store_true", default=None, help="full screen, no menus, writes nothing")
     parser.add_argument("--config", type=Path, help="TOML settings file (see docs/window.md)")
     parser.add_argument("--precision", choices=Settings.CHOICES["precision"],
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="inference runtime: auto (OpenVINO on CPU where installed), openvino, onnxruntime")
     parser.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/")
     parser.add_argument("--record", type=Path, help="record the annotated video (.mp4 or .avi) from the start")
-    parser.add_argument("--results", type=Path, help="export results as JSONL from the start")
+    parser.add_argument("--results", type=Path, help="export results from the start: .jsonl, or .csv (one row "
+                                                     "per face)")
     commands = parser.add_subparsers(dest="command")
     process = commands.add_parser(
         "process", help="process videos and images to files: one input, or an archive of them with --out-dir",
@@ -99,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="inputs processed at once, each in a process of its own with its share of the cores "
                               "(1); with --engine ray, Ray workers (default: the cluster's CPUs / 2)")
     archive.add_argument("--engine", choices=("local", "ray"), default="local",
-                         help="local: this machine (default); ray: a Ray cluster (pip install "
-                              "\"agegender-live[cluster]\")")
+                         help="local: this machine (default); ray: a Ray cluster (its install line: "
+                              "docs/archive.md)")
     archive.add_argument("--ray-address", metavar="ADDR",
                          help="an existing Ray cluster (host:port); without it --engine ray starts one on this "
                               "machine for the run")
@@ -111,10 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"refuse images whose header declares more pixels than this, before decoding "
                               f"({megapixels:g})")
     _add_model_options(process)
-    bench = commands.add_parser("bench", help="speed, recall and flicker against reference implementations")
+    bench = commands.add_parser(
+        "bench", help="speed, recall and flicker against reference implementations",
+        description="Times detection, classification and the whole pipeline on a real crowd video, against "
+                    "facenet-pytorch's MTCNN where installed, in one process; prints the figures and their ratios "
+                    "(docs/tracking-and-benchmark.md).")
     bench.add_argument("--json", help="also write the figures to this JSON file")
     bench.add_argument("--media", default=None, help="the shared media folder or the crowd video (../shared/media)")
-    bench.add_argument("--models", type=Path)
+    bench.add_argument("--models", type=Path, help="folder with multitask.onnx, age.onnx, gender.onnx and mtcnn/ "
+                                                   "(default: the shipped models)")
     bench.add_argument("--quick", action="store_true", help="few frames: checks the benchmark runs, figures are rough")
     report = commands.add_parser("report", help="rebuild DIR/report.html from the tables of an archive run")
     report.add_argument("out_dir", type=Path, metavar="DIR", help="the --out-dir of `agegender process`")
@@ -265,7 +272,9 @@ def _soak(args) -> int:
 def _window(args) -> int:
     from agegender.config import load_settings
     from agegender.gui.launch import run_window
-    settings = load_settings(args.config, {"source": args.source, "design": args.design, "kiosk": args.kiosk,
+    from agegender.vision.designs import design_choice
+    design = design_choice(args.design) if args.design else None
+    settings = load_settings(args.config, {"source": args.source, "design": design, "kiosk": args.kiosk,
                                            "precision": args.precision, "backend": args.backend})
     return run_window(settings, args.models, args.record, args.results)
 
