@@ -55,3 +55,19 @@ def test_each_source_is_shown_as_often_as_its_weight():
     shown = Counter(sources[order])
     assert shown["utkface"] == 1000 and 2400 < shown["fairface"] < 2600 and 400 < shown["aaf"] < 600
     assert len(set(order[sources[order] == "utkface"])) == 1000
+
+
+def test_the_shipped_models_are_scored_on_fairface_through_the_app_by_age_group_and_race():
+    need(FAIRFACE)
+    pytest.importorskip("sklearn", reason="the metrics are scikit-learn's (the train extra)")
+    from training.through_app import evaluate
+    result = evaluate(limit=12, sources=("fairface",), part="val", details=True)["sources"]["fairface"]
+    assert result["part"] == "val" and result["images"] == 12 and 9 <= result["found"] <= 12
+    for design in ("multitask", "single"):
+        scores = result["designs"][design]
+        assert "mae_years" not in scores  # FairFace's ages are ranges: no MAE
+        assert 0 <= scores["age_group_accuracy"] <= scores["age_group_one_off_accuracy"] <= 1
+        assert 0.5 <= scores["gender_accuracy"] <= 1
+        races = scores["by_group"]["gender_accuracy"]
+        assert set(races) <= {"White", "Black", "East Asian", "Southeast Asian", "Indian", "Middle Eastern",
+                              "Latino_Hispanic"} and sum(r["n"] for r in races.values()) == result["found"]

@@ -67,6 +67,18 @@ def bucket_metrics(ages: np.ndarray, age_distribution: np.ndarray, scheme: Bucke
             "confusion": confusion_matrix(truth, predicted, labels=list(range(len(scheme.labels)))).tolist()}
 
 
+def age_group_metrics(age_ranges: np.ndarray, age_distribution: np.ndarray, scheme: BucketScheme) -> dict:
+    """Accuracy over age groups (FairFace's, for every source: an exact age is a range of one year), and how
+    often the group shown is the true one or next to it; the group shown holds the estimate in whole years."""
+    truth = scheme.index(np.asarray(age_ranges)[:, 0])
+    predicted = scheme.nearest(np.rint(expected_age(age_distribution)))
+    right = predicted == truth
+    return {"scheme": str(scheme), "accuracy": float(right.mean()),
+            "one_off_accuracy": float((np.abs(predicted - truth) <= 1).mean()),
+            "by_group": group_means(right.astype(float), truth, scheme.labels),
+            "confusion": confusion_matrix(truth, predicted, labels=list(range(len(scheme.labels)))).tolist()}
+
+
 ADULT_AGE = 18  # sure answers are counted over faces whose true age is at least this (coverage)
 CHILD_AGE = 12  # children's MAE is over faces whose true age is at most this
 
