@@ -120,17 +120,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trunk", action="append", help="NAME@SIZE (default: mobilefacenet@112, faceres@160)")
     parser.add_argument("--fairface-weight", type=float, action="append", help="default: 1, 2 and 3")
+    parser.add_argument("--source", choices=TRAINING_SOURCES, action="append", help="default: every source")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    results = {"sources": list(TRAINING_SOURCES), "validation_weights": recipe.VALIDATION_WEIGHTS, "trunks": {}}
+    sources = tuple(args.source or TRAINING_SOURCES)
+    results = {"sources": list(sources), "validation_weights": recipe.VALIDATION_WEIGHTS, "trunks": {}}
     for spec in args.trunk or ["mobilefacenet@112", "faceres@160"]:
         trunk, size = spec.split("@")
         started = time.monotonic()
-        data = {part: torch.from_numpy(np.concatenate([features(trunk, int(size), s, part) for s in TRAINING_SOURCES]))
+        data = {part: torch.from_numpy(np.concatenate([features(trunk, int(size), s, part) for s in sources]))
                 for part in ("train", "val")}
-        labels = {part: _labels(part, TRAINING_SOURCES, int(size)) for part in ("train", "val")}
+        labels = {part: _labels(part, sources, int(size)) for part in ("train", "val")}
         runs = {}
         for weight in args.fairface_weight or [1.0, 2.0, 3.0]:
             runs[f"fairface x{weight:g}"] = train_probe(data["train"], labels["train"], data["val"], labels["val"],
