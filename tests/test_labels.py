@@ -79,7 +79,7 @@ def test_gender_is_sure_only_above_the_threshold_and_for_adults():
     assert [predictions.face(i)["gender"] for i in range(4)] == ["female", "female", "male", "female"]
     assert texts(gender_segments(predictions, 0)) == [("female 97%", 0.75)]
     assert texts(gender_segments(predictions, 1)) == [("?", 0.75), ("female 90%", 0.5)]
-    assert texts(gender_segments(predictions, 3))[0] == ("?", 0.75)
+    assert texts(gender_segments(predictions, 3)) == [("?", 0.75), ("child", 0.5)]  # not "? female 99%"
     assert [predictions.face(i)["gender_confident"] for i in range(4)] == [True, False, True, False]
 
 
@@ -95,3 +95,12 @@ def test_no_confidence_reads_100_percent():
 
 def texts(segments) -> list[tuple[str, float]]:
     return [(segment.text, segment.size) for segment in segments]
+
+
+def test_a_band_never_given_as_sure_shows_the_lean_without_a_percentage():
+    distribution = np.zeros((2, AGES))
+    distribution[0, 15], distribution[1, 30] = 1, 1
+    rule = GenderRule(((12.0, None), (20.0, 0.9)))  # 12-19 never sure
+    predictions = Predictions(distribution, np.array([0.995, 0.8]), NAMED["default"], ("male", "female"), rule)
+    assert texts(gender_segments(predictions, 0)) == [("?", 0.75), ("leans female", 0.5)]
+    assert texts(gender_segments(predictions, 1)) == [("?", 0.75), ("female 80%", 0.5)]

@@ -5,7 +5,8 @@ Qt paints it in the window (gui/overlay_paint.py). Each painter only measures te
 draws the rectangles and text placed here, so the two cannot drift apart.
 
 One design: the face's box and label in the design's colour; the label reads "25-37 ~31 y" over the
-gender ("female 93%", or "?" with the lean in small print when not sure) and a bar of the gender's
+gender ("female 93%", or "?" with the lean in small print when not sure, "? child" under the age gender is
+ever given as sure) and a bar of the gender's
 confidence. Compare mode: a white box and one label per face, with a line and a bar per design
 ("MT 25-37 ~31 y female 93%", then "ST ..."), its tag in the design's colour.
 """
@@ -58,13 +59,19 @@ def design_colour(design: str) -> Colour:
 
 
 def gender_segments(prediction: Predictions, i: int) -> Row:
-    """"female 93%" for a sure answer; otherwise "?" with the model's lean in small print, so an unsure
-    answer never looks like a confident one. At most 99%."""
+    """"female 93%" for a sure answer; otherwise "?" with the model's lean in small print ("? female 80%"),
+    so an unsure answer never looks like a confident one. Where no confidence would do, a face that looks
+    younger than the rule's first band (a child) or in a band never given as sure, the percentage means
+    nothing: "? child" or "? leans female", with no number. At most 99%."""
+    lean = prediction.gender_labels[int(prediction.is_female[i])]
     percent = min(SHOWN_CONFIDENCE_AT_MOST, round(100 * float(prediction.gender_confidence[i])))
-    answer = f"{prediction.gender_labels[int(prediction.is_female[i])]} {percent}%"
     if prediction.gender_confident[i]:
-        return (Segment(answer, SURE_SIZE),)
-    return Segment("?", SURE_SIZE), Segment(answer, LEAN_SIZE)
+        return (Segment(f"{lean} {percent}%", SURE_SIZE),)
+    age = prediction.age_years[i:i + 1]
+    if prediction.gender_rule.needed_confidence(age)[0] == float("inf"):
+        why = "child" if age[0] < prediction.gender_rule.min_age else f"leans {lean}"
+        return Segment("?", SURE_SIZE), Segment(why, LEAN_SIZE)
+    return Segment("?", SURE_SIZE), Segment(f"{lean} {percent}%", LEAN_SIZE)
 
 
 def face_label(predictions: dict[str, Predictions], i: int, designs: list[str]) -> Label:
