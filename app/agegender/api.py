@@ -81,10 +81,13 @@ class Face:
     track: int | None = None  # the face's id across frames, from FaceAnalyzer.track
     _result: FrameResult | None = field(default=None, repr=False, compare=False)
     _index: int = field(default=0, repr=False, compare=False)
+    _primary: str = field(default="multitask", repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        """This face as a line of the results files has it (`agegender process --results`)."""
-        return self._result.face_dict(self._index)
+        """This face as a line of the results files has it (`agegender process --results`), with the
+        analyzer's design's answer (age, age_bucket, gender, p_female, ...) at the top level as well."""
+        face = self._result.face_dict(self._index)
+        return {**face, **face["designs"][self._primary]}
 
 
 def _known_design(design: str, argument: str) -> str:
@@ -107,7 +110,7 @@ def faces_of(result: FrameResult, primary: str) -> list[Face]:
                         age=main.age, age_years=main.age_years, age_bucket=main.age_bucket,
                         age_bucket_probs=main.age_bucket_probs, gender=main.gender, p_female=main.p_female,
                         gender_confident=main.gender_confident, designs=designs, track=track,
-                        _result=result, _index=i))
+                        _result=result, _index=i, _primary=primary))
     return sorted(out, key=lambda face: (face.box[0], face.box[1]))
 
 
@@ -222,15 +225,16 @@ class FaceAnalyzer:
 
 
 class FrameFaces(list):
-    """The faces of one frame from FaceAnalyzer.track, left to right, with the frame's `index` (from 0)
-    and `time` (seconds from the video's start, or since the camera or stream opened)."""
+    """The faces of one frame from FaceAnalyzer.track, left to right, with the frame's `frame_index` (from
+    0) and `time` (seconds from the video's start, or since the camera or stream opened). A list still:
+    `index()` is list's own."""
 
-    def __init__(self, faces: Iterable[Face] = (), index: int = 0, time: float = 0.0) -> None:
+    def __init__(self, faces: Iterable[Face] = (), frame_index: int = 0, time: float = 0.0) -> None:
         super().__init__(faces)
-        self.index, self.time = index, time
+        self.frame_index, self.time = frame_index, time
 
     def __repr__(self) -> str:
-        return f"FrameFaces(index={self.index}, time={self.time:.3f}, faces={list.__repr__(self)})"
+        return f"FrameFaces(frame_index={self.frame_index}, time={self.time:.3f}, faces={list.__repr__(self)})"
 
 
 def _video_frames(source, fps: float) -> Iterator[Frame]:
