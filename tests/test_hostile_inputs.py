@@ -59,6 +59,19 @@ def test_a_closed_output_stream_keeps_every_result(closed, short_clip, random_mo
     assert hidden_leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("closed", ["2>&-", ">&- 2>&-"])
+def test_streams_closed_before_the_start_keep_every_result(closed, short_clip, random_models, tmp_path):
+    """`agegender process ... 2>&-`: Python starts without sys.stderr, and the progress bar ended the run."""
+    out, results = tmp_path / "c.mp4", tmp_path / "c.jsonl"
+    command = [sys.executable, "-m", "agegender", "process", short_clip, "--out", out, "--results", results,
+               "--models", random_models]
+    done = subprocess.run(["sh", "-c", f'exec "$@" {closed}', "sh", *map(str, command)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0
+    assert len(jsonl_lines(results)) == 12 and video_frames(out) == 12  # every line JSON: nothing else landed in it
+    assert hidden_leftovers(tmp_path) == []
+
+
 def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip, random_models, tmp_path, capsys):
     out, results = tmp_path / "conc.mp4", tmp_path / "conc.jsonl"
     first = start_agegender(["process", long_clip, "--out", out, "--results", results, "--models", random_models],

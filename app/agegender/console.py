@@ -1,8 +1,8 @@
 """What the command line prints: never the reason a run fails, and never a way to drive the terminal.
 
-A closed stdout or stderr (`agegender process ... | head`, a terminal closed under a running job) must
-not stop a run or cost it its outputs: the first failed write sends that stream to the null device, and
-the run goes on silently. Names from the file system are shown with their control characters escaped,
+A closed stdout or stderr (`agegender process ... | head`, a terminal closed under a running job, `2>&-`)
+must not stop a run or cost it its outputs: the first failed write sends that stream to the null device,
+and the run goes on silently. Names from the file system are shown with their control characters escaped,
 so a file name can neither clear the screen nor split a progress line.
 """
 from __future__ import annotations
@@ -67,11 +67,28 @@ class _QuietOnClose(io.TextIOBase):
         return True
 
 
+def _null_stream(fd: int):
+    """A text stream to the null device, for a stream closed before the start (`2>&-`), where Python
+    gives None. The closed descriptor is given the null device too: otherwise the next file the run
+    opens takes its number, and what OpenCV or FFmpeg print to stderr lands in that output."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.fstat(fd)
+    except OSError:
+        os.dup2(null, fd)
+        os.close(null)
+        null = fd
+    return open(null, "w", encoding="utf-8", closefd=null != fd)
+
+
 def survive_closed_streams() -> None:
-    """Make sys.stdout and sys.stderr quiet, rather than fatal, once nobody reads them (idempotent)."""
-    for name in ("stdout", "stderr"):
+    """Make sys.stdout and sys.stderr quiet, rather than fatal, once nobody reads them, also where they
+    were closed before the start (idempotent)."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
         stream = getattr(sys, name)
-        if stream is not None and not isinstance(stream, _QuietOnClose):
+        if stream is None:
+            stream = _null_stream(fd)
+        if not isinstance(stream, _QuietOnClose):
             setattr(sys, name, _QuietOnClose(stream))
 
 
