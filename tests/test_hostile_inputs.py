@@ -72,6 +72,34 @@ def test_streams_closed_before_the_start_keep_every_result(closed, short_clip, r
     assert hidden_leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("where", ["while annotating", "between the video and the results"])
+def test_ctrl_c_in_a_frame_says_how_many_frames_the_outputs_hold(where, short_clip, random_models, tmp_path,
+                                                                  monkeypatch, capsys):
+    """The closing line counts the frames written, and a frame is in both outputs or in neither."""
+    from agegender.commands import process
+    from agegender.outputs.sinks import VideoWriter
+    calls = []
+
+    def ctrl_c_at_the_second_frame(real):
+        def called(*args, **kwargs):
+            answer = real(*args, **kwargs)
+            calls.append(1)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, landing right here
+            return answer
+        return called
+    if where == "while annotating":
+        monkeypatch.setattr(process, "annotate", ctrl_c_at_the_second_frame(process.annotate))
+    else:
+        monkeypatch.setattr(VideoWriter, "write", ctrl_c_at_the_second_frame(VideoWriter.write))
+    out, results = tmp_path / "i.mp4", tmp_path / "i.jsonl"
+    assert run(short_clip, "--out", out, "--results", results, "--models", random_models) == EXIT_INTERRUPTED
+    said = one_line_error(capsys)
+    frames = len(jsonl_lines(results))
+    assert said == f"agegender: interrupted: the {frames} frames processed so far are saved", said
+    assert frames == video_frames(out) >= 1
+
+
 def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip, random_models, tmp_path, capsys):
     out, results = tmp_path / "conc.mp4", tmp_path / "conc.jsonl"
     first = start_agegender(["process", long_clip, "--out", out, "--results", results, "--models", random_models],

@@ -19,6 +19,7 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP"
 _STOP_MESSAGES = {"start-up": b"agegender: interrupted during start-up; nothing was written\n",
                   "saved": b"agegender: interrupted after the outputs were saved; they are complete\n"}
 _stage = "start-up"
+_deferred: bool | None = None  # inside deferred_interrupts(): whether a signal came meanwhile
 
 
 def outputs_saved() -> None:
@@ -36,7 +37,25 @@ def _stop_now(signum, frame) -> None:
 
 
 def _raise_interrupt(signum, frame) -> None:
+    global _deferred
+    if _deferred is False:
+        _deferred = True
+        return
     raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupts():
+    """A signal that lands inside takes effect at its end, so that what is written inside (one frame, in
+    each output) is written whole; a second one stops at once (a write that blocks: a full pipe)."""
+    global _deferred
+    _deferred = False
+    try:
+        yield
+    finally:
+        came, _deferred = _deferred, None
+    if came:
+        raise KeyboardInterrupt
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from agegender.console import say, shown
 from agegender.sources.capture import ImageSource, VideoFileSource, local_inputs, open_source
 from agegender.outputs.draw import annotate
 from agegender.errors import InputError, OutputError
-from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
+from agegender.interrupts import EXIT_INTERRUPTED, deferred_interrupts, outputs_saved, signals_raise_interrupt
 from agegender.outputs.safety import (check_folder, refuse_links_to_inputs, refuse_outputs_over_inputs,
                                       through_links, write_bytes_atomically, writes_in_place)
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
@@ -178,23 +178,24 @@ def _loop(source, pipeline, design_names, results_out, video_out, workers) -> Ou
     bar = tqdm(total=source.frame_count or None, unit="frame", desc=shown(source.name), dynamic_ncols=True)
     try:
         for frame, result in in_parallel(pipeline, _frames(source), design_names, workers):
-            outcome.times.add_all(result.timings)
-            outcome.frames += 1
-            outcome.faces += len(result.detections)
-            outcome.dropped += result.faces_dropped
-            if video_out is not None:  # first, so that a frame with a results line is in the video too
-                image = annotate(frame.image, result, design_names)
-                if isinstance(video_out, AnnotatedImages):
-                    try:
-                        video_out.write(image, frame.source)
-                    except OutputError as exc:
-                        if video_out.single:
-                            raise
-                        outcome.not_written.append(f"{frame.source}: {exc}")
-                else:
-                    video_out.write(image, frame.time)
-            if results_out:
-                results_out.write(result.to_dict())
+            image = annotate(frame.image, result, design_names) if video_out is not None else None
+            with deferred_interrupts():  # a frame is in every output or in none, and counted where it is
+                if video_out is not None:  # first, so that a frame with a results line is in the video too
+                    if isinstance(video_out, AnnotatedImages):
+                        try:
+                            video_out.write(image, frame.source)
+                        except OutputError as exc:
+                            if video_out.single:
+                                raise
+                            outcome.not_written.append(f"{frame.source}: {exc}")
+                    else:
+                        video_out.write(image, frame.time)
+                if results_out:
+                    results_out.write(result.to_dict())
+                outcome.times.add_all(result.timings)
+                outcome.frames += 1
+                outcome.faces += len(result.detections)
+                outcome.dropped += result.faces_dropped
             bar.update(1)
     except KeyboardInterrupt:
         outcome.interrupted = True
