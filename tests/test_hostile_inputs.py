@@ -100,6 +100,48 @@ def test_ctrl_c_in_a_frame_says_how_many_frames_the_outputs_hold(where, short_cl
     assert frames == video_frames(out) >= 1
 
 
+def write_h264(path: Path, clip: Path) -> Path:
+    """The clip's frames as H.264 in MP4: one keyframe, then frames that each depend on the one before."""
+    import av
+    capture = cv2.VideoCapture(str(clip))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        while (got := capture.read())[0]:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(got[1], format="bgr24")))
+        container.mux(stream.encode(None))
+    capture.release()
+    return path
+
+
+def scramble_frames(path: Path, frames: int) -> None:
+    """Random bytes over the picture data of the first `frames` frames; their headers, and the file's, stay
+    as they were, so that every frame can still be found and decoded, wrongly."""
+    import av
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        packets = [(packet.pos, packet.size) for packet in container.demux(video=0) if packet.size][:frames]
+    noise = np.random.default_rng(0)
+    for start, size in packets:
+        at = start
+        while at < start + size:  # NAL units, each after its 4-byte length
+            length = int.from_bytes(data[at:at + 4], "big")
+            if data[at + 4] & 0x1F in (1, 5):  # a slice of a picture: all but its header scrambled
+                data[at + 20:at + 4 + length] = noise.integers(0, 256, length - 16, np.uint8).tobytes()
+            at += 4 + length
+    path.write_bytes(bytes(data))
+
+
+def test_a_video_whose_first_frames_are_scrambled_says_how_many_are_damaged(short_clip, random_models, tmp_path,
+                                                                              capsys):
+    video, results = write_h264(tmp_path / "scrambled.mp4", short_clip), tmp_path / "r.jsonl"
+    scramble_frames(video, 3)
+    assert run(video, "--results", results, "--models", random_models) == 1
+    assert len(jsonl_lines(results)) == 12  # every frame processed, as FFmpeg could decode it
+    line = one_line_error(capsys)
+    assert "scrambled.mp4: 3 of 12 frames are damaged and could not be decoded whole" in line, line
+
+
 def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip, random_models, tmp_path, capsys):
     out, results = tmp_path / "conc.mp4", tmp_path / "conc.jsonl"
     first = start_agegender(["process", long_clip, "--out", out, "--results", results, "--models", random_models],

@@ -53,6 +53,7 @@ def open_input(spec: str, max_image_megapixels: float):
                          "Open cameras and streams in the window: agegender --source ...")
     if isinstance(source, VideoFileSource):
         source.follow_size_changes()  # results in each frame's own coordinates (the window shows OpenCV's)
+        source.count_damage()
     return source
 
 
@@ -159,6 +160,8 @@ class Outcome:
                             "skipped (listed above); the others were processed")
         elif self.source.error:
             problems.append(self.source.error)
+        if not is_stills(self.source) and (damage := self.source.damage()):
+            problems.append(damage)
         if self.not_written:
             problems += self.not_written
             problems.append(f"{len(self.not_written)} annotated images could not be written (listed above); "

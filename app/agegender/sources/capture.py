@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -149,6 +150,7 @@ class VideoFileSource:
         self._last_time: float | None = None
         self.error: str | None = None
         self._sizes: list[tuple[float, tuple[int, int]]] = []  # (from this time on, the picture's own size)
+        self._damage: DamagedFrames | None = None
 
     def follow_size_changes(self) -> None:
         """OpenCV scales every frame of a video whose picture size changes midway to the first size. Where
@@ -161,6 +163,21 @@ class VideoFileSource:
             said = ", then ".join(f"{w}x{h} from {at:.1f} s" for at, (w, h) in self._sizes)
             log.warning("%s changes its picture size (%s): each frame is processed and reported at its own size, "
                         "and faces are followed anew after each change", self.name, said)
+
+    def count_damage(self) -> None:
+        """Count, beside the run, the frames FFmpeg cannot decode whole (see damage())."""
+        self._damage = DamagedFrames(self.path)
+
+    def damage(self) -> str | None:
+        """Once every frame was read: a line saying how many frames count_damage found damaged, or None.
+        OpenCV gives such frames back without a word, patched with grey or with the frames before."""
+        if self._damage is None:
+            return None
+        damaged, total = self._damage.result()
+        if not damaged:
+            return None
+        return (f"{self.name}: {damaged} of {total} frames are damaged and could not be decoded whole; their results, "
+                "and those of the frames after them up to the next keyframe, may miss faces")
 
     def read(self) -> Frame | None:
         ok, image = self._capture.read()
@@ -198,7 +215,49 @@ class VideoFileSource:
         self.error = None
 
     def close(self) -> None:
+        if self._damage is not None:
+            self._damage.stop()
         self._capture.release()
+
+
+class DamagedFrames(threading.Thread):
+    """Decodes a video once more with PyAV, on a thread of its own, counting the frames FFmpeg flags as
+    concealed (damaged data) and the packets it cannot decode at all: OpenCV reports neither."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True, name="damage-count")
+        self.path = path
+        self.damaged = self.total = 0
+        self._stopping = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        import av
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "NONE"  # with slice threads FFmpeg leaves concealed frames unflagged
+                for packet in container.demux(stream):
+                    if self._stopping.is_set():
+                        return
+                    try:
+                        for frame in packet.decode():
+                            self.total += 1
+                            self.damaged += frame.is_corrupt
+                    except av.FFmpegError:
+                        self.total += 1
+                        self.damaged += 1
+        except (av.FFmpegError, IndexError, OSError):  # what was counted stands; a cut is OpenCV's to report
+            pass
+
+    def result(self) -> tuple[int, int]:
+        """(damaged frames, frames), once the count is done."""
+        self.join()
+        return self.damaged, self.total
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()
 
 
 def picture_sizes(path: Path) -> list[tuple[float, tuple[int, int]]]:
