@@ -360,14 +360,17 @@ def test_a_lower_megapixel_limit_is_a_setting(group, random_models, tmp_path, ca
     assert "more than the limit of 0.5 megapixels" in one_line_error(capsys)
 
 
-def test_a_multi_page_tiff_says_only_its_first_page_is_read(group, random_models, tmp_path, caplog):
+@pytest.mark.parametrize("name, said", [("pages.tif", "pages.tif holds 2 pages; only the first page is read"),
+                                        ("moving.gif", "moving.gif holds 2 frames; only the first frame is read")])
+def test_a_multi_page_tiff_or_an_animation_says_only_its_first_page_is_read(name, said, group, random_models,
+                                                                            tmp_path, caplog):
     from PIL import Image
-    pages = [Image.fromarray(cv2.cvtColor(group, cv2.COLOR_BGR2RGB)), Image.new("RGB", (64, 64))]
-    tiff = tmp_path / "pages.tif"
-    pages[0].save(tiff, save_all=True, append_images=pages[1:])
+    pages = [Image.fromarray(cv2.cvtColor(group, cv2.COLOR_BGR2RGB)), Image.new("RGB", group.shape[1::-1])]
+    path = tmp_path / name
+    pages[0].save(path, save_all=True, append_images=pages[1:])
     results = tmp_path / "r.jsonl"
-    assert run(tiff, "--results", results, "--models", random_models) == 0
-    assert "holds 2 pages; only the first is read" in caplog.text
+    assert run(path, "--results", results, "--models", random_models) == 0
+    assert said in caplog.text
     assert len(read_jsonl(results)[0]["faces"]) == 6
 
 

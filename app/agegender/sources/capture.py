@@ -50,7 +50,7 @@ def mask_credentials(url: str) -> str:
 def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:
     """Refuses an image whose header declares more than `max_megapixels`, before anything is decoded
     (a 3 MB PNG can declare 60000x60000 pixels: 10 GB once decoded). Warns that only the first page of a
-    multi-page file is read. A file Pillow cannot identify is left to OpenCV's decoder to judge."""
+    multi-page file (or animation) is read. A file Pillow cannot identify is left to OpenCV's decoder to judge."""
     from PIL import Image, UnidentifiedImageError  # reads the header only; the pixels are decoded by OpenCV
     limit = f"more than the limit of {max_megapixels:g} megapixels (setting max_image_megapixels)"
     try:
@@ -59,6 +59,7 @@ def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEG
             with Image.open(path) as image:
                 width, height = image.size
                 pages = getattr(image, "n_frames", 1)
+                page = "page" if image.format == "TIFF" else "frame"  # an animation's (GIF, WebP, APNG)
     except Image.DecompressionBombError:  # beyond Pillow's own limit, which hides the size it read
         beyond = 2 * Image.MAX_IMAGE_PIXELS / 1e6
         raise UnreadableFileError(f"{path.name} declares more than {beyond:.0f} megapixels, {limit}; it was not "
@@ -70,7 +71,7 @@ def check_image_header(path: Path, max_megapixels: float = DEFAULT_MAX_IMAGE_MEG
                          f"{limit}; it was not decoded")
     check_memory_for_detection(path.name, width, height)
     if pages > 1:
-        log.warning("%s holds %d pages; only the first is read", path.name, pages)
+        log.warning("%s holds %d %ss; only the first %s is read", path.name, pages, page, page)
 
 
 # Peak memory of processing a photo, per megapixel: measured 0.065 GB on ONNX Runtime and 0.033 GB on
