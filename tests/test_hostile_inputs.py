@@ -312,6 +312,70 @@ def test_an_absurd_label_scale_is_refused(scale):
         Settings(label_scale=scale)
 
 
+def test_a_bucket_number_too_large_for_an_age_is_called_so(short_clip, capsys):
+    assert run(short_clip, "--buckets", "0-9,10-99999999999999999999,100000000000000000000+") == 2
+    line = one_line_error(capsys)
+    assert "99999999999999999999 is too large for an age (at most 9999)" in line and "ascend" not in line, line
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(group_photo, random_models, tmp_path):
+    config, results = tmp_path / "settings.toml", tmp_path / "r.jsonl"
+    config.write_bytes(b"\xef\xbb\xbfmin_face = 300\n")  # as Notepad saves UTF-8
+    assert run(group_photo, "--config", config, "--results", results, "--models", random_models) == 0
+    assert jsonl_lines(results)[0]["faces"] == []  # applied: no face in the photo is 300 pixels wide
+
+
+# --- what an input names ---
+
+def test_a_file_url_is_read_as_the_file_it_names(short_clip, random_models, tmp_path, capsys):
+    folder = tmp_path / "my clips"
+    folder.mkdir()
+    clip, results = folder / "crowd é.avi", tmp_path / "r.jsonl"
+    clip.write_bytes(short_clip.read_bytes())
+    assert run(clip.as_uri(), "--results", results, "--models", random_models) == 0  # file:///…/my%20clips/…
+    assert len(jsonl_lines(results)) == 12
+    assert run(clip.as_uri(), "--out", clip, "--models", random_models) == 2  # outputs are checked against it
+    assert "is the input" in one_line_error(capsys)
+    assert clip.read_bytes() == short_clip.read_bytes()
+
+
+def test_an_address_of_another_kind_is_named_as_such(capsys):
+    assert run("udp://127.0.0.1:9") == 2
+    line = one_line_error(capsys)
+    assert "udp:// addresses cannot be opened; give an rtsp://, rtmp://, http:// or https:// URL" in line, line
+
+
+def test_a_system_file_that_reports_no_size_is_not_called_empty(capsys):
+    assert run("/proc/self/status") == 2
+    line = one_line_error(capsys)
+    assert "/proc/self/status is not a video or image file" in line and "empty" not in line, line
+
+
+def test_a_folder_of_one_image_goes_into_an_output_folder(group_photo, random_models, tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "annotated").mkdir(parents=True)
+    (photos / "group.jpg").write_bytes(group_photo.read_bytes())
+    assert run(photos, "--out", photos / "annotated", "--models", random_models) == 0
+    assert cv2.imread(str(photos / "annotated" / "group.jpg")).shape == cv2.imread(str(group_photo)).shape
+
+
+def test_a_camera_that_is_not_there_is_our_line_alone(tmp_path, monkeypatch, capfd):
+    """Where cv2 was imported before agegender (as here, and in an API caller's script), OPENCV_LOG_LEVEL
+    came too late to silence OpenCV's own '[ WARN:0@…] cap_v4l…' lines."""
+    index = next(i for i in range(10, 100) if not Path(f"/dev/video{i}").exists())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)  # OpenCV's own default
+    try:
+        assert run(index) == 2
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    err = capfd.readouterr().err
+    assert err.splitlines() == [f"agegender: error: no camera at index {index} (unplugged, busy in another program, "
+                                "or no permission); open a video file or a stream URL instead"], err
+
+
 # --- what a folder holds, and names ---
 
 def test_gif_avif_and_dangling_links_in_a_folder_are_read_or_listed(group_photo, random_models, tmp_path, caplog,

@@ -142,7 +142,7 @@ def read_config_file(path: Path) -> dict:
         raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MB; a settings file is a few "
                           "lines")
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8-sig"))  # a byte order mark, as Windows editors save it, is skipped
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except RecursionError:

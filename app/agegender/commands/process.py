@@ -74,7 +74,7 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
     if not is_stills(source):
         check_video_path(out)
         check_folder(through_links(out))
-    elif source.frame_count == 1:
+    elif not source.is_folder:
         if Path(out).suffix.lower() not in STILL_SUFFIXES:
             raise OutputError(f"--out {out}: for an image input, give an image file ({', '.join(STILL_SUFFIXES)})")
         check_folder(through_links(out))
@@ -120,7 +120,7 @@ def run(source, pipeline, design_names: list[str], out: Path | None, results: Pa
             if out is None:
                 video_out = None
             elif is_stills(source):
-                video_out = AnnotatedImages(out, single=source.frame_count == 1)
+                video_out = AnnotatedImages(out, single=not source.is_folder)
             else:
                 video_out = VideoWriter(out, source.fps, source.size)
             writers.append(video_out)

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
+import re
 import threading
 import time
+import urllib.parse
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -28,6 +32,7 @@ FALLBACK_FPS = 25.0  # the frame rate of a video that does not say its own (or s
 VIDEO_FILE_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                        ".wmv", ".flv", ".3gp"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://")
+URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 DEFAULT_MAX_IMAGE_MEGAPIXELS = 100.0
 
 
@@ -290,8 +295,9 @@ class ImageSource:
     fps = 1.0
 
     def __init__(self, paths: list[Path], name: str,
-                 max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS) -> None:
+                 max_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS, is_folder: bool = False) -> None:
         self.paths, self.name, self.max_megapixels = paths, name, max_megapixels
+        self.is_folder = is_folder  # a folder's images, even where it holds one
         self.frame_count = len(paths)
         self.skipped: list[str] = []
         self.error: str | None = None
@@ -322,13 +328,30 @@ class ImageSource:
         pass
 
 
+@contextmanager
+def opencv_quiet():
+    """OpenCV's own log lines silenced, for opening a camera or a stream: a camera index that is not there
+    gets '[ WARN:0@…] cap_v4l…' lines beside our one, where cv2 was imported before agegender could set
+    OPENCV_LOG_LEVEL (an API caller's script). Whoever sets OPENCV_LOG_LEVEL to a level still sees them."""
+    if (os.environ.get("OPENCV_LOG_LEVEL") or "OFF").upper() != "OFF":
+        yield
+        return
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 class _LiveCapture:
     is_live = True
     frame_count = 0
 
     def __init__(self, target, name: str, *args) -> None:
         self.name = name
-        self._capture = cv2.VideoCapture(target, *args)
+        with opencv_quiet():
+            self._capture = cv2.VideoCapture(target, *args)
         if not self._capture.isOpened():
             self._capture.release()
             raise InputError(self._failure_message())
@@ -405,9 +428,29 @@ def is_camera_index(spec: str) -> bool:
     return spec.isdigit() and not Path(spec).exists()
 
 
+def file_url_path(spec: str) -> str:
+    """The path a file:// URL names (file:///home/a/clip%20b.mp4, as file managers copy a file); any
+    other spec as it is."""
+    if not spec.lower().startswith("file://"):
+        return spec
+    url = urllib.parse.urlsplit(spec)
+    if url.netloc not in ("", "localhost"):
+        raise InputError(f"{spec} names a file on another machine ({url.netloc}); give a path on this one")
+    return os.fsdecode(urllib.parse.unquote_to_bytes(url.path))
+
+
+def _holds_data(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return bool(handle.read(1))
+    except OSError:
+        return False
+
+
 def local_inputs(spec: str) -> list[Path]:
     """The files a source reads, and the folder for a folder of images; none for cameras and streams.
     Outputs are checked against these (outputs/safety.py)."""
+    spec = file_url_path(spec)
     if is_camera_index(spec) or spec.lower().startswith(STREAM_PREFIXES):
         return []
     path = Path(spec)
@@ -417,7 +460,9 @@ def local_inputs(spec: str) -> list[Path]:
 
 
 def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAPIXELS):
-    """A source for a file, folder, camera index or stream URL; InputError with the way out if it fails."""
+    """A source for a file (also as a file:// URL), folder, camera index or stream URL; InputError with the
+    way out if it fails."""
+    spec = file_url_path(spec)
     refuse_non_utf8_path(spec)
     if is_camera_index(spec):
         return CameraSource(int(spec))
@@ -432,12 +477,18 @@ def open_source(spec: str, max_image_megapixels: float = DEFAULT_MAX_IMAGE_MEGAP
             refuse_non_utf8_path(image)
         for reason in _left_out_of(path, images):
             log.warning("left out: %s", reason)
-        return ImageSource(images, path.name, max_image_megapixels)
+        return ImageSource(images, path.name, max_image_megapixels, is_folder=True)
     if not path.exists():
+        if scheme := URL_SCHEME.match(spec):
+            raise UnreadableFileError(f"{mask_credentials(spec)}: {scheme[1]}:// addresses cannot be opened; give an "
+                                      "rtsp://, rtmp://, http:// or https:// URL, a file, a folder or a camera index")
         raise InputError(f"{path} does not exist")
     if not path.is_file():
         raise InputError(f"{path} is not a file, folder, camera index or URL")
     if path.stat().st_size == 0:
+        if _holds_data(path):
+            raise UnreadableFileError(f"{path} is not a video or image file: it reports 0 bytes yet holds data, as "
+                                      "the system's files in /proc and /sys do; give a video, an image or a folder")
         raise UnreadableFileError(f"{path} is empty (0 bytes)")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource([path], path.name, max_image_megapixels)

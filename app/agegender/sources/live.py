@@ -19,7 +19,7 @@ import cv2
 
 from agegender.frames import Frame
 from agegender.errors import InputError, UnreadableFileError
-from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, VideoFileSource, open_source
+from agegender.sources.capture import DEFAULT_MAX_IMAGE_MEGAPIXELS, VideoFileSource, open_source, opencv_quiet
 
 
 class PacedReplay:
@@ -57,7 +57,8 @@ class PacedReplay:
 def list_cameras(limit: int = 4) -> list[int]:
     found = []
     for index in range(limit):
-        capture = cv2.VideoCapture(index)
+        with opencv_quiet():
+            capture = cv2.VideoCapture(index)
         if capture.isOpened():
             found.append(index)
         capture.release()

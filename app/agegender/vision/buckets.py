@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*$")
+OPEN_END = 10_000  # where an open-ended bucket ends: beyond every age a bucket may name
 
 
 @dataclass(frozen=True)
 class BucketScheme:
     labels: tuple[str, ...]
-    ranges: tuple[tuple[int, int], ...]  # inclusive; an open-ended bucket ends at 10_000
+    ranges: tuple[tuple[int, int], ...]  # inclusive; an open-ended bucket ends at OPEN_END
 
     @classmethod
     def parse(cls, text: str, gaps_allowed: bool = False) -> "BucketScheme":
@@ -34,7 +35,11 @@ class BucketScheme:
             open_end = match.group(3) is not None
             if open_end and i != len(parts) - 1:
                 raise ValueError(f"only the last age bucket may be open-ended, not {part.strip()!r}")
-            high = 10_000 if open_end else int(match.group(2))
+            high = OPEN_END if open_end else int(match.group(2))
+            largest = low if open_end else max(low, high)
+            if largest >= OPEN_END:
+                raise ValueError(f"age bucket {part.strip()!r}: {largest} is too large for an age (at most "
+                                 f"{OPEN_END - 1}); end the buckets with an open one, like '100+'")
             if high < low or (ranges and low <= ranges[-1][1]):
                 raise ValueError(f"age buckets must ascend without overlap: {text!r}")
             labels.append(f"{low}+" if open_end else f"{low}-{high}")
@@ -47,7 +52,7 @@ class BucketScheme:
             if uncovered:
                 raise ValueError(f"age buckets must start at 0 and leave no gap, so that every age has its bucket; "
                                  f"{text!r} leaves out {', '.join(uncovered)}")
-            if ranges[-1][1] != 10_000:
+            if ranges[-1][1] != OPEN_END:
                 raise ValueError(f"the last age bucket must be open-ended (like '60+'), so that every age has its "
                                  f"bucket: {text!r}")
         return cls(tuple(labels), tuple(ranges))
