@@ -1,15 +1,20 @@
 """Links and '..' planted where outputs go: a lock file, a file in an output folder, a folder in --out-dir, a
-glob that climbs back out. Each test fails without the fix it guards and checks that the file the run
-could have destroyed keeps every byte; each row a user can meet is in docs/command-line.md, "Bad input"."""
+glob that climbs back out; and outputs that are devices or pipes. Each test fails without the fix it
+guards and checks that the file the run could have destroyed keeps every byte; each row a user can meet
+is in docs/command-line.md, "Bad input"."""
+import json
 import os
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import cv2
 import pytest
 
 from agegender.commands.cli import main
-from tests.conftest import MEDIA, need, one_line_error
+from tests.conftest import MEDIA, ROOT, need, one_line_error
 
 PRECIOUS = b"PRECIOUS\n"
 
@@ -160,3 +165,61 @@ def test_a_glob_whose_dotdot_leaves_where_its_wildcards_begin_is_refused(photos,
     assert run("x*/../../in/*.jpg", "--out-dir", "out", "--models", random_models) == 2
     assert "where the pattern's wildcards begin" in one_line_error(capsys)
     assert files_outside(tmp_path, work / "out") == before and not (work / "in").exists()
+
+
+# --- devices and pipes ---
+
+def agegender(*args, **popen) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agegender", *map(str, args)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, **popen)
+
+
+def test_a_pipe_that_nobody_reads_is_refused_not_waited_on(photos, random_models, tmp_path):
+    """Opening a FIFO to write waits for a reader: without one the run waited for ever."""
+    fifo = tmp_path / "r.jsonl"
+    os.mkfifo(fifo)
+    done = agegender("process", photos / "a.jpg", "--results", fifo, "--models", random_models, capture_output=True,
+                     text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (f"agegender: error: cannot write {fifo}: it is a pipe that nobody "
+                                                    "reads; start its reader first, or choose a file"), done.stderr
+
+
+def test_a_pipe_with_a_reader_receives_the_results(photos, random_models, tmp_path):
+    fifo, received = tmp_path / "r.jsonl", []
+    os.mkfifo(fifo)
+
+    def read() -> None:
+        with open(fifo, encoding="utf-8") as pipe:
+            received.extend(pipe)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert agegender("process", photos, "--results", fifo, "--models", random_models).returncode == 0
+    reader.join(timeout=60)
+    assert [json.loads(line)["source"] for line in received] == ["a.jpg", "b.jpg"]
+
+
+def test_results_to_dev_stdout_are_the_only_thing_on_stdout(photos, random_models):
+    done = agegender("process", photos, "--results", "/dev/stdout", "--models", random_models, capture_output=True,
+                     text=True)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["source"] for line in done.stdout.splitlines()] == ["a.jpg", "b.jpg"]
+    assert "2 frames" in done.stderr  # the summary, out of the results' way
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_a_video_to_dev_full_is_one_line_about_the_full_device(short_clip, random_models, capsys):
+    assert main(["process", str(short_clip), "--out", "/dev/full", "--models", str(random_models)]) == 2
+    line = one_line_error(capsys)
+    assert line == "agegender: error: writing /dev/full failed: No space left on device (is the disk full?)", line
+
+
+def test_a_video_to_dev_stdout_plays(short_clip, random_models, tmp_path):
+    video = tmp_path / "piped.mp4"
+    with open(video, "wb") as stdout:
+        assert agegender("process", short_clip, "--out", "/dev/stdout", "--models", random_models,
+                         stdout=stdout).returncode == 0
+    capture, frames = cv2.VideoCapture(str(video)), 0
+    while capture.read()[0]:
+        frames += 1
+    assert frames == 12

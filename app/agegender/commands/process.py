@@ -6,6 +6,7 @@ targets and renamed into place at the end, also after Ctrl-C or SIGTERM; a run t
 outputs away and leaves earlier files as they were."""
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -19,7 +20,7 @@ from agegender.outputs.draw import annotate
 from agegender.errors import InputError, OutputError
 from agegender.interrupts import EXIT_INTERRUPTED, deferred_interrupts, outputs_saved, signals_raise_interrupt
 from agegender.outputs.safety import (check_folder, refuse_links_to_inputs, refuse_outputs_over_inputs,
-                                      through_links, write_bytes_atomically, writes_in_place)
+                                      through_links, write_bytes_atomically, writes_in_place, writes_to_stdout)
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from agegender.timing import StageTimes
 from agegender.vision.parallel import in_parallel
@@ -67,22 +68,25 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
     refuse_outputs_over_inputs({"--out": out, "--results": results}, inputs)
     if results is not None:
         check_results_path(results)
-        if not writes_in_place(results):
-            check_folder(through_links(results))
+        _check_folder_of(results)
     if out is None:
         return
     if not is_stills(source):
         check_video_path(out)
-        check_folder(through_links(out))
-    elif not source.is_folder:
-        if Path(out).suffix.lower() not in STILL_SUFFIXES:
-            raise OutputError(f"--out {out}: for an image input, give an image file ({', '.join(STILL_SUFFIXES)})")
-        check_folder(through_links(out))
-    elif not Path(out).is_dir():
-        raise OutputError(f"--out {out}: for a folder of images, give an existing folder")
-    else:
+    elif source.is_folder:
+        if not Path(out).is_dir():
+            raise OutputError(f"--out {out}: for a folder of images, give an existing folder")
         refuse_name_clashes(source.paths)
         refuse_links_to_inputs("--out", [Path(out) / annotated_name(path.name) for path in source.paths], inputs)
+        return
+    elif Path(out).suffix.lower() not in STILL_SUFFIXES and not writes_in_place(out):
+        raise OutputError(f"--out {out}: for an image input, give an image file ({', '.join(STILL_SUFFIXES)})")
+    _check_folder_of(out)
+
+
+def _check_folder_of(output: Path) -> None:
+    if not writes_in_place(output):  # a device or a pipe is written where it is, whatever its folder
+        check_folder(through_links(output))
 
 
 class AnnotatedImages:
@@ -96,12 +100,13 @@ class AnnotatedImages:
 
     def write(self, image, name: str) -> None:
         target = self.path if self.single else self.path / annotated_name(name)
+        suffix = target.suffix if target.suffix.lower() in STILL_SUFFIXES else ".png"  # a device, /dev/stdout
         try:
-            ok, encoded = cv2.imencode(target.suffix, image)
+            ok, encoded = cv2.imencode(suffix, image)
         except cv2.error:
             ok = False
         if not ok:
-            raise OutputError(f"cannot encode the annotated {name} as {target.suffix}")
+            raise OutputError(f"cannot encode the annotated {name} as {suffix}")
         write_bytes_atomically(target, encoded.tobytes(), follow_links=self.follow_links)
 
     def close(self, keep: bool = True) -> None:
@@ -131,7 +136,9 @@ def run(source, pipeline, design_names: list[str], out: Path | None, results: Pa
                 if writer is not None:
                     writer.close(keep)
     outputs_saved()
-    return outcome.finish(provider)
+    # where an output goes to stdout (--results /dev/stdout), the summary must not land in it
+    return outcome.finish(provider, summary_to_stderr=any(path is not None and writes_to_stdout(path)
+                                                          for path in (out, results)))
 
 
 class Outcome:
@@ -145,12 +152,13 @@ class Outcome:
         self.interrupted = False
         self.started = time.perf_counter()
 
-    def finish(self, provider: str) -> int:
+    def finish(self, provider: str, summary_to_stderr: bool = False) -> int:
         elapsed = time.perf_counter() - self.started
         stages = ", ".join(f"{stage} {self.times.mean_ms(stage):.1f}" for stage in self.times.stages())
         beyond_cap = f" (and {self.dropped} beyond --max-faces, not classified)" if self.dropped else ""
         print(f"{self.frames} frames, {self.faces} faces{beyond_cap}, {self.frames / max(elapsed, 1e-9):.1f} FPS; "
-              f"mean ms per frame: {stages}; execution provider: {provider}")
+              f"mean ms per frame: {stages}; execution provider: {provider}",
+              file=sys.stderr if summary_to_stderr else sys.stdout)
         if self.interrupted:
             say(f"interrupted: the {self.frames} frames processed so far are saved")
             return EXIT_INTERRUPTED

@@ -82,7 +82,7 @@ def refuse_links_to_inputs(option: str, outputs: Iterable[Path], inputs: Iterabl
 def writes_in_place(path: Path) -> bool:
     """A device or a pipe (also behind a link, as /dev/stdout is), or a file descriptor's name (/dev/stdout
     on a file that `>>` appends to): nothing to rename onto, or nothing that may be replaced, so it is
-    written directly."""
+    written directly (open_in_place)."""
     try:
         status = os.stat(path)
     except OSError:
@@ -98,6 +98,29 @@ def writes_in_place(path: Path) -> bool:
         except OSError:
             pass
     return False
+
+
+def writes_to_stdout(path: Path) -> bool:
+    """Whether `path` is where stdout goes (/dev/stdout, a link to it, the file `>` sends stdout to)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(1))
+    except OSError:
+        return False
+
+
+def open_in_place(path: Path) -> int:
+    """A descriptor that writes `path` in place (see writes_in_place), appending: `>> all.jsonl` keeps
+    what the file held. A named pipe is opened without waiting for a reader, a wait that never ends
+    where none comes: one that nobody reads is refused."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OutputError(f"cannot write {path}: it is a pipe that nobody reads; start its reader first, or "
+                              "choose a file") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+    os.set_blocking(fd, True)  # a slow reader makes the run wait, never lose a line
+    return fd
 
 
 def through_links(path: Path) -> Path:
@@ -247,7 +270,7 @@ class AtomicFile:
 def write_bytes_atomically(target: Path, data: bytes, follow_links: bool = True) -> None:
     file = AtomicFile(target, follow_links=follow_links)
     try:
-        with open(file.path, "wb") as handle:
+        with open(open_in_place(file.path) if file.in_place else file.path, "wb") as handle:
             handle.write(data)
     except OSError as exc:
         file.discard()

@@ -17,7 +17,8 @@ import numpy as np
 
 from agegender.errors import OutputError
 from agegender.sources.capture import FALLBACK_FPS
-from agegender.outputs.safety import AtomicFile, TargetLock, check_folder, through_links, writes_in_place
+from agegender.outputs.safety import (AtomicFile, TargetLock, check_folder, open_in_place, through_links,
+                                      writes_in_place)
 
 RESULTS_SUFFIXES = (".jsonl", ".csv")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
@@ -26,6 +27,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _check_suffix(path: Path, what: str, suffixes: tuple[str, ...]) -> None:
+    """What is written in place, a device or a pipe (/dev/stdout), takes any name: results as JSONL, or
+    CSV where the name ends in .csv; a video as MP4."""
+    if writes_in_place(path):
+        return
     name = Path(path).name
     if name.lower() in suffixes:  # '.mp4' is a hidden file without a suffix, not an .mp4 without a name
         raise OutputError(f"{what} {path} has no name before its suffix; give one, for example results{name}")
@@ -53,9 +58,9 @@ class _TextOutput:
         self.path = Path(path)
         self._file = AtomicFile(self.path, follow_links=follow_links)
         try:
-            # in place (a device, a pipe, or the file that stdout appends to): add to it, never truncate it
-            mode = "a" if self._file.in_place else "w"
-            self._handle = open(self._file.path, mode, encoding="utf-8", newline=newline)
+            # in place (a device, a pipe, or the file that stdout appends to): added to, never truncated
+            target = open_in_place(self._file.path) if self._file.in_place else self._file.path
+            self._handle = open(target, "w", encoding="utf-8", newline=newline)
         except OSError as exc:
             self._file.discard()
             raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
@@ -141,10 +146,12 @@ class _RecordingFile:
 
     def __init__(self, target: Path, follow_links: bool = True) -> None:
         self._atomic = self._lock = None
+        self.stream = None  # what the video is written to in place (a device, a pipe), else self.path
         if follow_links and writes_in_place(target):
             self.target = self.path = Path(target)
             self._atomic = AtomicFile(self.target)
             self._sync_fd = None
+            self.stream = open(open_in_place(self.target), "wb", buffering=0)  # unbuffered: a kill loses nothing
             return
         self.target = through_links(target) if follow_links else Path(target)
         check_folder(self.target)
@@ -178,6 +185,11 @@ class _RecordingFile:
         if self._sync_fd is not None:
             os.close(self._sync_fd)
             self._sync_fd = None
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except OSError:
+                pass  # a write that failed is reported by the writer
         if self._atomic is not None:
             self._atomic.close(keep)
             return
@@ -238,13 +250,13 @@ class VideoWriter:
         self._last_pts = -1
         self._synced_at = time.monotonic()
         self.codec, options = _video_encoder()
-        kind = self.FORMATS[self.path.suffix.lower()]
+        kind = self.FORMATS.get(self.path.suffix.lower(), "mp4")  # a device or a pipe may have no suffix
         # a fragment per frame, handed to the file at once: a cut file plays up to its last frames
         muxer = {"movflags": "frag_every_frame+empty_moov+default_base_moof", "flush_packets": "1"} if kind != "avi" else {}
         self._container = None
         self._file = _RecordingFile(self.path, follow_links)
         try:
-            self._container = av.open(str(self._file.path), "w", format=kind, options=muxer)
+            self._container = av.open(self._file.stream or str(self._file.path), "w", format=kind, options=muxer)
             stream = self._container.add_stream(self.codec, rate=Fraction(self.fps).limit_denominator(1001),
                                                 options=options)
             stream.width, stream.height = size[0] + size[0] % 2, size[1] + size[1] % 2  # yuv420p needs even sizes
