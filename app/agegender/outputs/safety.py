@@ -123,6 +123,12 @@ def open_in_place(path: Path) -> int:
     return fd
 
 
+def is_lone_file(status: os.stat_result) -> bool:
+    """Whether a status (of lstat or fstat, which do not follow a link) is a regular file that no other
+    name leads to: writing it cannot alter another file through a symbolic or hard link."""
+    return stat.S_ISREG(status.st_mode) and status.st_nlink == 1
+
+
 def through_links(path: Path) -> Path:
     """The file a symbolic link leads to (also a dangling link's target), so that the link is kept and
     its target written; any other path as it is."""
@@ -170,7 +176,7 @@ class TargetLock:
                 created = False
             try:
                 status = os.fstat(fd)
-                if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+                if not is_lone_file(status):
                     raise self._not_ours()
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 # its last holder may have removed the file between our open and our lock

@@ -1,0 +1,144 @@
+"""An archive's state that a user or a crash can damage: its manifest. Each test fails without the fix
+it guards; each row a user can meet is in docs/command-line.md, "Bad input"."""
+import os
+import shutil
+import sqlite3
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from agegender.commands.cli import main
+from tests.conftest import MEDIA, need, one_line_error
+
+def run(*args) -> int:
+    return main(["process", *map(str, args)])
+
+
+def inputs_table(out: Path) -> dict:
+    return {row["input"]: row for row in pq.read_table(out / "inputs.parquet").to_pylist()}
+
+
+def faces_of(out: Path, key: str) -> list:
+    return [row for row in pq.read_table(out / "summary.parquet").to_pylist() if row["input"] == key]
+
+
+def leftovers(out: Path) -> list:
+    """Locks and temporary files: a run that ended, however it ended, leaves none."""
+    return sorted(p.name for p in out.rglob(".*") if p.name.endswith(".lock") or ".part" in p.name)
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A folder of two real portraits, a.jpg and b.jpg."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, photo in zip(("a.jpg", "b.jpg"), sorted(need(MEDIA).glob("portrait-*.jpg"))):
+        shutil.copy(photo, folder / name)
+    return folder
+
+
+@pytest.fixture
+def archived(photos, random_models, tmp_path) -> Path:
+    """An --out-dir into which in/a.jpg and in/b.jpg were processed."""
+    out = tmp_path / "out"
+    assert run(photos, "--out-dir", out, "--models", random_models) == 0
+    return out
+
+
+# --- the folder and its manifest ---
+
+@pytest.mark.parametrize("kind", ["symbolic", "hard"])
+def test_a_manifest_that_is_a_link_is_refused_and_its_target_kept(kind, photos, archived, random_models, tmp_path,
+                                                                   capsys):
+    other = archived / "manifest.sqlite"  # another archive's manifest, which a run into `out` would alter
+    before = other.read_bytes()
+    out = tmp_path / "second"
+    out.mkdir()
+    (out / "manifest.sqlite").symlink_to(other) if kind == "symbolic" else os.link(other, out / "manifest.sqlite")
+    assert run(photos, "--out-dir", out, "--models", random_models) == 2
+    assert "manifest.sqlite is a link, or not a regular file" in one_line_error(capsys)
+    assert other.read_bytes() == before and [p.name for p in out.iterdir()] == ["manifest.sqlite"]
+
+
+@contextmanager
+def read_only(path: Path):
+    """`path` read-only, also for root, whom mode bits do not bind: made immutable where that is allowed."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    try:
+        made = subprocess.run(["chattr", "+i", path], capture_output=True).returncode == 0
+    except OSError:
+        made = False
+    if not made:
+        pytest.skip("root ignores mode bits, and chattr +i is not allowed here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", path], check=True)
+
+
+def test_a_read_only_manifest_is_one_line_and_the_run_goes_on_once_writable(photos, archived, random_models,
+                                                                            capsys):
+    shutil.copy(photos / "a.jpg", photos / "c.jpg")  # something left to do
+    manifest = archived / "manifest.sqlite"
+    before = manifest.read_bytes()
+    with read_only(manifest):
+        assert run(photos, "--out-dir", archived, "--models", random_models) == 2
+        assert f"{manifest} is read-only; make it writable" in one_line_error(capsys)
+    assert manifest.read_bytes() == before and leftovers(archived) == []
+    assert run(photos, "--out-dir", archived, "--models", random_models) == 0
+    assert "2 of 3 inputs are already done" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("schema, holds", [
+    ("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('Ada')", "a table 'people'"),
+    ("CREATE TABLE inputs (key TEXT, seen INTEGER)", "a table 'inputs' of other columns"),
+])
+def test_a_database_of_another_program_as_manifest_is_refused_untouched(schema, holds, photos, random_models,
+                                                                        tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    with sqlite3.connect(out / "manifest.sqlite") as db:
+        db.executescript(schema)
+    before = (out / "manifest.sqlite").read_bytes()
+    for force in ([], ["--force"]):
+        assert run(photos, "--out-dir", out, "--models", random_models, *force) == 2
+        message = one_line_error(capsys)
+        assert "manifest.sqlite is not a manifest of agegender" in message and holds in message
+    assert (out / "manifest.sqlite").read_bytes() == before
+    assert [p.name for p in out.iterdir()] == ["manifest.sqlite"]
+
+
+def test_settings_that_differ_are_named_one_by_one(photos, archived, random_models, capsys):
+    assert run(photos, "--out-dir", archived, "--models", random_models, "--min-face", "40") == 2
+    message = one_line_error(capsys)
+    assert "other settings or models (min_face: 20 here, 40 now); use another --out-dir, or --force" in message
+
+
+def test_a_manifest_whose_settings_are_damaged_is_refused_then_forced(photos, archived, random_models, capsys):
+    with sqlite3.connect(archived / "manifest.sqlite") as db:
+        db.execute("UPDATE run SET value = '{damaged' WHERE name = 'settings'")
+    assert run(photos, "--out-dir", archived, "--models", random_models) == 2
+    message = one_line_error(capsys)
+    assert "no longer says which settings and models" in message and "--force redoes every input" in message
+    assert run(photos, "--out-dir", archived, "--models", random_models, "--force") == 0
+    assert {key: row["status"] for key, row in inputs_table(archived).items()} == {"in/a.jpg": "done",
+                                                                                   "in/b.jpg": "done"}
+
+
+def test_a_manifest_line_without_counts_is_redone(photos, archived, random_models, capsys, caplog):
+    faces = faces_of(archived, "in/a.jpg")
+    with sqlite3.connect(archived / "manifest.sqlite") as db:
+        db.execute("UPDATE inputs SET frames = NULL, faces = 'many' WHERE key = 'in/a.jpg'")
+    assert run(photos, "--out-dir", archived, "--models", random_models) == 0
+    assert "1 lines had lost their counts" in caplog.text and "(in/a.jpg)" in caplog.text
+    assert "1 of 2 inputs are already done" in capsys.readouterr().err
+    assert inputs_table(archived)["in/a.jpg"]["frames"] == 1 and faces_of(archived, "in/a.jpg") == faces
