@@ -1,9 +1,13 @@
-"""An archive's state that a user or a crash can damage: its manifest. Each test fails without the fix
-it guards; each row a user can meet is in docs/command-line.md, "Bad input"."""
+"""An archive's state that a user or a crash can damage: the --out-dir itself, its manifest, a stop that
+leaves files half-made. Each test fails without the fix it guards; each row a user can meet is in
+docs/command-line.md, "Bad input"."""
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,7 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from agegender.commands.cli import main
-from tests.conftest import MEDIA, need, one_line_error
+from tests.conftest import MEDIA, ROOT, need, one_line_error, write_crowd_clip
+
+PRECIOUS = b"PRECIOUS\n"
+
 
 def run(*args) -> int:
     return main(["process", *map(str, args)])
@@ -49,6 +56,15 @@ def archived(photos, random_models, tmp_path) -> Path:
 
 
 # --- the folder and its manifest ---
+
+def test_an_out_dir_that_is_a_file_or_a_device_is_one_line(photos, random_models, tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(PRECIOUS)
+    for out in (victim, Path(os.devnull)):
+        assert run(photos, "--out-dir", out, "--models", random_models) == 2
+        assert f"--out-dir {out} is not a folder" in one_line_error(capsys)
+    assert victim.read_bytes() == PRECIOUS
+
 
 @pytest.mark.parametrize("kind", ["symbolic", "hard"])
 def test_a_manifest_that_is_a_link_is_refused_and_its_target_kept(kind, photos, archived, random_models, tmp_path,
@@ -142,3 +158,38 @@ def test_a_manifest_line_without_counts_is_redone(photos, archived, random_model
     assert "1 lines had lost their counts" in caplog.text and "(in/a.jpg)" in caplog.text
     assert "1 of 2 inputs are already done" in capsys.readouterr().err
     assert inputs_table(archived)["in/a.jpg"]["frames"] == 1 and faces_of(archived, "in/a.jpg") == faces
+
+
+# --- what a run leaves behind ---
+
+def test_a_refused_run_leaves_no_folder_or_manifest_it_made(photos, copy_models, tmp_path, capsys):
+    models = copy_models()
+    for network in models.glob("*.onnx"):
+        network.write_bytes(network.read_bytes()[:1000])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for out in (tmp_path / "new" / "out", mine):
+        assert run(photos, "--out-dir", out, "--models", models) == 2
+        assert "is not a usable ONNX model" in one_line_error(capsys)
+    assert not (tmp_path / "new").exists() and list(mine.iterdir()) == []
+
+
+def test_sigterm_to_the_process_group_leaves_no_lock_or_part(random_models, tmp_path):
+    """As a service manager or `timeout` stops a run: every process of the group gets SIGTERM."""
+    clips, out = tmp_path / "clips", tmp_path / "out"
+    clips.mkdir()
+    write_crowd_clip(clips / "a.avi", 60)
+    write_crowd_clip(clips / "b.avi", 60, start=60)
+    command = [clips, "--out-dir", out, "--workers", "2", "--annotate", "--models", random_models]
+    child = subprocess.Popen([sys.executable, "-m", "agegender", "process", *map(str, command)], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 120
+    while not list(out.rglob(".*.part*")) and time.monotonic() < deadline:
+        assert child.poll() is None, child.stderr.read().decode()[-800:]
+        time.sleep(0.1)
+    os.killpg(child.pid, signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err.decode()[-800:]
+    assert leftovers(out) == []
+    assert run(*command) == 0 and leftovers(out) == []

@@ -22,6 +22,7 @@ from agegender.archive.inputs import ArchiveInput
 from agegender.archive.manifest import Finished
 from agegender.archive.task import ArchiveOptions, ArchiveWorker, Stopped
 from agegender.errors import AgeGenderError
+from agegender.interrupts import SIGNALS
 from agegender.vision.parallel import usable_cores
 
 log = logging.getLogger("agegender")
@@ -70,6 +71,14 @@ def _start_worker(options: ArchiveOptions, threads: int, stop_event, progress_qu
     _worker = ArchiveWorker(options)
 
 
+def _start_process_worker(*args) -> None:
+    # SIGTERM or a hang-up sent to the process group (a service stopped, `timeout`) would kill us with our
+    # outputs and their locks left half-made: the driver stops us at our next frame instead, as for Ctrl-C
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    _start_worker(*args)
+
+
 def _process_in_worker(item: ArchiveInput, fingerprint: str) -> Finished | None:
     try:
         return _worker.process(item, fingerprint, stop=_stop_event.is_set, progress=_progress_queue.put)
@@ -82,7 +91,7 @@ class ProcessEngine:
         context = multiprocessing.get_context("spawn")  # no fork of a process holding runtime threads
         self._stop = context.Event()
         self._progress = context.Queue()
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_process_worker,
                                          initargs=(options, threads_per_worker(workers), self._stop, self._progress))
         self.workers = workers
         self._futures: list = []

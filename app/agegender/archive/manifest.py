@@ -141,10 +141,11 @@ class Manifest:
         self.path = Path(out_dir) / MANIFEST_NAME
         self._lock = TargetLock(self.path)
         self._db = None
+        self._created = False
         try:
             self._open()
         except BaseException:
-            self.close()
+            self.close(failed=True)
             raise
 
     @_sqlite_errors_refused
@@ -153,6 +154,7 @@ class Manifest:
             status = os.lstat(self.path)
         except FileNotFoundError:
             status = None
+            self._created = True
         if status is not None and not is_lone_file(status):  # SQLite would write through a link
             raise OutputError(f"{self.path} is a link, or not a regular file: writing it would alter another "
                               "file; put a copy of the manifest there, or choose another --out-dir")
@@ -169,9 +171,16 @@ class Manifest:
                         ", ".join(map(str, damaged[:3])) + (", ..." if len(damaged) > 3 else ""))
             self._db.execute(f"DELETE FROM inputs WHERE NOT ({_WHOLE_LINE})")
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """`failed`: the run was refused or failed; a manifest it created is removed if it holds no result."""
+        try:
+            discard = failed and self._created and not self._holds_results()
+        except sqlite3.Error:
+            discard = False
         if self._db is not None:
             self._db.close()
+        if discard:
+            self.path.unlink(missing_ok=True)
         self._lock.release()
 
     def _holds_results(self) -> bool:
@@ -181,8 +190,8 @@ class Manifest:
     def __enter__(self) -> "Manifest":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, exc, traceback) -> None:
+        self.close(failed=kind is not None)
 
     @_sqlite_errors_refused
     def check_run(self, run: dict, force: bool, keys: list[str]) -> None:

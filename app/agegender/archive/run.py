@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -66,14 +68,17 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
                     ray_address: str | None = None, force: bool = False) -> int:
     """Exit status: 0 all done, 1 some input failed (listed), 130 interrupted (what finished is kept)."""
     out_dir = options.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    check_folder(out_dir / "summary.parquet")
+    if os.path.lexists(out_dir) and not out_dir.is_dir():
+        raise OutputError(f"--out-dir {out_dir} is not a folder; give a new folder, or the --out-dir of an earlier "
+                          "run")
     items = find_inputs(specs, out_dir)
     _refuse_inputs_inside(out_dir, items)
     outputs = [path for item in items for path in outputs_of(item, options).values()]
     _refuse_outputs_outside(out_dir, outputs)
     refuse_links_to_inputs("--out-dir", outputs, [item.path for item in items])
-    with Manifest(out_dir) as manifest:
+    # signals raise KeyboardInterrupt from here on, so that the manifest's lock and any new folder are
+    # cleaned up on the way out (one run writes the tables at a time: under that lock)
+    with signals_raise_interrupt(), _output_folder(out_dir), Manifest(out_dir) as manifest:
         manifest.check_run(run_record(options), force, [item.key for item in items])
         todo, unreadable = [], []
         for item in items:
@@ -91,13 +96,34 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
             say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
         interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
         finished = manifest.finished()
-        with signals_raise_interrupt():  # (under the manifest's lock: one run writes the tables at a time)
-            try:
-                write_tables(out_dir, finished, options.settings.buckets)
-            except KeyboardInterrupt:
-                interrupted = True  # the earlier tables stay; the next run writes them again
+        try:
+            write_tables(out_dir, finished, options.settings.buckets)
+        except KeyboardInterrupt:
+            interrupted = True  # the earlier tables stay; the next run writes them again
     outputs_saved()
     return _tell(finished, [item.key for item in items], out_dir, interrupted)
+
+
+@contextmanager
+def _output_folder(out_dir: Path):
+    """DIR, made where it is new. A run refused or failed removes the folders it made that are empty (the
+    manifest removes itself where it is new and holds no result): nothing that holds a file is removed."""
+    made = [folder for folder in (out_dir, *out_dir.parents) if not os.path.lexists(folder)]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {out_dir}: {exc.strerror}; choose another --out-dir") from None
+    try:
+        check_folder(out_dir / "summary.parquet")
+        yield
+    except BaseException:
+        inside = [path for path in made[:1] for path in path.rglob("*") if path.is_dir() and not path.is_symlink()]
+        for folder in [*sorted(inside, reverse=True), *made]:  # the deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty: kept
+        raise
 
 
 def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_address) -> bool:
@@ -107,29 +133,27 @@ def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_addre
         return False
     total_frames = sum(_frame_estimate(item) for item, _ in todo)
     started = time.perf_counter()
-    with signals_raise_interrupt():
-        engine = open_engine(options, engine_name, workers, ray_address)
-        bar = tqdm(total=total_frames or None, unit="frame", dynamic_ncols=True,
-                   desc=f"0/{len(todo)} inputs")
-        done = 0
-        try:
-            for line in engine.run(todo, bar.update):
-                manifest.record(line)
-                done += 1
-                bar.set_description(f"{done}/{len(todo)} inputs")
-                if line.problem:
-                    bar.write(f"agegender: {line.key}: {line.problem}")
-            return False
-        except KeyboardInterrupt:
-            for line in engine.finished_after_stop():
-                manifest.record(line)
-                done += 1
-            return True
-        finally:
-            bar.close()
-            engine.close()
-            elapsed = time.perf_counter() - started
-            log.info("%d of %d inputs processed in %.0f s", done, len(todo), elapsed)
+    engine = open_engine(options, engine_name, workers, ray_address)
+    bar = tqdm(total=total_frames or None, unit="frame", dynamic_ncols=True, desc=f"0/{len(todo)} inputs")
+    done = 0
+    try:
+        for line in engine.run(todo, bar.update):
+            manifest.record(line)
+            done += 1
+            bar.set_description(f"{done}/{len(todo)} inputs")
+            if line.problem:
+                bar.write(f"agegender: {line.key}: {line.problem}")
+        return False
+    except KeyboardInterrupt:
+        for line in engine.finished_after_stop():
+            manifest.record(line)
+            done += 1
+        return True
+    finally:
+        bar.close()
+        engine.close()
+        elapsed = time.perf_counter() - started
+        log.info("%d of %d inputs processed in %.0f s", done, len(todo), elapsed)
 
 
 def _frame_estimate(item: ArchiveInput) -> int:
