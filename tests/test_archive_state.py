@@ -1,6 +1,6 @@
-"""An archive's state that a user or a crash can damage: the --out-dir itself, its manifest, a stop that
-leaves files half-made. Each test fails without the fix it guards; each row a user can meet is in
-docs/command-line.md, "Bad input"."""
+"""An archive's state that a user or a crash can damage: the --out-dir itself, its manifest, its faces
+tables, a stop that leaves files half-made. Each test fails without the fix it guards; each row a user
+can meet is in docs/command-line.md, "Bad input"."""
 import os
 import shutil
 import signal
@@ -158,6 +158,17 @@ def test_a_manifest_line_without_counts_is_redone(photos, archived, random_model
     assert "1 lines had lost their counts" in caplog.text and "(in/a.jpg)" in caplog.text
     assert "1 of 2 inputs are already done" in capsys.readouterr().err
     assert inputs_table(archived)["in/a.jpg"]["frames"] == 1 and faces_of(archived, "in/a.jpg") == faces
+
+
+def test_a_damaged_faces_table_is_redone_like_a_removed_one(photos, archived, random_models):
+    part = archived / "in" / "a.jpg.faces.parquet"
+    faces = faces_of(archived, "in/a.jpg")
+    part.write_bytes(part.read_bytes()[:100])  # cut short, as by a copy that stopped
+    assert run(photos / "b.jpg", "--out-dir", archived, "--models", random_models) == 0  # a run without it
+    assert inputs_table(archived)["in/a.jpg"]["status"] == "failed"
+    assert "a.jpg.faces.parquet was removed or damaged" in inputs_table(archived)["in/a.jpg"]["problem"]
+    assert run(photos, "--out-dir", archived, "--models", random_models) == 0  # a run with it redoes it
+    assert inputs_table(archived)["in/a.jpg"]["status"] == "done" and faces_of(archived, "in/a.jpg") == faces
 
 
 # --- what a run leaves behind ---

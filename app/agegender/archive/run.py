@@ -2,6 +2,7 @@
 engine, record each as it finishes, then gather the folder's tables and its report."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -15,7 +16,7 @@ from agegender.archive import report
 from agegender.archive.engines import open_engine
 from agegender.archive.inputs import ArchiveInput, find_inputs
 from agegender.archive.manifest import Finished, Manifest, fingerprint
-from agegender.archive.tables import count_people, people_of, read_faces, write_table, INPUTS
+from agegender.archive.tables import count_people, part_is_whole, people_of, read_faces, write_table, INPUTS
 from agegender.archive.task import ArchiveOptions, faces_path, outputs_of
 from agegender.console import say
 from agegender.errors import InputError, OutputError
@@ -80,6 +81,7 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
     # cleaned up on the way out (one run writes the tables at a time: under that lock)
     with signals_raise_interrupt(), _output_folder(out_dir), Manifest(out_dir) as manifest:
         manifest.check_run(run_record(options), force, [item.key for item in items])
+        _fail_lost_parts(manifest, out_dir)
         todo, unreadable = [], []
         for item in items:
             try:
@@ -87,7 +89,7 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
             except InputError as exc:
                 unreadable.append(Finished(item.key, str(item.path), "", "failed", problem=str(exc)))
                 continue
-            if manifest.to_do(item.key, current) or not faces_path(out_dir, item.key).exists():
+            if manifest.to_do(item.key, current):
                 todo.append((item, current))
         for line in unreadable:
             manifest.record(line)
@@ -124,6 +126,16 @@ def _output_folder(out_dir: Path):
             except OSError:
                 pass  # not empty: kept
         raise
+
+
+def _fail_lost_parts(manifest: Manifest, out_dir: Path) -> None:
+    """A done input whose faces table was removed or damaged is no longer done: it is listed as failed, and
+    redone by the run that names it (this one, where it does)."""
+    for line in manifest.finished().values():
+        part = faces_path(out_dir, line.key)
+        if line.status == "done" and not part_is_whole(part, line.rows):
+            manifest.record(dataclasses.replace(line, status="failed", problem=f"{part} was removed or damaged; "
+                                                f"a run that names {line.path} redoes it"))
 
 
 def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_address) -> bool:

@@ -95,6 +95,15 @@ def read_faces(paths: list[Path]) -> pa.Table:
     return pa.concat_tables([pq.read_table(p, schema=FACES) for p in paths]) if paths else FACES.empty_table()
 
 
+def part_is_whole(path: Path, rows: int) -> bool:
+    """Whether an input's faces table reads as the summary reads it, with the rows its manifest line
+    counts: one removed, cut short, damaged or replaced is not."""
+    try:
+        return read_faces([path]).num_rows == rows
+    except (OSError, pa.ArrowException):  # ArrowInvalid: not Parquet, or damaged
+        return False
+
+
 def people_of(faces: pa.Table, frame_seconds: dict[str, float], scheme: BucketScheme) -> pa.Table:
     """The people of a faces table. `frame_seconds`: each video input's frame interval, which a track's
     dwell time includes (a track seen on one frame was there for one frame's time)."""
