@@ -1,6 +1,6 @@
 """An archive's state that a user or a crash can damage: the --out-dir itself, its manifest, its faces
-tables, a stop that leaves files half-made. Each test fails without the fix it guards; each row a user
-can meet is in docs/command-line.md, "Bad input"."""
+tables, links and loops among the inputs, a stop that leaves files half-made. Each test fails without
+the fix it guards; each row a user can meet is in docs/command-line.md, "Bad input"."""
 import os
 import shutil
 import signal
@@ -204,3 +204,24 @@ def test_sigterm_to_the_process_group_leaves_no_lock_or_part(random_models, tmp_
     assert child.returncode == 130, err.decode()[-800:]
     assert leftovers(out) == []
     assert run(*command) == 0 and leftovers(out) == []
+
+
+# --- inputs: loops and FIFOs ---
+
+@pytest.mark.parametrize("make", ["loop", "fifo"])
+def test_a_loop_of_links_or_a_fifo_in_an_input_folder_is_left_out(make, photos, random_models, tmp_path):
+    """In a child process: without the fix a FIFO blocks the run for ever."""
+    if make == "loop":
+        (photos / "x.mp4").symlink_to("y.mp4")
+        (photos / "y.mp4").symlink_to("x.mp4")
+    else:
+        os.mkfifo(photos / "x.mp4")
+    out = tmp_path / "out"
+    child = subprocess.run([sys.executable, "-m", "agegender", "process", str(photos), "--out-dir", str(out),
+                            "--models", str(random_models)], capture_output=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    err = child.stderr.decode()
+    assert child.returncode == 0, err[-800:]
+    reason = "a loop of symbolic links" if make == "loop" else "not a regular file"
+    assert f"left out: {photos / 'x.mp4'}: {reason}" in err
+    assert sorted(inputs_table(out)) == ["in/a.jpg", "in/b.jpg"]

@@ -2,13 +2,18 @@
 each with the relative path its outputs mirror under the output folder."""
 from __future__ import annotations
 
+import errno
 import glob
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from agegender.errors import InputError, OutputError
 from agegender.sources.capture import IMAGE_SUFFIXES, VIDEO_FILE_SUFFIXES, refuse_non_utf8_path
+
+log = logging.getLogger("agegender")
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,25 @@ def _walk(folder: Path, skip: Path) -> list[Path]:
     for root, folders, files in os.walk(folder, onerror=_unreadable):
         root_path = Path(root)
         folders[:] = sorted(f for f in folders if not f.startswith(".") and not _same(root_path / f, skip))
-        found += [root_path / name for name in sorted(files) if not name.startswith(".") and is_media(Path(name))]
+        found += [root_path / name for name in sorted(files)
+                  if not name.startswith(".") and is_media(Path(name)) and not _left_out(root_path / name)]
     return found
+
+
+def _left_out(path: Path) -> bool:
+    """True, saying why, for a media name found in a folder or by a glob that is a loop of symbolic links
+    or not a regular file (a FIFO would wait forever for a writer): the run goes on without it. A dangling
+    link is not left out: it fails with its reason, as a file that cannot be read does."""
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        reason = "not a regular file"
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return False
+        reason = "a loop of symbolic links"
+    log.warning("left out: %s: %s", path, reason)
+    return True
 
 
 def _unreadable(error: OSError) -> None:
@@ -68,14 +90,14 @@ def _unreadable(error: OSError) -> None:
 def _inside(path: Path, folder: Path) -> bool:
     try:
         return folder.resolve() in path.resolve().parents
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a loop of symbolic links
         return False
 
 
 def _same(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
-    except OSError:
+    except (OSError, RuntimeError):
         return False
 
 
@@ -102,7 +124,7 @@ def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
                     continue  # the outputs of an earlier run are not inputs
                 if match.is_dir():
                     matches += [(p, _place(p, root, spec)) for p in _walk(match, out_dir)]
-                elif is_media(match):
+                elif is_media(match) and not _left_out(match):
                     matches.append((match, _place(match, root, spec)))
             if not matches:
                 raise InputError(f"{spec} matches no videos or images")
