@@ -1,6 +1,6 @@
 """An archive's state that a user or a crash can damage: the --out-dir itself, its manifest, its faces
-tables, links and loops among the inputs, a stop that leaves files half-made. Each test fails without
-the fix it guards; each row a user can meet is in docs/command-line.md, "Bad input"."""
+tables, links and loops among the inputs, inputs that go away, a stop that leaves files half-made. Each
+test fails without the fix it guards; each row a user can meet is in docs/command-line.md, "Bad input"."""
 import os
 import shutil
 import signal
@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from agegender.archive.task import ArchiveWorker
 from agegender.commands.cli import main
 from tests.conftest import MEDIA, ROOT, need, one_line_error, write_crowd_clip
 
@@ -206,7 +207,7 @@ def test_sigterm_to_the_process_group_leaves_no_lock_or_part(random_models, tmp_
     assert run(*command) == 0 and leftovers(out) == []
 
 
-# --- inputs: loops and FIFOs ---
+# --- inputs: loops, FIFOs, inputs that go away ---
 
 @pytest.mark.parametrize("make", ["loop", "fifo"])
 def test_a_loop_of_links_or_a_fifo_in_an_input_folder_is_left_out(make, photos, random_models, tmp_path):
@@ -225,3 +226,31 @@ def test_a_loop_of_links_or_a_fifo_in_an_input_folder_is_left_out(make, photos, 
     reason = "a loop of symbolic links" if make == "loop" else "not a regular file"
     assert f"left out: {photos / 'x.mp4'}: {reason}" in err
     assert sorted(inputs_table(out)) == ["in/a.jpg", "in/b.jpg"]
+
+
+def test_inputs_that_go_away_are_missing_not_failed_and_the_closing_line_says_so(photos, random_models, tmp_path,
+                                                                                  monkeypatch, capsys):
+    shutil.copy(photos / "a.jpg", photos / "c.jpg")
+    process = ArchiveWorker.process
+
+    def deleting_c(self, item, *args, **kwargs):  # c.jpg is deleted while a.jpg is processed
+        if item.key == "in/a.jpg":
+            (photos / "c.jpg").unlink()
+        return process(self, item, *args, **kwargs)
+    monkeypatch.setattr(ArchiveWorker, "process", deleting_c)
+    out = tmp_path / "out"
+    assert run(photos, "--out-dir", out, "--models", random_models) == 1
+    assert inputs_table(out)["in/c.jpg"]["status"] == "missing"
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert run(photos, "--out-dir", out, "--models", random_models) == 0  # the same command again
+    out_text = capsys.readouterr().out
+    assert "2 of 2 inputs done" in out_text and "1 inputs of the folder no longer exist (listed as missing)" in out_text
+    assert {key: row["status"] for key, row in inputs_table(out).items()} == {
+        "in/a.jpg": "done", "in/b.jpg": "done", "in/c.jpg": "missing"}
+    assert "in/c.jpg" in (out / "inputs.csv").read_text() and "failed" not in (out / "inputs.csv").read_text()
+    (photos / "b.jpg").unlink()  # gone after it was done: its faces leave the tables, its files stay
+    assert run(photos, "--out-dir", out, "--models", random_models) == 0
+    assert "2 inputs of the folder no longer exist" in capsys.readouterr().out
+    assert inputs_table(out)["in/b.jpg"]["status"] == "missing" and faces_of(out, "in/b.jpg") == []
+    assert (out / "in" / "b.jpg.faces.parquet").exists()

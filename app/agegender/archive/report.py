@@ -43,8 +43,8 @@ def render(inputs: list[dict], people: list[dict], title: str) -> str:
     design = designs[0] if designs else None
     mine = [p for p in people if p["design"] == design]
     done = [i for i in inputs if i["status"] == "done"]
-    failed = [i for i in inputs if i["status"] != "done"]
-    totals = {"inputs": len(inputs), "done": len(done), "failed": len(failed),
+    totals = {"inputs": len(inputs), "done": len(done),
+              **{status: sum(i["status"] == status for i in inputs) for status in ("failed", "missing")},
               "frames": sum(i["frames"] or 0 for i in done),
               "video_seconds": round(sum(i["video_seconds"] or 0 for i in done), 1),
               "faces": sum(i["faces"] or 0 for i in done), "people": len(mine)}
@@ -150,7 +150,8 @@ def _page(title: str, body: str) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 1100px; color: #212121; }}
 table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; }}
-tr.failed td {{ background: #fdecea; }} .charts {{ display: flex; flex-wrap: wrap; gap: 1em; }}
+tr.failed td {{ background: #fdecea; }} tr.missing td {{ background: #eeeeee; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 1em; }}
 figure {{ margin: 0; }} figcaption {{ font-size: 0.85em; color: #555; }}
 </style></head><body>
 {body}

@@ -67,7 +67,8 @@ def _refuse_outputs_outside(out_dir: Path, outputs: list[Path]) -> None:
 
 def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "local", workers: int = 1,
                     ray_address: str | None = None, force: bool = False) -> int:
-    """Exit status: 0 all done, 1 some input failed (listed), 130 interrupted (what finished is kept)."""
+    """Exit status: 0 all done, 1 some input failed or went missing (listed), 130 interrupted (what finished
+    is kept)."""
     out_dir = options.out_dir
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise OutputError(f"--out-dir {out_dir} is not a folder; give a new folder, or the --out-dir of an earlier "
@@ -97,7 +98,7 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
         if skipped:
             say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
         interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
-        finished = manifest.finished()
+        finished = _missing_marked(manifest.finished())
         try:
             write_tables(out_dir, finished, options.settings.buckets)
         except KeyboardInterrupt:
@@ -136,6 +137,15 @@ def _fail_lost_parts(manifest: Manifest, out_dir: Path) -> None:
         if line.status == "done" and not part_is_whole(part, line.rows):
             manifest.record(dataclasses.replace(line, status="failed", problem=f"{part} was removed or damaged; "
                                                 f"a run that names {line.path} redoes it"))
+
+
+def _missing_marked(finished: dict[str, Finished]) -> dict[str, Finished]:
+    """The lines, those of inputs that no longer exist marked 'missing' for the tables and the closing line.
+    The manifest keeps them as they were: an input that comes back is not redone."""
+    return {key: line if Path(line.path).exists() else
+            dataclasses.replace(line, status="missing", problem=f"{line.path} no longer exists"
+                                + ("; its files here are kept, outside the tables" if line.status == "done" else ""))
+            for key, line in finished.items()}
 
 
 def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_address) -> bool:
@@ -206,14 +216,20 @@ def write_tables(out_dir: Path, finished: dict[str, Finished], bucket_setting: s
 
 
 def _tell(finished: dict[str, Finished], keys: list[str], out_dir: Path, interrupted: bool) -> int:
+    """The closing line and the problems, as the tables have them: this run's inputs, and inputs of the
+    folder that no longer exist."""
     mine = [finished[key] for key in keys if key in finished]
     done = [line for line in mine if line.status == "done"]
-    failed = [line for line in mine if line.status == "failed"]
+    failed = [line for line in mine if line.status != "done"]  # missing ones too: they could not be processed
+    missing = [line for line in finished.values() if line.status == "missing"]
+    named = set(keys)
+    earlier = [line for line in missing if line.key not in named]
     frames = sum(line.frames for line in done)
     video = sum(line.video_seconds for line in done)
-    print(f"{len(done)} of {len(keys)} inputs done ({frames} frames, {video:.0f} s of video); tables and report in "
-          f"{out_dir}")
-    for line in failed:
+    gone = f"; {len(missing)} inputs of the folder no longer exist (listed as missing)" if missing else ""
+    print(f"{len(done)} of {len(keys)} inputs done ({frames} frames, {video:.0f} s of video){gone}; tables and "
+          f"report in {out_dir}")
+    for line in failed + earlier:
         say(f"{line.key}: {line.problem}")
     partly = [line for line in done if line.problem]
     for line in partly:
