@@ -142,6 +142,21 @@ def test_a_video_whose_first_frames_are_scrambled_says_how_many_are_damaged(shor
     assert "scrambled.mp4: 3 of 12 frames are damaged and could not be decoded whole" in line, line
 
 
+def test_a_video_whose_first_frame_is_lost_counts_the_frames_lost_with_it(short_clip, random_models, tmp_path,
+                                                                           capsys):
+    """FFmpeg gives no frame for a packet it cannot read, nor for the frames that depend on it."""
+    import av
+    video = write_h264(tmp_path / "headless.mp4", short_clip)
+    with av.open(str(video)) as container:
+        first = next(packet for packet in container.demux(video=0) if packet.size)
+        start, size = first.pos, first.size
+    data = bytearray(video.read_bytes())
+    data[start:start + size] = np.random.default_rng(0).integers(0, 256, size, np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    assert run(video, "--models", random_models) == 1
+    assert "headless.mp4: 12 of 12 frames are damaged" in capsys.readouterr().err
+
+
 def test_a_second_run_on_the_same_outputs_is_refused_naming_the_first(long_clip, random_models, tmp_path, capsys):
     out, results = tmp_path / "conc.mp4", tmp_path / "conc.jsonl"
     first = start_agegender(["process", long_clip, "--out", out, "--results", results, "--models", random_models],

@@ -227,13 +227,14 @@ class VideoFileSource:
 
 
 class DamagedFrames(threading.Thread):
-    """Decodes a video once more with PyAV, on a thread of its own, counting the frames FFmpeg flags as
-    concealed (damaged data) and the packets it cannot decode at all: OpenCV reports neither."""
+    """Decodes a video once more with PyAV, on a thread of its own, counting its frames (one a packet) and
+    those that come out whole: FFmpeg flags the frames it patched (concealed), and gives none for a packet
+    it cannot decode or for the frames that depend on one. OpenCV reports neither."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(daemon=True, name="damage-count")
         self.path = path
-        self.damaged = self.total = 0
+        self.frames = self.whole = 0
         self._stopping = threading.Event()
         self.start()
 
@@ -246,20 +247,18 @@ class DamagedFrames(threading.Thread):
                 for packet in container.demux(stream):
                     if self._stopping.is_set():
                         return
+                    self.frames += packet.size > 0  # (the last, empty, packet only flushes the decoder)
                     try:
-                        for frame in packet.decode():
-                            self.total += 1
-                            self.damaged += frame.is_corrupt
+                        self.whole += sum(not frame.is_corrupt for frame in packet.decode())
                     except av.FFmpegError:
-                        self.total += 1
-                        self.damaged += 1
+                        pass
         except (av.FFmpegError, IndexError, OSError):  # what was counted stands; a cut is OpenCV's to report
             pass
 
     def result(self) -> tuple[int, int]:
         """(damaged frames, frames), once the count is done."""
         self.join()
-        return self.damaged, self.total
+        return max(self.frames - self.whole, 0), self.frames
 
     def stop(self) -> None:
         self._stopping.set()
