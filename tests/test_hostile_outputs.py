@@ -140,6 +140,27 @@ def test_a_folder_link_in_an_out_dir_that_leads_out_of_it_is_refused(photos, ran
     assert (elsewhere / "a.jpg.jsonl").read_bytes() == PRECIOUS
 
 
+def on_a_full_disk(folder: Path, *command) -> list:
+    """`command`, run with a small file system at `folder` that has two pages (8 KiB) left: a tmpfs in a mount
+    namespace of its own, which needs no privileges where user namespaces are allowed."""
+    if subprocess.run(["unshare", "--map-root-user", "--mount", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no mount namespace here (unshare) to make a full disk in")
+    fill = 'mount -t tmpfs -o size=64k none "$1" && (cat /dev/zero > "$1/fill"; truncate -s -8K "$1/fill") 2>/dev/null'
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c", f'{fill} && shift && exec "$@"', "sh", str(folder),
+            *map(str, command)]
+
+
+def test_a_full_disk_under_a_new_out_dir_is_called_a_full_disk(photos, random_models, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(on_a_full_disk(disk, sys.executable, "-m", "agegender", "process", photos, "--out-dir",
+                                         disk / "new", "--models", random_models),
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (f"agegender: error: cannot write {disk / 'new' / 'manifest.sqlite'}: the "
+                                            "disk is full; free space on it, or choose another --out-dir"), done.stderr
+
+
 def files_outside(root: Path, out: Path) -> dict:
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and out not in p.parents}
 

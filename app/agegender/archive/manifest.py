@@ -97,6 +97,8 @@ def _foreign(db: sqlite3.Connection) -> str | None:
 
 
 def _unusable(path: Path, exc: sqlite3.Error) -> OutputError:
+    if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:  # removing the manifest would not help
+        return OutputError(f"cannot write {path}: the disk is full; free space on it, or choose another --out-dir")
     if (exc.sqlite_errorname or "").startswith("SQLITE_READONLY"):
         return OutputError(f"{path} is read-only; make it writable to go on where the folder's runs stopped, or "
                            "choose another --out-dir")
