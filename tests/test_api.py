@@ -54,6 +54,13 @@ def test_both_designs_answer_for_every_face(group_photo):
     assert all(face.gender == face.designs["multitask"].gender for face in faces)
 
 
+def test_the_former_name_both_is_warned_of_once(caplog):
+    with pytest.warns(DeprecationWarning) as warned:
+        assert agegender.FaceAnalyzer(design="both").design == "compare"
+    assert [str(w.message) for w in warned] == ["design 'both' is now called 'compare'"]
+    assert "now called" not in caplog.text  # a program is told by the warning, not by a log line as well
+
+
 def test_track_follows_faces_through_video_frames(analyzer, crowd_video):
     capture = cv2.VideoCapture(str(crowd_video))
     frames = [cv2.resize(capture.read()[1], (960, 540)) for _ in range(6)]

@@ -136,7 +136,7 @@ class FaceAnalyzer:
                  buckets: str = "default", max_faces: int = DEFAULT_MAX_FACES,
                  models: str | Path | None = None, precision: str = "auto", detector: str = DEFAULT_PRESET,
                  backend: str = "auto") -> None:
-        self.design = _known_design(design_choice(design), "design")
+        self.design = _known_design(design_choice(design, from_code=True), "design")
         self.settings = Settings(min_face=min_face, buckets=buckets, provider=provider, max_faces=max_faces,
                                  precision=precision, detector=detector, backend=backend, detect_every=1,
                                  smoothing=False)
@@ -274,7 +274,7 @@ def draw(image, faces: Iterable[Face], color: str = "bgr", *, designs: str | Non
     held = list(faces[0].designs) if faces else []
     shown = held
     if designs is not None:
-        shown = list(DESIGNS_RUN[_known_design(design_choice(designs), "designs")])
+        shown = list(DESIGNS_RUN[_known_design(design_choice(designs, from_code=True), "designs")])
         if faces and not set(shown) <= set(held):
             raise ValueError(f"designs={designs!r}: these faces hold the answers of {' and '.join(held)} only; leave "
                              f"designs out, or analyze with FaceAnalyzer(design={designs!r})")

@@ -29,15 +29,18 @@ DESIGNS_RUN = {"multitask": ("multitask",), "single": ("single",), "compare": ("
 FORMER_DESIGN_NAMES = {"both": "compare"}
 
 
-def design_choice(name: str) -> str:
-    """The design choice `name` stands for: itself, or what a former name is now called (with a warning)."""
-    if name in FORMER_DESIGN_NAMES:
+def design_choice(name: str, from_code: bool = False) -> str:
+    """The design choice `name` stands for: itself, or what a former name is now called, said once: as a
+    DeprecationWarning to the caller of the API (`from_code`), else as a log line to the person."""
+    if name not in FORMER_DESIGN_NAMES:
+        return name
+    message = f"design {name!r} is now called {FORMER_DESIGN_NAMES[name]!r}"
+    if from_code:
         import warnings
-        warnings.warn(f"design {name!r} is now called {FORMER_DESIGN_NAMES[name]!r}", DeprecationWarning,
-                      stacklevel=3)
-        logging.getLogger("agegender").warning("design %r is now called %r", name, FORMER_DESIGN_NAMES[name])
-        return FORMER_DESIGN_NAMES[name]
-    return name
+        warnings.warn(message, DeprecationWarning, stacklevel=3)
+    else:
+        logging.getLogger("agegender").warning(message)
+    return FORMER_DESIGN_NAMES[name]
 MISSING_MODELS_HELP = ("The trained models are made by this project's training/ package (docs/models.md): "
                        "python -m training.train and python -m training.export write them to models/.")
 
