@@ -114,6 +114,22 @@ def test_the_report_renders_the_tables_numbers(local_run):
     assert re.sub(r"Made [\d: -]+", "", rebuilt) == re.sub(r"Made [\d: -]+", "", page)
 
 
+def test_the_reports_time_chart_never_adds_up_separate_inputs(local_run):
+    """Each clip is a recording of its own, timed from its own start: the whole run's chart shows the
+    busiest clip at each time, in stretches of whole seconds on these short clips."""
+    page = (local_run / "report.html").read_text(encoding="utf-8")
+    people = [p for p in pq.read_table(local_run / "people.parquet").to_pylist() if p["track"] is not None]
+    clips = sorted({p["input"] for p in people})
+    at_once = [max(sum(q["first_time"] <= p["first_time"] <= q["last_time"] for q in people if q["input"] == clip)
+                   for p in people if p["input"] == clip) for clip in clips]
+    assert len(clips) == 2 and sum(at_once) > max(at_once)
+    headlines = re.findall(r"most at once( in one input)?: (\d+)", page)
+    assert headlines == [(" in one input", str(max(at_once))), *(("", str(n)) for n in at_once)]
+    stretches = re.findall(r"<title>(\d+)-(\d+) s: \d+ people", page)
+    assert stretches and all(int(end) == int(start) + 1 for start, end in stretches)  # not '0-0 s'
+    assert re.search(r"th \{[^}]*white-space: nowrap", page)  # 'video s' on one line
+
+
 def test_a_second_run_skips_what_is_done_and_redoes_what_changed(archive, local_run, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(local_run, out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 from agegender.errors import InputError
 from agegender.outputs.safety import write_bytes_atomically
 
-OVER_TIME_BINS = 40
+OVER_TIME_BINS = 40  # at most; fewer where the video is shorter than 40 of the shortest stretch
+TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # seconds: stretches a reader can take in
 GENDER_COLOURS = {"female": "#c2185b", "male": "#1565c0"}
 OTHER_COLOUR = "#757575"
 
@@ -118,25 +119,50 @@ def _grouped_bars(groups: list[str], series: list[str], counts: Counter, label: 
 
 
 def _over_time(people: list[dict], what: str) -> str:
-    """People present in each of OVER_TIME_BINS stretches of video time (from each video's start)."""
+    """People present in each stretch of video time, each input timed from its own start. Inputs are
+    separate recordings, never added up: where there are several, a bar is the most present in any one
+    input during its stretch."""
     width, height, top, bottom = 480, 220, 20, 40
-    end = max(p["last_time"] for p in people) or 1.0
-    step = end / OVER_TIME_BINS
-    present = [sum(1 for p in people if p["first_time"] <= (b + 1) * step and p["last_time"] >= b * step)
-               for b in range(OVER_TIME_BINS)]
-    peak = max(present) or 1
-    bar = (width - 40) / OVER_TIME_BINS
+    by_input: dict[str, list[dict]] = defaultdict(list)
+    for p in people:
+        by_input[p["input"]].append(p)
+    several = len(by_input) > 1
+    end = max(p["last_time"] for p in people)
+    step = next((s for s in TIME_STEPS if end < s * OVER_TIME_BINS), 3600 * (end // 3600 // OVER_TIME_BINS + 1))
+    bins = int(end // step) + 1
+    unit, unit_name = next((u, n) for u, n in ((3600, "h"), (60, "min"), (1, "s")) if step % u == 0)
+    bar = (width - 40) / bins
+    peak = max(_most_at_once(theirs) for theirs in by_input.values())
+    present = [max((sum(p["first_time"] < (b + 1) * step and p["last_time"] >= b * step for p in theirs), key)
+                   for key, theirs in by_input.items()) for b in range(bins)]
+    tallest = max(count for count, _ in present) or 1
     shapes = []
-    for b, count in enumerate(present):
-        h = (height - top - bottom) * count / peak
+    for b, (count, key) in enumerate(present):
+        h = (height - top - bottom) * count / tallest
+        stretch = f"{b * step / unit:.0f}-{(b + 1) * step / unit:.0f} {unit_name}"
         shapes.append(f"<rect x='{30 + b * bar:.1f}' y='{height - bottom - h:.1f}' width='{bar - 1:.1f}' "
-                      f"height='{h:.1f}' fill='#2e7d32'><title>{b * step:.0f}-{(b + 1) * step:.0f} s: {count}"
-                      f"</title></rect>")
-    shapes.append(f"<text x='30' y='{height - bottom + 14}' font-size='11'>0 s</text>")
-    shapes.append(f"<text x='{width - 10}' y='{height - bottom + 14}' font-size='11' text-anchor='end'>{end:.0f} s"
-                  "</text>")
-    shapes.append(f"<text x='30' y='{top - 5}' font-size='11'>most at once: {peak}</text>")
-    return _svg(width, height, f"people present over time, {what}", shapes)
+                      f"height='{h:.1f}' fill='#2e7d32'><title>{stretch}: {count} people"
+                      + (f" in {_e(key)}" if several and count else "") + "</title></rect>")
+    shapes.append(f"<text x='30' y='{height - bottom + 14}' font-size='11'>0</text>")
+    shapes.append(f"<text x='{width - 10}' y='{height - bottom + 14}' font-size='11' text-anchor='end'>"
+                  f"{bins * step / unit:.0f} {unit_name}</text>")
+    shapes.append(f"<text x='30' y='{top - 5}' font-size='11'>most at once{' in one input' if several else ''}: "
+                  f"{peak}</text>")
+    label = f"people present over time, {what}" + (
+        ": at each time the busiest input's count, never a sum of inputs (each timed from its own start)"
+        if several else "")
+    return _svg(width, height, label, shapes)
+
+
+def _most_at_once(people: list[dict]) -> int:
+    """The most people of one input present at the same moment (from first_time to last_time, both in)."""
+    # at the same time, arrivals (0) are counted before departures (1)
+    events = sorted([(p["first_time"], 0) for p in people] + [(p["last_time"], 1) for p in people])
+    now = most = 0
+    for _, leaving in events:
+        now += -1 if leaving else 1
+        most = max(most, now)
+    return most
 
 
 def _svg(width: int, height: int, label: str, shapes: list[str]) -> str:
@@ -150,6 +176,7 @@ def _page(title: str, body: str) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 1100px; color: #212121; }}
 table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; }}
+th {{ white-space: nowrap; }}
 tr.failed td {{ background: #fdecea; }} tr.missing td {{ background: #eeeeee; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 1em; }}
 figure {{ margin: 0; }} figcaption {{ font-size: 0.85em; color: #555; }}
