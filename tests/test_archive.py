@@ -130,6 +130,13 @@ def test_the_reports_time_chart_never_adds_up_separate_inputs(local_run):
     assert re.search(r"th \{[^}]*white-space: nowrap", page)  # 'video s' on one line
 
 
+def test_the_tables_hold_times_to_the_millisecond(local_run):
+    people = pq.read_table(local_run / "people.parquet").to_pylist()
+    assert all(p["dwell_seconds"] == round(p["dwell_seconds"], 3) for p in people if p["track"] is not None)
+    for table in ("people.csv", "inputs.csv"):
+        assert not re.search(r"\.\d{4,}", (local_run / table).read_text())  # such as 1.4000000000000001
+
+
 def test_a_second_run_skips_what_is_done_and_redoes_what_changed(archive, local_run, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(local_run, out)

@@ -116,7 +116,8 @@ def people_of(faces: pa.Table, frame_seconds: dict[str, float], scheme: BucketSc
     for (key, design, track), members in groups.items():
         times = [rows["time"][i] for i in members]
         tracked = track >= 0
-        dwell = max(times) - min(times) + frame_seconds.get(key, 0.0) if tracked else None
+        # to the millisecond, as the times are: 1.36 + 0.04 is 1.4000000000000001 in floating point
+        dwell = round(max(times) - min(times) + frame_seconds.get(key, 0.0), 3) if tracked else None
         if tracked and dwell < PERSON_MIN_SECONDS:
             continue
         age = float(np.median([rows["age"][i] for i in members]))
