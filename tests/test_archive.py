@@ -3,6 +3,7 @@ processes or Ray, with the folder's tables and report. Real crowd video, real ph
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
@@ -135,6 +136,14 @@ def test_the_tables_hold_times_to_the_millisecond(local_run):
     assert all(p["dwell_seconds"] == round(p["dwell_seconds"], 3) for p in people if p["track"] is not None)
     for table in ("people.csv", "inputs.csv"):
         assert not re.search(r"\.\d{4,}", (local_run / table).read_text())  # such as 1.4000000000000001
+
+
+def test_the_closing_lines_count_the_inputs_alike(archive, tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="agegender")
+    assert main(["process", str(archive / "till.avi"), str(archive / "broken.mp4"), "--out-dir", str(tmp_path)]) == 1
+    said = capsys.readouterr()
+    counts = re.findall(r"(\d+ of \d+) inputs (\w+)", said.out + said.err + caplog.text)
+    assert sorted(counts) == [("1 of 2", "could"), ("1 of 2", "done")]
 
 
 def test_a_second_run_skips_what_is_done_and_redoes_what_changed(archive, local_run, tmp_path, capsys):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
 import time
 from contextlib import contextmanager
@@ -27,7 +26,6 @@ from agegender.vision import buckets
 
 import pyarrow as pa
 
-log = logging.getLogger("agegender")
 
 def model_digests(models_dir: Path | None) -> dict[str, str]:
     """SHA-256 of every network file a run may load: results of other models are not mixed in one folder."""
@@ -97,14 +95,16 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
         skipped = len(items) - len(todo) - len(unreadable)
         if skipped:
             say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
+        started = time.perf_counter()
         interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
+        spent = time.perf_counter() - started if todo else None
         finished = _missing_marked(manifest.finished())
         try:
             write_tables(out_dir, finished, options.settings.buckets)
         except KeyboardInterrupt:
             interrupted = True  # the earlier tables stay; the next run writes them again
     outputs_saved()
-    return _tell(finished, [item.key for item in items], out_dir, interrupted)
+    return _tell(finished, [item.key for item in items], out_dir, interrupted, spent)
 
 
 @contextmanager
@@ -154,14 +154,11 @@ def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_addre
     if not todo:
         return False
     total_frames = sum(_frame_estimate(item) for item, _ in todo)
-    started = time.perf_counter()
     engine = open_engine(options, engine_name, workers, ray_address)
     bar = tqdm(total=total_frames or None, unit="frame", dynamic_ncols=True, desc=f"0/{len(todo)} inputs")
-    done = 0
     try:
-        for line in engine.run(todo, bar.update):
+        for done, line in enumerate(engine.run(todo, bar.update), 1):
             manifest.record(line)
-            done += 1
             bar.set_description(f"{done}/{len(todo)} inputs")
             if line.problem:
                 bar.write(f"agegender: {line.key}: {line.problem}")
@@ -169,13 +166,10 @@ def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_addre
     except KeyboardInterrupt:
         for line in engine.finished_after_stop():
             manifest.record(line)
-            done += 1
         return True
     finally:
         bar.close()
         engine.close()
-        elapsed = time.perf_counter() - started
-        log.info("%d of %d inputs processed in %.0f s", done, len(todo), elapsed)
 
 
 def _frame_estimate(item: ArchiveInput) -> int:
@@ -215,9 +209,10 @@ def write_tables(out_dir: Path, finished: dict[str, Finished], bucket_setting: s
     report.write_report(out_dir)
 
 
-def _tell(finished: dict[str, Finished], keys: list[str], out_dir: Path, interrupted: bool) -> int:
+def _tell(finished: dict[str, Finished], keys: list[str], out_dir: Path, interrupted: bool,
+          spent: float | None) -> int:
     """The closing line and the problems, as the tables have them: this run's inputs, and inputs of the
-    folder that no longer exist."""
+    folder that no longer exist. `spent`: the seconds this run processed inputs (None: it had none to do)."""
     mine = [finished[key] for key in keys if key in finished]
     done = [line for line in mine if line.status == "done"]
     failed = [line for line in mine if line.status != "done"]  # missing ones too: they could not be processed
@@ -227,8 +222,9 @@ def _tell(finished: dict[str, Finished], keys: list[str], out_dir: Path, interru
     frames = sum(line.frames for line in done)
     video = sum(line.video_seconds for line in done)
     gone = f"; {len(missing)} inputs of the folder no longer exist (listed as missing)" if missing else ""
-    print(f"{len(done)} of {len(keys)} inputs done ({frames} frames, {video:.0f} s of video){gone}; tables and "
-          f"report in {out_dir}")
+    took = f"; this run took {spent:.0f} s" if spent is not None else ""
+    print(f"{len(done)} of {len(keys)} inputs done ({frames} frames, {video:.0f} s of video){gone}{took}; tables "
+          f"and report in {out_dir}")
     for line in failed + earlier:
         say(f"{line.key}: {line.problem}")
     partly = [line for line in done if line.problem]
