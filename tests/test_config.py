@@ -1,6 +1,7 @@
 import pytest
 
 from agegender.config import ConfigError, Settings, load_settings
+from tests.conftest import ROOT
 
 
 def write(tmp_path, text):
@@ -28,6 +29,12 @@ def test_file_then_command_line(tmp_path):
 def test_bad_settings_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, text))
+
+
+def test_the_example_kiosk_file_loads_with_its_keys_checked():
+    settings = load_settings(ROOT / "assets" / "kiosk.toml")
+    assert settings.kiosk and settings.source == "0" and settings.min_face == 40
+    assert settings.kiosk_exit_keys == "Ctrl+Shift+Q" and settings.attract_after_s == 3.0
 
 
 def test_missing_config_file(tmp_path):

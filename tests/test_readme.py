@@ -29,3 +29,24 @@ def test_the_readme_python_example_runs(group_photo, crowd_video, tmp_path):
     drawn, photo = cv2.imread(str(annotated)), cv2.imread(str(group_photo))
     changed = cv2.absdiff(drawn, photo).max(axis=2) > 60  # far beyond what saving as JPEG changes (1 pixel)
     assert drawn.shape == photo.shape and changed.sum() > 2000  # the photo with six faces' boxes and labels
+
+
+def test_the_readme_first_commands_run_on_files_that_ship(tmp_path, monkeypatch):
+    """The first command finds the faces of the drawn sample; the kiosk's settings file is there."""
+    import json
+    import re
+    import shlex
+    from agegender.commands.cli import main
+    from agegender.config import load_settings
+    readme = (ROOT / "README.md").read_text()
+    command = shlex.split(next(line for line in readme.splitlines() if line.startswith("agegender process ")))
+    monkeypatch.chdir(tmp_path)  # its outputs go here; its input is the checkout's
+    assert main([str(ROOT / arg) if arg.startswith("assets/") else arg for arg in command[1:]]) == 0
+    (line,) = (tmp_path / "faces.jsonl").read_text().splitlines()
+    faces = json.loads(line)["faces"]
+    answers = [face["designs"]["multitask"] for face in faces]
+    assert len(faces) == 2 and all(face["score"] > 0.9 for face in faces)
+    assert all(answer["age_bucket"] and answer["gender"] in ("female", "male") for answer in answers)
+    assert (tmp_path / "annotated.jpg").stat().st_size > 0
+    (config,) = set(re.findall(r"agegender --kiosk --config (\S+?)`", readme))
+    assert load_settings(ROOT / config).kiosk
