@@ -126,7 +126,7 @@ def test_the_reports_time_chart_never_adds_up_separate_inputs(local_run):
     assert len(clips) == 2 and sum(at_once) > max(at_once)
     headlines = re.findall(r"most at once( in one input)?: (\d+)", page)
     assert headlines == [(" in one input", str(max(at_once))), *(("", str(n)) for n in at_once)]
-    stretches = re.findall(r"<title>(\d+)-(\d+) s: \d+ people", page)
+    stretches = re.findall(r"<title>(\d+)-(\d+) s: \d+ present", page)
     assert stretches and all(int(end) == int(start) + 1 for start, end in stretches)  # not '0-0 s'
     assert re.search(r"th \{[^}]*white-space: nowrap", page)  # 'video s' on one line
 

@@ -141,7 +141,7 @@ def _over_time(people: list[dict], what: str) -> str:
         h = (height - top - bottom) * count / tallest
         stretch = f"{b * step / unit:.0f}-{(b + 1) * step / unit:.0f} {unit_name}"
         shapes.append(f"<rect x='{30 + b * bar:.1f}' y='{height - bottom - h:.1f}' width='{bar - 1:.1f}' "
-                      f"height='{h:.1f}' fill='#2e7d32'><title>{stretch}: {count} people"
+                      f"height='{h:.1f}' fill='#2e7d32'><title>{stretch}: {count} present"
                       + (f" in {_e(key)}" if several and count else "") + "</title></rect>")
     shapes.append(f"<text x='30' y='{height - bottom + 14}' font-size='11'>0</text>")
     shapes.append(f"<text x='{width - 10}' y='{height - bottom + 14}' font-size='11' text-anchor='end'>"
