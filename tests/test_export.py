@@ -13,17 +13,26 @@ from training.train import build_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def real_crops(detector, group_photo):
+def group_landmarks(detector, group_photo):
     image = cv2.imread(str(group_photo))
-    return align_faces(image, detector.detect(image).landmarks, 112)
+    return image, detector.detect(image).landmarks
 
 
+@pytest.fixture(scope="module")
+def real_crops(group_landmarks):
+    return align_faces(*group_landmarks, 112)
+
+
+@pytest.mark.parametrize("trunk", ["mobilefacenet", "faceres"])
 @pytest.mark.parametrize("design", ["multitask", "age", "gender"])
-def test_pytorch_and_onnx_runtime_agree(design, real_crops, tmp_path):
+def test_pytorch_and_onnx_runtime_agree(design, trunk, group_landmarks, tmp_path):
+    from training.trunks import TRUNKS
     torch.manual_seed(1)
-    model = build_model(design).eval()
+    model = build_model(design, trunk).eval()
     path = export_network(model, design, tmp_path / f"{design}.onnx")
     network = load_network(path)
+    assert network.info.input_size == TRUNKS[trunk].input_size  # the file says what crops it takes
+    real_crops = align_faces(*group_landmarks, network.info.input_size)
     onnx_out = network.run(real_crops)
     with torch.no_grad():
         torch_out = model(to_tensor(real_crops[..., ::-1]))  # crops are BGR; the recipe is RGB
@@ -54,7 +63,7 @@ def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_r
     from training.export import ship
     from training.quantize import quantize
     torch.manual_seed(1)
-    model = build_model("multitask").eval()
+    model = build_model("multitask", "mobilefacenet").eval()  # 112 x 112, as real_crops
     path = tmp_path / "multitask.onnx"
     ship(model, "multitask", path)
     calibrated = onnx.load(str(path))  # as training.calibrate leaves it
@@ -71,7 +80,7 @@ def test_shipping_the_same_weights_again_keeps_the_int8_copy_and_other_weights_r
         assert meta["test_metrics"] == {"utkface": {"mae": 4.4}}
     assert meta["precision"] == "int8"
     torch.manual_seed(2)
-    ship(build_model("multitask").eval(), "multitask", path)
+    ship(build_model("multitask", "mobilefacenet").eval(), "multitask", path)
     assert not int8_copy(path).exists()
     assert not {p.key for p in onnx.load(str(path)).metadata_props} & {"gender_temperature", "gender_thresholds",
                                                                        "test_time_mirror"}

@@ -55,13 +55,15 @@ def test_smoke_training_exports_a_model_the_app_runs(tmp_path, monkeypatch):
     from training.train import Config, build_model, train
     import torch
 
+    from training import recipe
+    from training.trunks import TRUNKS
+    size = TRUNKS[recipe.TRUNK].input_size  # crops of the recipe's trunk's input size
     split = read_split()
     names = split["train"][:256] + split["val"][:256]  # --limit takes that many of each
-    build_cache(sorted(names), UTKFACE, "utkface", cache_dir=tmp_path / "cache")
+    build_cache(sorted(names), UTKFACE, "utkface", size, cache_dir=tmp_path / "cache")
     config = dict(design="multitask", epochs=1, batch=32, limit=256, warmup_steps=2, sources=("utkface",))
     paused = train(Config(**config, max_minutes=0), tmp_path / "run", cache_dir=tmp_path / "cache")
     assert paused["stopped"] is None and paused["global_step"] == 1  # paused by the time limit, resumable
-    from training import recipe
     with monkeypatch.context() as changed:  # the code's recipe changed since the run started: no mixing
         changed.setattr(recipe, "YOUNG_REPEATS", recipe.YOUNG_REPEATS + 1)
         with pytest.raises(SystemExit, match="would mix the two"):
@@ -79,6 +81,6 @@ def test_smoke_training_exports_a_model_the_app_runs(tmp_path, monkeypatch):
     model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"])
     models = tmp_path / "models"
     export_network(model, "multitask", models / "multitask.onnx")
-    crops = np.load(tmp_path / "cache" / "utkface_112.npy")[:8][..., ::-1]
+    crops = np.load(tmp_path / "cache" / f"utkface_{size}.npy")[:8][..., ::-1]
     predictions = load_design("multitask", models).predict(np.ascontiguousarray(crops))
     assert len(predictions) == 8 and np.all(np.isfinite(predictions.expected_age))
