@@ -9,7 +9,7 @@ from agegender.vision.track import iou_matrix
 
 
 def test_area_resize_matches_adaptive_average_pooling():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     ours = area_resize(cv2.integral(image), 17, 29)

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 
 from agegender.vision.align import align_faces  # noqa: E402
 from agegender.vision.designs import load_network  # noqa: E402
