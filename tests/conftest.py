@@ -128,6 +128,16 @@ def long_clip(crowd_video, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def photos(tmp_path) -> Path:
+    """A folder of two real portraits, a.jpg and b.jpg."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, photo in zip(("a.jpg", "b.jpg"), sorted(need(MEDIA).glob("portrait-*.jpg"))):
+        shutil.copy(photo, folder / name)
+    return folder
+
+
+@pytest.fixture
 def copy_models(random_models, tmp_path):
     def _copy() -> Path:
         target = tmp_path / "models"

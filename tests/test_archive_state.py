@@ -16,7 +16,7 @@ import pytest
 
 from agegender.archive.task import ArchiveWorker
 from agegender.commands.cli import main
-from tests.conftest import MEDIA, ROOT, need, one_line_error, write_crowd_clip
+from tests.conftest import ROOT, one_line_error, write_crowd_clip
 
 PRECIOUS = b"PRECIOUS\n"
 
@@ -36,16 +36,6 @@ def faces_of(out: Path, key: str) -> list:
 def leftovers(out: Path) -> list:
     """Locks and temporary files: a run that ended, however it ended, leaves none."""
     return sorted(p.name for p in out.rglob(".*") if p.name.endswith(".lock") or ".part" in p.name)
-
-
-@pytest.fixture
-def photos(tmp_path) -> Path:
-    """A folder of two real portraits, a.jpg and b.jpg."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, photo in zip(("a.jpg", "b.jpg"), sorted(need(MEDIA).glob("portrait-*.jpg"))):
-        shutil.copy(photo, folder / name)
-    return folder
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import cv2
 import pytest
 
 from agegender.commands.cli import main
-from tests.conftest import MEDIA, ROOT, need, one_line_error
+from tests.conftest import ROOT, one_line_error
 
 PRECIOUS = b"PRECIOUS\n"
 
@@ -25,16 +25,6 @@ def run(*args) -> int:
 
 def link(kind: str, at: Path, to: Path) -> None:
     at.symlink_to(to) if kind == "symbolic" else os.link(to, at)
-
-
-@pytest.fixture
-def photos(tmp_path) -> Path:
-    """A folder of two real portraits, a.jpg and b.jpg."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, photo in zip(("a.jpg", "b.jpg"), sorted(need(MEDIA).glob("portrait-*.jpg"))):
-        shutil.copy(photo, folder / name)
-    return folder
 
 
 @pytest.fixture
