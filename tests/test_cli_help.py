@@ -35,3 +35,16 @@ def test_the_cluster_install_line_is_the_one_docs_give():
     assert 'pip install -e ".[cluster]"' in RAY_INSTALL
     for doc in ("README.md", "docs/archive.md"):
         assert 'pip install -e ".[cluster]"' in (ROOT / doc).read_text()
+
+
+def test_the_docs_list_the_settings_process_reads_from_its_config_file():
+    from agegender.commands.cli import FILE_SETTINGS
+    from tests.conftest import ROOT
+    row = next(line for line in (ROOT / "docs" / "command-line.md").read_text().splitlines()
+               if line.startswith("| `process --config` |"))
+    listed = row.split("|")[2].split(" apply")[0].replace(" and ", ", ").split(", ")
+    assert sorted(word.strip() for word in listed) == sorted(FILE_SETTINGS)
+
+
+def test_buckets_help_marks_the_default_scheme_not_an_example():
+    assert "'0-9,10-19,...,70+' (default)" not in help_of("process")

@@ -36,8 +36,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", choices=Settings.CHOICES["detector"],
                         help=f"fast, or reference: facenet-pytorch's settings exactly ({defaults.detector})")
     parser.add_argument("--min-face", type=int, help=f"smallest face to look for, in pixels ({defaults.min_face})")
-    parser.add_argument("--buckets", help="age buckets: default, decades, or ranges from 0 without gaps like "
-                                          "'0-9,10-19,...,70+' (default)")
+    parser.add_argument("--buckets", help="age buckets: default (the default), decades, or ranges from 0 without "
+                                          "gaps like '0-9,10-19,...,70+'")
     parser.add_argument("--provider", choices=Settings.CHOICES["provider"],
                         help="ONNX Runtime execution provider: auto (CUDA if available; default), cpu, cuda")
     parser.add_argument("--backend", choices=Settings.CHOICES["backend"],
