@@ -1,5 +1,6 @@
 """The window's live view, offscreen: every frame a source delivers is painted, in order, whatever
-inference does; boxes between results follow each track's motion; the playback bar follows playback
+inference does; boxes between results follow each track's motion, and a result too late to be on its
+faces is not drawn; the playback bar follows playback
 and seeks the source. Behaviour only: nothing here depends on how fast the machine is."""
 import time
 from types import SimpleNamespace
@@ -18,6 +19,8 @@ from agegender.sources.live import FrameGrabber  # noqa: E402
 from agegender.vision import buckets  # noqa: E402
 from agegender.vision.designs import Predictions  # noqa: E402
 from agegender.vision.detect import Detections  # noqa: E402
+from agegender.vision.track import iou_matrix  # noqa: E402
+from tests.conftest import write_crowd_clip  # noqa: E402
 
 
 class PacedFrames:
@@ -223,3 +226,83 @@ def test_switching_source_or_closing_during_a_long_inference_neither_aborts_nor_
     qtbot.waitUntil(lambda: window.session._retiring == [], timeout=5000)
     window.close()
     assert not window.isVisible()
+
+
+RESULT_DELAY_FRAMES = 25  # a second at the crowd clip's 25 FPS: a busy machine's results
+
+
+def crowd_frames(path) -> list:
+    from agegender.sources.capture import VideoFileSource
+    source = VideoFileSource(path)
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame)
+    source.close()
+    return frames
+
+
+def off_the_faces(boxes, found: Detections) -> list:
+    """The boxes that overlap no face found on the frame (IoU < 0.5)."""
+    if not len(found):
+        return list(boxes)
+    return [box for box in boxes if iou_matrix(np.array([box], np.float32), found.boxes).max() < 0.5]
+
+
+@pytest.mark.parametrize("delay", [0, RESULT_DELAY_FRAMES], ids=["on time", "a second late"])
+def test_each_box_drawn_is_on_a_face_of_the_frame_it_is_drawn_over(random_models, tmp_path, delay):
+    """The crowd clip replayed as the window sees it on a machine whose every result comes `delay` frames
+    after its own frame, inference then taking the newest frame: each box drawn over frame N is on a face
+    the detector finds on frame N, or none is drawn."""
+    from agegender.assemble import build_pipeline
+    frames = crowd_frames(write_crowd_clip(tmp_path / "crowd.avi", 100))
+    # every processed frame detected in full: on time, the boxes are the detector's own
+    pipeline, _, _ = build_pipeline(Settings(detect_every=1), random_models, designs=("multitask",))
+    overlay, in_flight, drawn_on = Overlay(), None, 0
+    for frame in frames:
+        if in_flight is not None and frame.index >= in_flight.frame_index + delay:
+            overlay.update(in_flight, ["multitask"], frame.segment)
+            in_flight = None
+        if in_flight is None:
+            in_flight = pipeline.process(frame, ["multitask"])
+            if not delay:
+                overlay.update(in_flight, ["multitask"], frame.segment)
+                in_flight = None
+        boxes = [face.box for face in overlay.faces_at(frame)]
+        assert off_the_faces(boxes, pipeline.detector.detect(frame.image)) == [], f"frame {frame.index}"
+        drawn_on += bool(boxes)
+    if not delay:
+        assert drawn_on == len(frames)  # (the check above is not met by drawing nothing)
+
+
+def test_no_box_stays_at_the_end_of_a_file_whose_results_come_late(qtbot, make_window, tmp_path):
+    """The last result of a file comes after its last frame, for a frame a second before it: the faces
+    have moved on, and nothing of it is drawn over the last frame, which stays on screen."""
+    clip = write_crowd_clip(tmp_path / "crowd.avi", 50)
+    window = make_window()
+    late = LateResults(window.pipeline, RESULT_DELAY_FRAMES / 25)
+    window.pipeline = late
+    window.open_source(str(clip))
+    qtbot.waitUntil(lambda: window.grabber is not None and window.grabber.ended and late.last_index == 49
+                    and window.results_received == len(late.returned) and window.current_frame is not None
+                    and window.current_frame.index == 49, timeout=60000)
+    assert len(late.returned[-1].detections)  # it had faces to draw
+    assert window.video.faces == []
+
+
+class LateResults:
+    """The window's pipeline with every result handed over `late_s` of video time after its own frame,
+    as where inference takes that long: each call returns the newest result at least that old."""
+
+    def __init__(self, pipeline, late_s: float) -> None:
+        self.pipeline, self.late_s = pipeline, late_s
+        self.results, self.returned, self.last_index = [], [], None
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def process(self, frame, designs):
+        self.results.append(self.pipeline.process(frame, designs))
+        old = [r for r in self.results if r.time <= frame.time - self.late_s] or self.results[:1]
+        self.returned.append(old[-1])
+        self.last_index = frame.index
+        return old[-1]

@@ -4,8 +4,10 @@ Results arrive a few frames behind the frames on screen (and, on a slow machine,
 frames). Each face keeps the constant-velocity motion model of the tracker (vision/track.py), here in
 pixels per second of source time, measured from one result to the next for the same track id; a
 frame shown between results gets every box moved by velocity x (frame time - result time). The labels
-are the result's own, smoothed per track by the pipeline. No Qt here: the window paints these faces
-with QPainter (gui/overlay_paint.py), and recordings draw them with outputs/draw.py's annotate.
+are the result's own, smoothed per track by the pipeline. A result is drawn only over frames within
+DRAWN_WITHIN_S of its own: further on, its boxes would be where the faces were, not where they are. No
+Qt here: the window paints these faces with QPainter (gui/overlay_paint.py), and recordings draw them
+with outputs/draw.py's annotate.
 """
 from __future__ import annotations
 
@@ -16,6 +18,11 @@ import numpy as np
 from agegender.frames import FrameResult
 from agegender.outputs.labels import Label, face_label
 from agegender.vision.detect import Detections
+
+# Video seconds from a result's frame within which its faces are drawn. Velocity carries a box a few
+# frames; a second on (a busy machine's result) a walker is a face width or more away, and the box and
+# label would sit on someone else or on the wall behind: no box is better.
+DRAWN_WITHIN_S = 0.3
 
 
 @dataclass
@@ -30,12 +37,12 @@ class Overlay:
     """Keeps the newest result and each track's velocity; faces_at() places them at a frame's time.
 
     A result is not drawn over a frame of another segment (after a seek, a loop or a reconnect), nor more
-    than `stale_after_s` of source time away from it (a stalled inference), nor over another still image;
-    motion is extrapolated at most `max_extrapolation_s` ahead, so a face that stops is not carried off
-    screen."""
+    than `drawn_within_s` of source time away from it (slow or stalled inference), nor over another still
+    image. A track's velocity is measured between results at most `measured_within_s` apart."""
 
-    def __init__(self, max_extrapolation_s: float = 1.0, stale_after_s: float = 3.0, blend: float = 0.5) -> None:
-        self.max_extrapolation_s, self.stale_after_s, self.blend = max_extrapolation_s, stale_after_s, blend
+    def __init__(self, drawn_within_s: float = DRAWN_WITHIN_S, measured_within_s: float = 3.0,
+                 blend: float = 0.5) -> None:
+        self.drawn_within_s, self.measured_within_s, self.blend = drawn_within_s, measured_within_s, blend
         self.result: FrameResult | None = None
         self.designs: list[str] = []
         self._labels: list[Label | None] = []
@@ -44,7 +51,7 @@ class Overlay:
         self._segment = 0  # the Frame.segment of the result's frame
 
     def reset(self) -> None:
-        self.__init__(self.max_extrapolation_s, self.stale_after_s, self.blend)
+        self.__init__(self.drawn_within_s, self.measured_within_s, self.blend)
 
     def update(self, result: FrameResult, designs: list[str], segment: int = 0) -> None:
         """A new result from inference (on the GUI thread, in the order results come), for a frame of
@@ -62,7 +69,7 @@ class Overlay:
             seen[track_id] = (result.time, box.astype(np.float32))
             before = self._last_seen.get(track_id)
             dt = result.time - before[0] if before else 0.0
-            if before is None or not 0 < dt <= self.stale_after_s:
+            if before is None or not 0 < dt <= self.measured_within_s:
                 continue  # first seen (or seen again after a gap): standing still until measured
             measured = (box - before[1]) / dt
             previous = self._velocity.get(track_id, measured)  # the first measurement is taken as it is
@@ -83,9 +90,9 @@ class Overlay:
         if frame.is_still or result.source:
             return None  # another image: nothing in common with it
         dt = frame.time - result.time
-        if not -0.25 <= dt <= self.stale_after_s:
+        if abs(dt) > self.drawn_within_s:
             return None
-        return float(min(max(dt, 0.0), self.max_extrapolation_s))
+        return float(max(dt, 0.0))
 
     def faces_at(self, frame) -> list[OverlayFace]:
         """The newest result's faces, each box moved along its track's velocity to `frame`'s time."""
