@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agegender.commands.cli import main
-from tests.conftest import MEDIA, ROOT, need, one_line_error, write_crowd_clip
+from tests.conftest import GROUP_PHOTO, MEDIA, ROOT, need, one_line_error, write_crowd_clip
 
 SORT = [("input", "ascending"), ("frame", "ascending"), ("track", "ascending"), ("x1", "ascending"),
         ("design", "ascending")]
@@ -235,26 +236,92 @@ def test_a_full_disk_stops_the_run_with_the_manifest_intact(archive, tmp_path):
     assert (out / "till.avi.annotated.mp4").stat().st_size > 400_000
 
 
-def test_the_ray_engine_gives_the_local_engines_rows(archive, local_run, tmp_path):
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A Ray cluster of this machine, on loopback, with a token of its own (Ray asks for one by default):
+    its address, and the environment that reaches it."""
     pytest.importorskip("ray", reason="the Ray engine needs the cluster extra")
     import secrets
     ray_cli = Path(sys.executable).with_name("ray")
     port = 46379
-    # a cluster of this machine, on loopback, with a token of its own (Ray asks for one by default)
     auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     started = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
                               "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
                              capture_output=True, timeout=120, env={**os.environ, **auth})
     try:
         assert started.returncode == 0, started.stderr.decode()[-800:]
-        out = tmp_path / "out"
-        child = _agegender("process", archive, "--out-dir", out, "--engine", "ray",
-                           "--ray-address", f"127.0.0.1:{port}", "--workers", "3", env=auth)  # 2/3 CPU each
-        _, err = child.communicate(timeout=300)
-        assert child.returncode == 1, err.decode()[-800:]
-        assert _faces(out).equals(_faces(local_run))
+        yield f"127.0.0.1:{port}", auth
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_the_ray_engine_gives_the_local_engines_rows(archive, local_run, ray_cluster, tmp_path):
+    address, auth = ray_cluster
+    out = tmp_path / "out"
+    child = _agegender("process", archive, "--out-dir", out, "--engine", "ray", "--ray-address", address,
+                       "--workers", "3", env=auth)  # 2/3 CPU each
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 1, err.decode()[-800:]
+    assert _faces(out).equals(_faces(local_run))
+
+
+def test_sigterm_stops_a_ray_run_as_ctrl_c_does(archive, ray_cluster, tmp_path):
+    address, auth = ray_cluster
+    child = _agegender("process", archive / "entrance.avi", "--out-dir", tmp_path / "out", "--engine", "ray",
+                       "--ray-address", address, env=auth)
+    said = []
+    try:
+        while b"agegender: Ray:" not in (line := child.stderr.readline()):  # connected: the actors start
+            said.append(line)
+            assert line, b"".join(said).decode()[-800:]
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err.decode()[-800:]
+    assert "agegender: interrupted" in err.decode() and "SIGTERM received" not in err.decode()  # Ray's stack dump
+
+
+def test_a_ray_address_where_nothing_listens_is_one_line(tmp_path):
+    """Ray alone retries such an address for many minutes, printing its own log lines, deaf to signals."""
+    pytest.importorskip("ray", reason="the Ray engine needs the cluster extra")
+    out = tmp_path / "out"
+    child = _agegender("process", need(GROUP_PHOTO), "--out-dir", out, "--engine", "ray", "--ray-address",
+                       "127.0.0.1:1")
+    try:
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    lines = err.decode().splitlines()
+    assert child.returncode == 2 and len(lines) == 1, err.decode()[-800:]
+    assert "127.0.0.1:1" in lines[0] and "ray start --head" in lines[0]
+    assert not out.exists()
+
+
+def test_sigterm_ends_a_run_still_connecting_to_ray(tmp_path):
+    """A server at the address that takes the connection and never answers, as Ray's head would: ray.init
+    waits on it, in calls that do not return to Python."""
+    pytest.importorskip("ray", reason="the Ray engine needs the cluster extra")
+    server = socket.create_server(("", 0))  # all addresses: Ray connects to this machine's own for 127.0.0.1
+    server.settimeout(60)
+    out = tmp_path / "out"
+    child = _agegender("process", need(GROUP_PHOTO), "--out-dir", out, "--engine", "ray", "--ray-address",
+                       f"127.0.0.1:{server.getsockname()[1]}")
+    held = []
+    try:
+        while True:  # until Ray's own connection opens with HTTP/2's preface: ray.init is waiting on us
+            held.append(server.accept()[0])
+            held[-1].settimeout(60)
+            if held[-1].recv(3) == b"PRI":
+                break
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+        for connection in [*held, server]:
+            connection.close()
+    assert child.returncode == 130 and "agegender: interrupted" in err.decode(), err.decode()[-800:]
+    assert not out.exists()
 
 
 def test_without_ray_the_ray_engine_gives_the_install_line(archive, tmp_path, capsys, monkeypatch):
@@ -268,6 +335,7 @@ def test_without_ray_the_ray_engine_gives_the_install_line(archive, tmp_path, ca
     (["a.mp4", "--workers", "2"], "go with --out-dir"),
     (["a.mp4", "--out-dir", "o", "--results", "r.jsonl"], "--out and --results are for one input"),
     (["nowhere/*.mp4", "--out-dir", "o"], "matches no videos or images"),
+    (["a.mp4", "--out-dir", "o", "--engine", "ray", "--ray-address", ""], "--ray-address '' is not HOST:PORT"),
 ])
 def test_archive_options_are_checked_first(args, expected, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

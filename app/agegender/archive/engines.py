@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -29,6 +33,7 @@ log = logging.getLogger("agegender")
 
 RAY_INSTALL = 'pip install -e ".[cluster]" in the project\'s checkout (on every node)'
 THREADS_PER_RAY_WORKER = 2
+RAY_CONNECT_SECONDS = 30.0
 
 Todo = list[tuple[ArchiveInput, str]]  # each input with its fingerprint
 Progress = Callable[[int], None]  # frames done since the last call
@@ -163,6 +168,9 @@ class _NoProgress:
 
 
 def import_ray():
+    # Ray's core would print a stack dump for a SIGTERM, which stops the run as Ctrl-C does (set it to 0
+    # to see them)
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         import ray
     except ImportError:
@@ -170,17 +178,79 @@ def import_ray():
     return ray
 
 
+def ray_host_port(address: str) -> tuple[str, int]:
+    """HOST and PORT of --ray-address (HOST:PORT, or ray://HOST:PORT for Ray Client), else one line."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise AgeGenderError(f"--ray-address {address!r} is not HOST:PORT; give the address of the cluster's head "
+                             "as `ray start --head` prints it (10.0.0.5:6379), or leave --ray-address out to start a "
+                             "cluster on this machine for the run")
+    return host.strip("[]"), int(port)
+
+
+def _probe(address: str) -> None:
+    """A plain connection to the head first: where nothing listens, ray.init would retry for many minutes,
+    printing its own log lines."""
+    try:
+        socket.create_connection(ray_host_port(address), timeout=RAY_CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise AgeGenderError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one there with "
+                             "`ray start --head`, or check --ray-address") from None
+
+
+@contextmanager
+def _stderr_silenced():
+    """Ray's core logs every failed try to stderr, beside Python's logging: an address where another
+    server listens (the dashboard's port, say) would fill the terminal for the half minute Ray tries."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _connect(ray, address: str) -> None:
+    """ray.init(address=...), bounded in time and interruptible: Ray alone retries an address where nothing
+    answers for many minutes, printing its own log lines, in calls that do not return to Python for a
+    signal. It runs on a thread of its own (in the main thread it would also replace our SIGTERM handler
+    with its own), waited for here as any wait, and is left to end with the process if it takes too long."""
+    _probe(address)
+    failure: list[Exception] = []
+
+    def init() -> None:
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        except Exception as exc:
+            failure.append(exc)
+    thread = threading.Thread(target=init, daemon=True, name="ray-connect")
+    with _stderr_silenced():
+        thread.start()
+        thread.join(RAY_CONNECT_SECONDS)
+    if failure:
+        raise failure[0]
+    if thread.is_alive():
+        raise AgeGenderError(f"the Ray cluster at {address} did not answer within {RAY_CONNECT_SECONDS:.0f} s; "
+                             "check that --ray-address is its head's address (ray status, on the head)")
+
+
 class RayEngine:
     def __init__(self, options: ArchiveOptions, workers: int, address: str | None) -> None:
         ray = self.ray = import_ray()
         try:
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-            else:  # a cluster of this machine alone, reachable on loopback only, gone when the run ends
+            if address is None:  # a cluster of this machine alone, reachable on loopback only, gone when the run ends
                 ray.init(num_cpus=usable_cores(), include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING, _node_ip_address="127.0.0.1")
+            else:
+                _connect(ray, address)
+        except AgeGenderError:
+            raise
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-            raise AgeGenderError(f"cannot connect to the Ray cluster {address or '(local)'}: {exc}; check "
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise AgeGenderError(f"cannot connect to the Ray cluster {address or '(local)'}: {reason}; check "
                                  "--ray-address and that the cluster is running (ray status)") from exc
         cpus = ray.cluster_resources().get("CPU", 1.0)
         self.workers = workers or max(1, int(cpus // THREADS_PER_RAY_WORKER))

@@ -193,6 +193,7 @@ def _process(args) -> int:
 
 
 def _process_archive(args) -> int:
+    from agegender.archive.engines import ray_host_port
     from agegender.archive.run import process_archive
     from agegender.archive.task import ArchiveOptions
     from agegender.vision.designs import DESIGNS_RUN, design_choice
@@ -200,6 +201,8 @@ def _process_archive(args) -> int:
                                                         "each input's files go in DIR (add --annotate for videos)")
     _require(args.workers is None or args.workers >= 1, f"--workers must be at least 1, got {args.workers}")
     _require(args.ray_address is None or args.engine == "ray", "--ray-address goes with --engine ray")
+    if args.ray_address is not None:
+        ray_host_port(args.ray_address)  # refused before anything is written ('' would start a local cluster)
     settings = _process_settings(args)
     track = args.track is not False or args.detect_every > 1
     # absolute: Ray workers elsewhere do not share this working directory
