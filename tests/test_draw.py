@@ -66,10 +66,16 @@ def test_privacy_mode_pixelates_faces(group_result):
     assert len(np.unique(private.reshape(-1, 3), axis=0)) < len(np.unique(plain.reshape(-1, 3), axis=0)) / 4
 
 
-def test_a_crowded_label_moves_beside_or_covers_the_least():
-    from agegender.outputs.labels import free_spot
-    shape = (400, 400, 3)
-    column = [(0, 0, 100, 400)]  # everything at x 0-100 is taken, top to bottom
-    assert free_spot(0, 50, 80, 30, column, shape, above=40) == (80, 50)  # beside, not on top
-    taken = [(0, 0, 400, 400), (0, 0, 200, 400)]  # nowhere is free; the left half is covered twice
-    assert free_spot(100, 50, 80, 30, taken, shape, above=40)[0] == 180  # the candidate reaching furthest right
+def test_a_crowded_label_moves_beside_then_shrinks_then_is_left_out():
+    from agegender.outputs.labels import Label, Segment, place_labels
+    label = Label((255, 255, 255), ((Segment("25-37", 1.0),),))
+
+    def measure_at(text_px):  # a text 4 times as wide as high: at 20 px the label is 90 x 30
+        return lambda text, size: (round(4 * text_px), round(text_px))
+    bounds = (0, 0, 400, 400)
+    (beside,) = place_labels([label], [(0, 0, 100, 400)], 20, measure_at, bounds)  # a face top to bottom
+    assert (beside.x, beside.y, beside.text_px) == (102, 0, 20)
+    strip = [(0, 0, 400, 60), (0, 85, 400, 400)]  # only 25 px are free, beside the face
+    (smaller,) = place_labels([label], [(0, 60, 100, 85)], 20, measure_at, bounds, strip, smallest_px=10)
+    assert (smaller.x, smaller.y, smaller.text_px, smaller.height) == (102, 60, 17, 25)
+    assert place_labels([label], [(0, 60, 100, 85)], 20, measure_at, bounds, strip) == [None]  # not on a face

@@ -3,12 +3,14 @@ label text keeps its size in screen pixels (times the label scale), so it stays 
 any window size. What a label says and where its parts go is outputs/labels.py's, as for OpenCV."""
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 
 from agegender.gui.overlay import OverlayFace
 from agegender.outputs.labels import (BAR_BACKGROUND, BUCKET_SIZE, OTHER_DESIGN_COLOUR, PANEL_OPACITY, Measure,
-                                      PlacedLabel, place_label)
+                                      PlacedLabel, Rect, place_labels)
 
 BASE_TEXT_PX = 15  # the bucket's size at label scale 1; the other segments are relative to it
 
@@ -35,21 +37,32 @@ def _measure(text_px: float) -> Measure:
     return measure
 
 
+def screen_boxes(faces: list[OverlayFace], video: QRect, scale: float) -> list[QRectF]:
+    return [QRectF(video.x() + f.box[0] * scale, video.y() + f.box[1] * scale,
+                   (f.box[2] - f.box[0]) * scale, (f.box[3] - f.box[1]) * scale) for f in faces]
+
+
+def place_face_labels(faces: list[OverlayFace], video: QRect, scale: float, label_scale: float = 1.0,
+                      keep_off: tuple[Rect, ...] = ()) -> list[PlacedLabel | None]:
+    """Each face's label in widget pixels, kept off every face's box and off `keep_off` (the kiosk's
+    privacy notice): a label larger than at scale 1 shrinks towards it where it would not fit."""
+    boxes = [(math.floor(b.left()), math.floor(b.top()), math.ceil(b.right()), math.ceil(b.bottom()))
+             for b in screen_boxes(faces, video, scale)]
+    bounds = (video.x(), video.y(), video.x() + video.width(), video.y() + video.height())
+    return place_labels([f.label for f in faces], boxes, BASE_TEXT_PX * label_scale, _measure, bounds, keep_off,
+                        smallest_px=BASE_TEXT_PX)
+
+
 def paint_faces(painter: QPainter, faces: list[OverlayFace], video: QRect, scale: float, *,
-                label_scale: float = 1.0, landmarks: bool = False) -> None:
-    """`video`: where the frame is painted in the widget; `scale`: widget pixels per frame pixel."""
+                label_scale: float = 1.0, landmarks: bool = False, keep_off: tuple[Rect, ...] = ()) -> None:
+    """`video`: where the frame is painted in the widget; `scale`: widget pixels per frame pixel;
+    `keep_off`: widget rectangles no label may cover."""
     if not faces:
         return
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-    text_px = BASE_TEXT_PX * label_scale
-    measure = _measure(text_px)
-    boxes = [QRectF(video.x() + f.box[0] * scale, video.y() + f.box[1] * scale,
-                    (f.box[2] - f.box[0]) * scale, (f.box[3] - f.box[1]) * scale) for f in faces]
-    taken = [(int(b.left()), int(b.top()), int(b.right()), int(b.bottom())) for b in boxes]
-    picture = (video.y() + video.height(), video.x() + video.width())
     line_px = max(1.5, 2 * label_scale)
-    for face, box in sorted(zip(faces, boxes), key=lambda pair: pair[1].top()):
+    for face, box in zip(faces, screen_boxes(faces, video, scale)):
         painter.setPen(QPen(_qcolor(face.label.colour if face.label else OTHER_DESIGN_COLOUR), line_px))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(box)
@@ -58,12 +71,13 @@ def paint_faces(painter: QPainter, faces: list[OverlayFace], video: QRect, scale
             painter.setBrush(QColor(0, 255, 0))
             for x, y in face.landmarks:
                 painter.drawEllipse(QPointF(video.x() + x * scale, video.y() + y * scale), line_px, line_px)
-        if face.label:
-            _paint(painter, place_label(face.label, (int(box.left()), int(box.bottom()) + 2), int(box.top()) - 2,
-                                        text_px, measure, taken, picture), text_px)
+    for placed in place_face_labels(faces, video, scale, label_scale, keep_off):
+        if placed:
+            _paint(painter, placed)
 
 
-def _paint(painter: QPainter, placed: PlacedLabel, text_px: float) -> None:
+def _paint(painter: QPainter, placed: PlacedLabel) -> None:
+    text_px = placed.text_px
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(0, 0, 0, round(255 * PANEL_OPACITY)))
     painter.drawRect(placed.x, placed.y, placed.width, placed.height)

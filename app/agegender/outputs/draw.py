@@ -10,7 +10,7 @@ import numpy as np
 
 from agegender.frames import FrameResult
 from agegender.outputs.labels import (BAR_BACKGROUND, OTHER_DESIGN_COLOUR, PANEL_OPACITY, Measure, PlacedLabel,
-                                      face_label, place_label)
+                                      face_label, place_labels)
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 TEXT_PX_AT_SCALE_1 = 16  # the bucket's height in pixels at text scale 1, for the label's padding and bar
@@ -28,7 +28,9 @@ def blur_faces(image: np.ndarray, boxes: np.ndarray) -> None:
         image[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
 
 
-def _measure(scale: float) -> Measure:
+def _measure(text_px: float) -> Measure:
+    scale = text_px / TEXT_PX_AT_SCALE_1
+
     def measure(text: str, size: float) -> tuple[int, int]:
         return cv2.getTextSize(text, FONT, scale * size, _thickness(scale, size))[0]
     return measure
@@ -38,7 +40,8 @@ def _thickness(scale: float, size: float) -> int:
     return max(1, round(scale * 1.6 * size))
 
 
-def _paint(image: np.ndarray, placed: PlacedLabel, scale: float) -> None:
+def _paint(image: np.ndarray, placed: PlacedLabel) -> None:
+    scale = placed.text_px / TEXT_PX_AT_SCALE_1
     x, y, width, height = placed.x, placed.y, placed.width, placed.height
     panel = image[y:y + height, x:x + width]
     panel[:] = (panel * (1 - PANEL_OPACITY)).astype(np.uint8)
@@ -61,17 +64,14 @@ def annotate(image: np.ndarray, result: FrameResult, designs: list[str] | None =
         blur_faces(out, detections.boxes)
     shown = [d for d in (designs or list(result.predictions)) if d in result.predictions]
     scale = text_scale or max(0.45, image.shape[0] / 1080 * 0.9)
-    measure = _measure(scale)
-    taken: list = [tuple(int(v) for v in box) for box in detections.boxes]  # labels keep off faces too
-    for i in np.argsort(detections.boxes[:, 1]):
-        x1, y1, x2, y2 = (int(round(v)) for v in detections.boxes[i])
-        label = face_label(result.predictions, i, shown) if shown else None
-        box_colour = label.colour if label else OTHER_DESIGN_COLOUR
-        cv2.rectangle(out, (x1, y1), (x2, y2), box_colour, max(1, round(scale * 2)))
+    boxes = [tuple(int(round(v)) for v in box) for box in detections.boxes]
+    labels = [face_label(result.predictions, i, shown) if shown else None for i in range(len(boxes))]
+    for (x1, y1, x2, y2), label, points in zip(boxes, labels, detections.landmarks):
+        cv2.rectangle(out, (x1, y1), (x2, y2), label.colour if label else OTHER_DESIGN_COLOUR, max(1, round(scale * 2)))
         if landmarks:
-            for px, py in detections.landmarks[i]:
+            for px, py in points:
                 cv2.circle(out, (int(px), int(py)), max(1, round(scale * 2)), (0, 255, 0), -1)
-        if label:
-            _paint(out, place_label(label, (x1, y2 + 2), y1 - 2, TEXT_PX_AT_SCALE_1 * scale, measure, taken, out.shape),
-                   scale)
+    for placed in place_labels(labels, boxes, TEXT_PX_AT_SCALE_1 * scale, _measure, (0, 0, out.shape[1], out.shape[0])):
+        if placed:
+            _paint(out, placed)
     return out

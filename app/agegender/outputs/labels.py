@@ -13,7 +13,7 @@ confidence. Compare mode: a white box and one label per face, with a line and a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agegender.vision.designs import Predictions
 
@@ -118,57 +118,90 @@ class PlacedLabel:
     colour: Colour
     texts: tuple[PlacedText, ...]
     bars: tuple[PlacedBar, ...]
+    text_px: float  # the bucket's height in pixels: smaller than asked where the label was shrunk to fit
 
 
 Measure = Callable[[str, float], tuple[int, int]]  # (text, relative size) -> (width, height above baseline)
+Rect = tuple[int, int, int, int]  # left, top, right, bottom; right and bottom just outside
+GAP = 2  # pixels between a face's box and its label
+SHRINK = 0.85  # a label that fits nowhere tries again this much smaller
 
 
-def place_label(label: Label, below: tuple[int, int], above: int, text_px: float, measure: Measure,
-                taken: list, picture: tuple[int, int]) -> PlacedLabel:
-    """Where each part of `label` goes: under the face (`below` is the box's bottom-left corner), else
-    above it (`above`: the box's top), else wherever it covers no face or label already in `taken` (to
-    which it is added). `text_px`: the bucket's height in pixels; `picture`: (height, width)."""
+def place_labels(labels: list[Label | None], boxes: list[Rect], text_px: float, measure_at: Callable[[float], Measure],
+                 bounds: Rect, keep_off: tuple[Rect, ...] = (), smallest_px: float | None = None
+                 ) -> list[PlacedLabel | None]:
+    """Where the label of each face goes (labels[i] is boxes[i]'s), top face first: on no face's box and
+    no `keep_off` rectangle (a privacy notice), within `bounds`, clear of the labels placed before it. It
+    goes under its face, else above, else further down or up, else beside; where none is free at
+    `text_px` (the bucket's height in pixels), the same smaller, down to `smallest_px`; still none, where it
+    covers the fewest other labels. A label that would cover a face or `keep_off` wherever it went is
+    None: not drawn, rather than hiding someone."""
+    smallest_px = min(text_px, smallest_px or text_px)
+    text_sizes = [text_px]
+    while text_sizes[-1] > smallest_px:
+        text_sizes.append(max(smallest_px, text_sizes[-1] * SHRINK))
+    fixed = list(boxes) + list(keep_off)
+    taken: list[Rect] = []
+    placed: list[PlacedLabel | None] = [None] * len(labels)
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][1]):
+        if labels[i] is None:
+            continue
+        for px in text_sizes:
+            label = _laid_out(labels[i], px, measure_at(px))
+            spots = _spots(boxes[i], label.width, label.height, bounds)
+            spot = next((s for s in spots if not _overlap(label, s, fixed + taken)), None)
+            if spot:
+                break
+        else:
+            spots = [s for s in spots if not _overlap(label, s, fixed)]
+            spot = min(spots, key=lambda s: _overlap(label, s, taken)) if spots else None
+        if spot:
+            placed[i] = _moved(label, *spot)
+            taken.append((spot[0], spot[1], spot[0] + label.width, spot[1] + label.height))
+    return placed
+
+
+def _laid_out(label: Label, text_px: float, measure: Measure) -> PlacedLabel:
+    """`label`'s parts with its top-left corner at 0, 0."""
     pad = max(2, round(text_px / 4))
     bar_height = max(3, round(text_px / 3))
     sizes = [[measure(s.text, s.size) for s in row] if not isinstance(row, Bar) else None for row in label.rows]
     widths = [sum(w for w, _ in row) + pad * (len(row) - 1) for row in sizes if row is not None]
     width = max(widths) + 2 * pad
     height = pad + sum((max(h for _, h in row) if row is not None else bar_height) + pad for row in sizes)
-    x, y = free_spot(below[0], below[1], width, height, taken, picture, above)
-    taken.append((x, y, x + width, y + height))
-    texts, bars, cursor = [], [], y + pad
+    texts, bars, cursor = [], [], pad
     for row, row_sizes in zip(label.rows, sizes):
         if isinstance(row, Bar):
-            bars.append(PlacedBar(x + pad, cursor, width - 2 * pad, bar_height, row.fraction, row.colour))
+            bars.append(PlacedBar(pad, cursor, width - 2 * pad, bar_height, row.fraction, row.colour))
             cursor += bar_height + pad
             continue
         cursor += max(h for _, h in row_sizes)
-        left = x + pad
+        left = pad
         for segment, (segment_width, _) in zip(row, row_sizes):
             texts.append(PlacedText(segment.text, segment.size, segment.colour, left, cursor))
             left += segment_width + pad
         cursor += pad
-    return PlacedLabel(x, y, width, height, label.colour, tuple(texts), tuple(bars))
+    return PlacedLabel(0, 0, width, height, label.colour, tuple(texts), tuple(bars), text_px)
 
 
-def free_spot(x: int, y: int, width: int, height: int, taken: list, picture: tuple[int, ...],
-              above: int) -> tuple[int, int]:
-    """Below the face if free, else above it, else further down or up, else beside: labels do not cover
-    each other. In a crowd where nothing is free, the place that covers the least. `picture`: (height,
-    width, ...)."""
-    max_x, max_y = max(0, picture[1] - width), max(0, picture[0] - height)
+def _moved(label: PlacedLabel, x: int, y: int) -> PlacedLabel:
+    return replace(label, x=x, y=y, texts=tuple(replace(t, x=t.x + x, baseline=t.baseline + y) for t in label.texts),
+                   bars=tuple(replace(b, x=b.x + x, y=b.y + y) for b in label.bars))
 
-    def clear(px, py):  # stops at the first face or label in the way
-        return all(px + width <= a or px >= c or py + height <= b or py >= d for a, b, c, d in taken)
 
-    def overlap(px, py):
-        return sum(max(0, min(px + width, c) - max(px, a)) * max(0, min(py + height, d) - max(py, b))
-                   for a, b, c, d in taken)
+def _spots(box: Rect, width: int, height: int, bounds: Rect) -> list[tuple[int, int]]:
+    """Where a label of this size may go, best first, kept within `bounds`."""
+    left, top, right, bottom = box
+    below, above = bottom + GAP, top - GAP - height
     steps = [k * height // 2 for k in range(1, 12)]
-    candidates = [(x, y), (x, above - height)] + [(x, y + s) for s in steps] + [(x, above - height - s) for s in steps]
-    candidates += [(x + dx, cy) for dx in (width, -width) for _, cy in candidates[:4]]
-    spots = [(min(max(int(cx), 0), max_x), min(max(int(cy), 0), max_y)) for cx, cy in candidates]
-    for spot in spots:
-        if clear(*spot):
-            return spot
-    return min(spots, key=lambda spot: overlap(*spot))
+    rows = [below, above] + [below + s for s in steps] + [above - s for s in steps]
+    spots = [(left, y) for y in rows] + [(x, y) for x in (right + GAP, left - GAP - width) for y in [top] + rows[:4]]
+    max_x, max_y = max(bounds[0], bounds[2] - width), max(bounds[1], bounds[3] - height)
+    return [(min(max(x, bounds[0]), max_x), min(max(y, bounds[1]), max_y)) for x, y in spots]
+
+
+def _overlap(label: PlacedLabel, spot: tuple[int, int], rects: list[Rect]) -> int:
+    """Pixels of `rects` the label would cover at `spot` (a pixel covered twice counts twice)."""
+    x, y = spot
+    return sum(max(0, min(x + label.width, c) - max(x, a)) * max(0, min(y + label.height, d) - max(y, b))
+               for a, b, c, d in rects)
