@@ -67,6 +67,20 @@ class VideoWidget(QWidget):
         w, h = int(self._image.width() * scale), int(self._image.height() * scale)
         return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
 
+    def _notice_px(self) -> int:
+        return max(14, self.height() // 40)
+
+    def notice_band(self) -> QRect | None:
+        """Where the notice is painted, across the bottom; None without a notice."""
+        if not self.notice:
+            return None
+        return QRect(0, self.height() - self._notice_px() * 2, self.width(), self._notice_px() * 2)
+
+    def labels_keep_off(self) -> tuple[tuple[int, int, int, int], ...]:
+        """What no label may cover, as (left, top, right, bottom): the notice."""
+        band = self.notice_band()
+        return ((band.x(), band.y(), band.x() + band.width(), band.y() + band.height()),) if band else ()
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), Qt.GlobalColor.black)
@@ -74,7 +88,7 @@ class VideoWidget(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(self.video_rect(), self._image)
             paint_faces(painter, self.faces, self.video_rect(), self.frame_scale(), label_scale=self.label_scale,
-                        landmarks=self.landmarks)
+                        landmarks=self.landmarks, keep_off=self.labels_keep_off())
         if self.message:
             font = QFont()
             font.setPixelSize(max(18, self.height() // 18))
@@ -84,14 +98,13 @@ class VideoWidget(QWidget):
             painter.fillRect(band, QColor(0, 0, 0, 170))
             painter.setPen(Qt.GlobalColor.white)
             painter.drawText(band, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
-        if self.notice:
+        if notice := self.notice_band():
             font = QFont()
-            font.setPixelSize(max(14, self.height() // 40))
+            font.setPixelSize(self._notice_px())
             painter.setFont(font)
-            band = QRect(0, self.height() - font.pixelSize() * 2, self.width(), font.pixelSize() * 2)
-            painter.fillRect(band, QColor(0, 0, 0, 150))
+            painter.fillRect(notice, QColor(0, 0, 0, 150))
             painter.setPen(Qt.GlobalColor.white)
-            painter.drawText(band, Qt.AlignmentFlag.AlignCenter, self.notice)
+            painter.drawText(notice, Qt.AlignmentFlag.AlignCenter, self.notice)
         painter.end()
         if self._unpainted is not None and self._image is not None:
             index, captured_at = self._unpainted
