@@ -16,10 +16,8 @@ def folders(tmp_path, monkeypatch):
     in a folder of their own."""
     monkeypatch.setenv("AGEGENDER_RUNS", str(tmp_path / "runs"))
     monkeypatch.setattr(crops, "CACHE_DIR", tmp_path / "cache")
-    an_hour_ago = os.path.getmtime(runner.SPLITS_DIR / "aaf_val.txt") + 10
-    written = []
-    for source in ("utkface", "aaf"):
-        written += crops.cache_paths(source, cache_dir=tmp_path / "cache")
+    an_hour_ago = max(os.path.getmtime(path) for path in runner.SPLITS_DIR.glob("*.txt")) + 10
+    written = runner.crop_caches()  # in tmp_path / "cache", as CACHE_DIR now is
     written += [tmp_path / "runs" / design / "history.json" for design in runner.DESIGNS]
     written.append(degraded_path(tmp_path / "cache"))
     for path in written:

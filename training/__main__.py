@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.sources import SOURCES
+from training.sources import SOURCES, TRAINING_SOURCES
 from training.utkface import ROOT, SPLIT_NAMES, SPLITS_DIR
 
 
@@ -35,7 +35,11 @@ def _runs() -> Path:
 
 def _record_path() -> Path:
     return _runs() / "stages.json"
-PRETRAINED = "../shared/pretrained/mobilefacenet/mobilefacenet.pt"  # the stages run in the project's root
+def pretrained() -> str:
+    """The recipe's trunk's pretrained weights, as the stages name them from the project's root."""
+    from training import recipe
+    from training.trunks import TRUNKS
+    return os.path.relpath(TRUNKS[recipe.TRUNK].pretrained, ROOT)
 DESIGNS = ("multitask", "age", "gender")
 
 
@@ -47,12 +51,27 @@ def _finished_at(paths: list[Path]) -> float | None:
 
 
 def _splits_stored() -> float | None:
-    return _finished_at([SPLITS_DIR / f"{source}_{part}.txt" for source in SOURCES for part in SPLIT_NAMES])
+    return _finished_at([SPLITS_DIR / f"{source}_{part}.txt" for source in TRAINING_SOURCES for part in SPLIT_NAMES])
+
+
+def crop_caches() -> list[Path]:
+    """The crop caches the stages read: every training source at the recipe's trunk's input size (training),
+    and the exact-age sources at the template's 112 (the stages after it, which read those still)."""
+    from training import crops, recipe
+    from training.trunks import TRUNKS
+    wanted = {(source, TRUNKS[recipe.TRUNK].input_size) for source in TRAINING_SOURCES}
+    wanted |= {(source, crops.CROP_SIZE) for source in SOURCES}
+    return [path for source, size in sorted(wanted) for path in crops.cache_paths(source, size, crops.CACHE_DIR)]
+
+
+def crop_sizes() -> list[str]:
+    from training import crops, recipe
+    from training.trunks import TRUNKS
+    return [str(size) for size in sorted({crops.CROP_SIZE, TRUNKS[recipe.TRUNK].input_size})]
 
 
 def _crops_cached() -> float | None:
-    from training import crops
-    return _finished_at([path for source in SOURCES for path in crops.cache_paths(source, cache_dir=crops.CACHE_DIR)])
+    return _finished_at(crop_caches())
 
 
 def _degraded_cached() -> float | None:
@@ -84,9 +103,9 @@ class Stage:
 
 
 STAGES = (
-    Stage("splits", (("training.utkface",), ("training.aaf",)), _splits_stored),
-    Stage("crops", (("training.crops",),), _crops_cached),
-    Stage("train", (("training.train", "--all", "--init", PRETRAINED),), _trained),
+    Stage("splits", (("training.utkface",), ("training.aaf",), ("training.fairface",)), _splits_stored),
+    Stage("crops", (("training.crops", *(arg for size in crop_sizes() for arg in ("--size", size))),), _crops_cached),
+    Stage("train", (("training.train", "--all", "--init", pretrained()),), _trained),
     Stage("degrade", (("training.degrade",),), _degraded_cached),
     Stage("export", (("training.export",),)),
     Stage("quantize", (("training.quantize",),)),
