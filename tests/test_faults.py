@@ -1,8 +1,12 @@
 """Faults a kiosk must survive on its own: a real network stream that is cut and restored, a source
 that hangs (the watchdog restarts the capture), SIGTERM and SIGINT with recordings open, and no
 network port or credential leak along the way."""
+import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 
 import cv2
 import psutil
@@ -13,7 +17,7 @@ pytest.importorskip("PySide6")
 from agegender.sources.capture import VideoFileSource  # noqa: E402
 from agegender.sources.live import FrameGrabber  # noqa: E402
 from agegender.sources.watchdog import Watchdog  # noqa: E402
-from tests.conftest import start_agegender, wait_results  # noqa: E402
+from tests.conftest import ROOT, start_agegender, wait_results  # noqa: E402
 from tests.mjpeg_server import MjpegServer, encoded_frames, free_port  # noqa: E402
 
 
@@ -132,6 +136,45 @@ def test_signal_finalises_the_window_recording_and_results(signum, short_clip, r
     while capture.read()[0]:
         frames += 1
     assert frames >= 3  # the MP4 was finalised: it plays
+
+
+# `python -c` with this, MARKER and the window's options: the window, its sweep held inside its detection
+# for good once it begins (on a busy machine a sweep takes seconds); MARKER is made when it does. TEST
+# FIXTURE ONLY.
+HELD_SWEEP = """
+import sys, threading
+from pathlib import Path
+from agegender.vision.sweep import BackgroundSweep
+real_init = BackgroundSweep.__init__
+def held_init(self, detector):
+    real_init(self, detector)
+    def held_detect(image):
+        Path(sys.argv[1]).touch()
+        threading.Event().wait()
+    self._own.detect = held_detect
+BackgroundSweep.__init__ = held_init
+from agegender.commands.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_sigterm_closes_the_window_without_waiting_for_the_sweep(long_clip, random_models, tmp_path):
+    marker = tmp_path / "sweeping"
+    args = [marker, "--source", long_clip, "--models", random_models]
+    child = subprocess.Popen([sys.executable, "-c", HELD_SWEEP, *args],
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), child.stderr.read().decode()[-800:] if child.poll() is not None else "no sweep"
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)  # the sweep is still held: nothing waits for it
+    finally:
+        child.kill()
+    assert child.returncode == 130, err.decode()[-800:]
+    assert "interrupted; the window closed" in err.decode()
 
 
 def test_a_video_truncated_mid_stream_is_reported_in_the_window(qtbot, make_window, short_clip, tmp_path):

@@ -131,8 +131,10 @@ class BackgroundSweep:
         self._running = None
 
     def close(self) -> None:
+        """Without waiting for a sweep under way: on a busy machine one takes seconds, and closing the
+        window would wait for it. Its thread ends once it has (and is not waited for by the window's exit)."""
         self.reset()
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def uncovered_mask(boxes: np.ndarray, covering: np.ndarray) -> np.ndarray:
