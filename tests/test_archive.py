@@ -369,3 +369,14 @@ def test_a_done_input_whose_files_were_removed_is_redone(archive, local_run, tmp
     (out / "shop" / "till.avi.faces.parquet").unlink()
     assert main(["process", str(archive), "--out-dir", str(out)]) == 1  # the damaged video
     assert _faces(out).equals(_faces(local_run))
+
+
+def test_ray_addresses_take_host_port_or_rays_own_auto():
+    from agegender.archive.engines import ray_host_port
+    from agegender.errors import AgeGenderError
+    assert ray_host_port("10.0.0.5:6379") == ("10.0.0.5", 6379)
+    assert ray_host_port("ray://[::1]:10001") == ("::1", 10001)
+    assert ray_host_port("auto") is None  # the cluster `ray start` left running here: Ray finds it
+    for wrong in ("", "head", "head:0", "head:port"):
+        with pytest.raises(AgeGenderError, match="is not HOST:PORT"):
+            ray_host_port(wrong)

@@ -178,21 +178,31 @@ def import_ray():
     return ray
 
 
-def ray_host_port(address: str) -> tuple[str, int]:
-    """HOST and PORT of --ray-address (HOST:PORT, or ray://HOST:PORT for Ray Client), else one line."""
+RAY_AUTO = "auto"  # Ray's own word for the cluster `ray start` left running on this machine
+
+
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """HOST and PORT of --ray-address (HOST:PORT, or ray://HOST:PORT for Ray Client), None for "auto",
+    else one line."""
+    if address == RAY_AUTO:
+        return None
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
         raise AgeGenderError(f"--ray-address {address!r} is not HOST:PORT; give the address of the cluster's head "
-                             "as `ray start --head` prints it (10.0.0.5:6379), or leave --ray-address out to start a "
-                             "cluster on this machine for the run")
+                             "as `ray start --head` prints it (10.0.0.5:6379), 'auto' for the cluster running on "
+                             "this machine, or leave --ray-address out to start one for the run")
     return host.strip("[]"), int(port)
 
 
 def _probe(address: str) -> None:
     """A plain connection to the head first: where nothing listens, ray.init would retry for many minutes,
-    printing its own log lines."""
+    printing its own log lines. "auto" has no address to try: Ray reads it from the running cluster's files,
+    and the connection below is bounded in time all the same."""
+    where = ray_host_port(address)
+    if where is None:
+        return
     try:
-        socket.create_connection(ray_host_port(address), timeout=RAY_CONNECT_SECONDS).close()
+        socket.create_connection(where, timeout=RAY_CONNECT_SECONDS).close()
     except OSError as exc:
         raise AgeGenderError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one there with "
                              "`ray start --head`, or check --ray-address") from None
