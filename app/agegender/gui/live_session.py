@@ -19,17 +19,24 @@ class LiveSession:
         self._retiring: list = []  # workers stopped while inside a long inference, kept alive until they end
         self.source_state: tuple[str, str] = ("", "")  # ("running", "lost", "ended", "failed", ...; a message)
         self.watchdog = Watchdog(watchdog_s)
+        # Whether a frame of this source has been processed. The watchdog counts only from then: the first
+        # frame waits for the models to warm up, many seconds on a busy machine, and is no stall.
+        self.processed = False
 
     def result_arrived(self) -> None:
+        self.processed = True
         self.watchdog.beat()
 
     def stalled(self) -> bool:
-        """True once when the source is running, not paused, and no result came for the watchdog's time."""
-        expecting = self.source_state[0] == "running" and self.grabber is not None and not self.grabber.paused
+        """True once when the source is running, not paused, and no result came for the watchdog's time
+        since the last one."""
+        expecting = (self.processed and self.source_state[0] == "running" and self.grabber is not None
+                     and not self.grabber.paused)
         return self.watchdog.check(expecting)
 
     def start(self, spec: str, pipeline, designs_to_run: Callable[[], list[str]], on_result: Callable,
               on_failure: Callable[[str], None], **grabber_options) -> None:
+        self.processed, self.source_state = False, ("", "")
         self.watchdog.beat()
         self.grabber = self._grabber_factory(spec, **grabber_options)
         self.worker = InferenceWorker(pipeline, self.grabber, designs_to_run)
