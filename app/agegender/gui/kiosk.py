@@ -11,6 +11,7 @@ from agegender.config import KIOSK_LABEL_SCALE
 
 PRIVACY_NOTICE = "Nothing is recorded or stored. Age and gender are estimates, and often wrong."
 ATTRACT = "Step closer: how old do I think you are?"
+STARTING = "Starting…"  # until the first result: nobody in view is told to step closer meanwhile
 
 
 class Kiosk:
@@ -36,10 +37,13 @@ class Kiosk:
         self.window.showFullScreen()
 
     @staticmethod
-    def message(state: str, message: str, idle_s: float, attract_after_s: float) -> str:
-        """What the kiosk shows over the video for the source's state: no hint to press keys."""
+    def message(state: str, message: str, idle_s: float | None, attract_after_s: float) -> str:
+        """What the kiosk shows over the video for the source's state: no hint to press keys. `idle_s`:
+        how long no face has been found, None before the first result."""
         if state == "lost":
             return f"Camera lost — reconnecting…\n{message}"
+        if state == "running" and idle_s is None:
+            return STARTING
         if state == "running":
             return ATTRACT if idle_s > attract_after_s else ""
         return message

@@ -14,7 +14,8 @@ from agegender.interrupts import EXIT_INTERRUPTED, SIGNALS
 
 
 def run_window(settings: Settings, models_dir=None, record=None, results=None) -> int:
-    """Returns 2 where the window cannot start; once it has, the process ends when it closes."""
+    """The process ends when the window closes, with 2 where it could not start (its models, or the outputs
+    asked for)."""
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -26,13 +27,25 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
     app.setApplicationName("AgeGender Live")
     app.setDesktopFileName("agegender")  # matches packaging/agegender.desktop, for the dock and task bar
     app.setWindowIcon(QIcon(str(ASSETS_DIR / "icon-256.png")))
-    try:
+    window = MainWindow(settings)  # shown at once, saying what it does while the models load
+    failed = []
+
+    def load_models():
         pipeline, _, provider = build_pipeline(settings, models_dir, live=True)
-    except AgeGenderError as exc:
-        say(f"error: {exc}")
-        QMessageBox.critical(None, "AgeGender Live", str(exc))
-        return 2
-    window = MainWindow(settings, pipeline, provider)
+        return pipeline, provider
+
+    def cannot_start(message: str, box: bool = False) -> None:
+        say(f"error: {message}")
+        failed.append(message)
+        if box:
+            QMessageBox.critical(window, "AgeGender Live", message)
+        window.close()
+
+    def write_from_start():
+        try:
+            window.write_from_start(record, results)
+        except AgeGenderError as exc:
+            cannot_start(str(exc))
     # From here on Ctrl-C and SIGTERM close the window, which finalises its outputs, instead of stopping
     # the process at once. Qt's event loop lets Python run the handler: the window's ticker wakes it.
     interrupted = []
@@ -44,14 +57,9 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
         QTimer.singleShot(0, window.close)
     previous = {signum: signal.signal(signum, close_window) for signum in SIGNALS}
     try:
-        try:
-            window.write_from_start(record, results)
-        except AgeGenderError as exc:
-            say(f"error: {exc}")
-            window.close()
-            return 2
         window.show()
         window.open_source(settings.source)
+        window.load_models(load_models, write_from_start, lambda message: cannot_start(message, box=True))
         if interrupted:  # before the event loop ran: closed here, where nothing is half done
             window.close()
             code = 0
@@ -60,7 +68,10 @@ def run_window(settings: Settings, models_dir=None, record=None, results=None) -
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        pipeline.close()
+        if window.pipeline is not None:
+            window.pipeline.close()
+    if failed:
+        code = 2
     if interrupted:
         saved = window.outputs.saved
         say("interrupted; the window closed" + (f" and saved {', '.join(map(str, saved))}" if saved else

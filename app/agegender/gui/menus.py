@@ -47,9 +47,6 @@ def build_menus(window) -> WindowMenus:
     for i, (key, title) in enumerate(DESIGN_TITLES.items()):
         action = menu.addAction(title, lambda k=key: window.set_design(k), QKeySequence(f"Ctrl+{i + 1}"))
         action.setCheckable(True)
-        action.setEnabled(window.available(key))
-        if not window.available(key):
-            action.setToolTip("its model files are missing from models/")
         group.addAction(action)
         designs[key] = action
 
@@ -63,6 +60,13 @@ def build_menus(window) -> WindowMenus:
     view = bar.addMenu("&View")
     view.addAction("&Settings…", window.show_settings, QKeySequence("Ctrl+,"))
     return WindowMenus(play, step, loop, designs, record, snapshot, export)
+
+
+def enable_designs(designs: dict[str, QAction], available) -> None:
+    """Once the models are loaded: a design whose networks are not loaded cannot be chosen."""
+    for key, action in designs.items():
+        action.setEnabled(available(key))
+        action.setToolTip("" if available(key) else "its model files are missing from models/")
 
 
 def fill_cameras(menu: QMenu, open_source) -> None:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow, QStyle, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QApplication, QDialog, QLabel, QMainWindow, QProgressBar, QStyle, QVBoxLayout,
+                               QWidget)
 
 from agegender.config import Settings
 from agegender.console import say
 from agegender.gui.compare_panel import ComparePanel
 from agegender.gui.compare_stats import CompareStats
-from agegender.gui.kiosk import Kiosk
+from agegender.gui.kiosk import STARTING, Kiosk
 from agegender.gui.live_feed import FrameFeed, LiveStats
 from agegender.gui.overlay import Overlay
 from agegender.gui.playback_bar import PlaybackBar
@@ -23,7 +25,8 @@ from agegender.gui.settings_dialog import SettingsDialog
 from agegender.gui.video_widget import VideoWidget
 from agegender.gui.window_outputs import WindowOutputs
 from agegender.gui.live_session import LiveSession
-from agegender.gui.menus import build_menus
+from agegender.gui.menus import build_menus, enable_designs
+from agegender.gui.startup import ModelLoading
 from agegender.vision.designs import DESIGNS_RUN
 from agegender.outputs.draw import blur_faces
 from agegender.sources.capture import FALLBACK_FPS, mask_credentials
@@ -36,24 +39,30 @@ class MainWindow(QMainWindow):
     # The capture thread's state of its source ("running", "lost", "failed", ...) and a message; emitted
     # there, delivered here on the GUI thread.
     source_status = Signal(str, str)
+    # (pipeline, provider), or the exception that stopped their loading; emitted on the loading thread
+    models_arrived = Signal(object)
 
-    def __init__(self, settings: Settings, pipeline, provider: str, grabber_factory=FrameGrabber) -> None:
+    def __init__(self, settings: Settings, pipeline=None, provider: str = "", grabber_factory=FrameGrabber) -> None:
+        """Without a pipeline, the window says it is loading until load_models() brings one."""
         super().__init__()
         self.source_status.connect(self._on_status)
-        self.settings, self.pipeline, self.provider = settings, pipeline, provider
+        self.models_arrived.connect(self._models_arrived)
+        self.settings, self.pipeline, self.provider = settings, None, provider
+        self._loading: ModelLoading | None = None
+        self._when_loaded: tuple[Callable[[], None], Callable[[str], None]] | None = None
         self.session = LiveSession(grabber_factory, settings.watchdog_s)
         self.closed = False  # set once, on close: nothing new is started after it
         self.kiosk: Kiosk | None = None  # (made once the menus and widgets it hides exist)
-        self.design = settings.design if self.available(settings.design) else "multitask"
+        self.design = settings.design
         self.times = StageTimes(window=30)
         self.compare = CompareStats(settings.compare_window_s)
-        self.outputs = WindowOutputs(settings, list(pipeline.designs), self.designs_to_run, self._source_fps, self)
+        self.outputs = WindowOutputs(settings, [], self.designs_to_run, self._source_fps, self)
         self.feed = FrameFeed(parent=self)
         self.feed.connect_to(self._show_waiting)
         self.stats = LiveStats()
         self.overlay = Overlay()
         self.current_frame = None  # the Frame on screen
-        self._last_face_at = time.monotonic()
+        self._last_face_at = time.monotonic()  # (counted from the source's first result)
         self.source_spec: str | None = None
 
         self.setWindowTitle("AgeGender Live")
@@ -61,6 +70,10 @@ class MainWindow(QMainWindow):
         self.video.frame_painted.connect(self._on_painted)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status, 1)
+        self.busy = QProgressBar()  # moves while starting up: loading the models, opening the source
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.statusBar().addWidget(self.busy)
         self.compare_panel = ComparePanel(self, settings.compare_window_s)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.compare_panel)
         self.menus = build_menus(self)
@@ -76,7 +89,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.video, 1)
         layout.addWidget(self.playback)
         self.setCentralWidget(central)
-        self.set_design(self.design)
+        self.compare_panel.setVisible(False)  # (until the models are there to run the design)
 
         self._ticker = QTimer(self)
         self._ticker.timeout.connect(self._tick)
@@ -84,6 +97,11 @@ class MainWindow(QMainWindow):
         self.kiosk = Kiosk(self) if settings.kiosk else None
         self.video.label_scale, self.video.landmarks = settings.label_scale, settings.landmarks
         self.resize(1280, 800)
+        if pipeline is not None:
+            self.use_pipeline(pipeline, provider)
+        else:
+            self._say_starting("Loading models…")
+            self.menuBar().setEnabled(False)  # nothing to open, record or set until they are loaded
 
     # outputs (gui/window_outputs.py): what only the window knows goes with each call
     def write_from_start(self, video: Path | None = None, results: Path | None = None) -> None:
@@ -137,7 +155,33 @@ class MainWindow(QMainWindow):
 
     # --- set-up ---
     def available(self, design: str) -> bool:
-        return all(name in self.pipeline.designs for name in DESIGNS_RUN[design])
+        return self.pipeline is not None and all(name in self.pipeline.designs for name in DESIGNS_RUN[design])
+
+    def load_models(self, build: Callable[[], tuple], on_loaded: Callable[[], None],
+                    on_failed: Callable[[str], None]) -> None:
+        """build() -> (pipeline, provider) on a thread of its own, while the window says so; then
+        on_loaded() and the source asked for meanwhile is opened, or on_failed(message)."""
+        self._when_loaded = on_loaded, on_failed
+        self._loading = ModelLoading(build, self.models_arrived.emit)
+
+    def _models_arrived(self, loaded) -> None:
+        self._loading = None
+        on_loaded, on_failed = self._when_loaded
+        if isinstance(loaded, Exception):
+            self.video.message = str(loaded)
+            on_failed(str(loaded))
+            return
+        self.use_pipeline(*loaded)
+        on_loaded()
+        if not self.closed and self.source_spec is not None:
+            self.open_source(self.source_spec)
+
+    def use_pipeline(self, pipeline, provider: str) -> None:
+        self.pipeline, self.provider = pipeline, provider
+        self.outputs.designs = list(pipeline.designs)
+        enable_designs(self.menus.designs, self.available)
+        self.menuBar().setEnabled(True)
+        self.set_design(self.settings.design if self.available(self.settings.design) else "multitask")
 
     def show(self) -> None:
         if self.kiosk:
@@ -149,6 +193,9 @@ class MainWindow(QMainWindow):
     def open_source(self, spec: str) -> None:
         if self.closed:  # asked for from a dialog that returned after the window closed
             return
+        if self.pipeline is None:  # opened once the models are loaded
+            self.source_spec = spec
+            return
         self.session.stop()
         self.session.wait_for_retiring(10000)  # the tracker is reset only once no worker uses it
         self.source_spec = self.outputs.source_spec = spec
@@ -157,7 +204,7 @@ class MainWindow(QMainWindow):
         self.overlay.reset()
         self.feed.clear()
         self.playback.setVisible(False)
-        self.video.message = f"Opening {mask_credentials(spec)}…"
+        self._say_starting("Opening the camera…" if spec.isdigit() else f"Opening {mask_credentials(spec)}…")
         self.session.start(spec, self.pipeline, self.designs_to_run, self._on_result,
                            lambda message: self.statusBar().showMessage(message, 5000),
                            reconnect_interval_s=self.settings.reconnect_interval_s,
@@ -183,6 +230,19 @@ class MainWindow(QMainWindow):
         self.pipeline.live = not on
         if self.grabber is not None:
             self.grabber.wait_for_inference = on
+
+    def _say_starting(self, step: str) -> None:
+        """Over the video; the kiosk says only that it is starting."""
+        self.video.message = STARTING if self.kiosk else step
+
+    def _starting(self) -> str:
+        """What start-up is doing until the source's first result, for the status bar; "" after it."""
+        if self.pipeline is None:
+            return "Loading models…"
+        if self.grabber is None or self.session.processed:
+            return ""
+        state = self.session.source_state[0]
+        return "Processing the first frame…" if state == "running" else self.video.message if not state else ""
 
     def _on_status(self, state: str, message: str) -> None:
         self.session.source_state = (state, message)  # shown by _tick
@@ -229,6 +289,8 @@ class MainWindow(QMainWindow):
     def runtime_in_use(self) -> str:
         """The execution provider, and the precision of each network of the design shown now (the other
         design's networks are loaded too, but do not run)."""
+        if self.pipeline is None:
+            return "models loading"
         designs = self.pipeline.designs
         detector = self.pipeline.detector
         return f"{detector.provider}, detector {detector.precision}, " + ", ".join(
@@ -275,11 +337,11 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, frame, result) -> None:
         self.stats.result_received()
+        if len(result.detections) or not self.session.processed:
+            self._last_face_at = time.monotonic()
         self.session.result_arrived()
         self.times.add_all(result.timings)
         self.times.add("capture-to-result", (time.monotonic() - frame.captured_at) * 1000)
-        if len(result.detections):
-            self._last_face_at = time.monotonic()
         self.compare.add(result)
         self.overlay.update(result, self.designs_to_run(), frame.segment)
         if self.current_frame is not None:  # redraw the frame on screen with the newest faces
@@ -294,8 +356,8 @@ class MainWindow(QMainWindow):
         if self.feed.waiting() and (not self.isVisible() or self.isMinimized()):
             self._show_waiting()  # hidden while a paint was awaited: no paint will ask for the next frame
         if self.kiosk and state in ("lost", "ended", "running"):
-            self.video.message = self.kiosk.message(state, message, time.monotonic() - self._last_face_at,
-                                                    self.settings.attract_after_s)
+            idle_s = time.monotonic() - self._last_face_at if self.session.processed else None
+            self.video.message = self.kiosk.message(state, message, idle_s, self.settings.attract_after_s)
         elif state in ("failed", "lost"):  # a file that cannot be read: said once, not retried
             self.video.message = message
         elif state == "ended":  # over the video: the status bar's permanent label would hide it
@@ -314,6 +376,11 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         """A short line that fits the window; the tooltip has every stage's time."""
+        starting = self._starting()
+        self.busy.setVisible(bool(starting))
+        if starting:
+            self.status.setText(starting)
+            return
         ms = self.times.recent_ms
         classify = sum(ms(stage) for stage in self.times.stages() if stage.startswith("classify:"))
         self.status.setText(f"{self.stats.painted_fps():.1f} FPS shown · {self.stats.results_per_s():.1f} results/s · "
@@ -335,6 +402,8 @@ class MainWindow(QMainWindow):
     # --- shutdown ---
     def closeEvent(self, event) -> None:
         self.closed = self.outputs.closed = True
+        if self._loading:
+            self._loading.cancel()  # the models still loading are closed when they are, on their thread
         # Closed from inside a dialog's own event loop (Ctrl-C while a file dialog is open): the dialogs
         # go too, answering "cancelled", so nothing is started after the outputs were finalised.
         for _ in range(8):  # (a dialog may have opened another)
