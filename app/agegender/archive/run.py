@@ -96,7 +96,10 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
         if skipped:
             say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
         started = time.perf_counter()
-        interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
+        try:
+            interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
+        except KeyboardInterrupt:  # after the last input, while the workers were being stopped
+            interrupted = True
         spent = time.perf_counter() - started if todo else None
         finished = _missing_marked(manifest.finished())
         try:
