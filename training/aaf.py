@@ -8,13 +8,11 @@ the age and gender are read from labels.csv, and a row whose age disagrees with 
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import re
 from pathlib import Path
 
-from training.utkface import ROOT, SPLITS_DIR, make_split, write_split
-from training.utkface import Sample
+from training.utkface import ROOT, Sample, make_split, store_split_command
 
 AAF_DIR = ROOT.parent / "shared" / "datasets" / "aaf"
 GENDERS = {"male": 0, "female": 1}
@@ -37,14 +35,7 @@ def load_labels(folder: Path = AAF_DIR) -> tuple[list[Sample], list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=AAF_DIR)
-    args = parser.parse_args()
-    samples, skipped = load_labels(args.data)
-    print(f"{len(samples)} labelled images, {len(skipped)} rows skipped: {skipped[:10]}")
-    split = make_split(samples)
-    write_split(split, SPLITS_DIR, prefix="aaf")
-    print(", ".join(f"{part} {len(names)}" for part, names in split.items()))
+    store_split_command("aaf", AAF_DIR, load_labels, make_split, __doc__)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ Sample.age its middle.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import re
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from training.utkface import MAX_AGE, ROOT, SPLIT_SEED, SPLITS_DIR, Sample, write_split
+from training.utkface import MAX_AGE, ROOT, SPLIT_SEED, Sample, store_split_command
 
 FAIRFACE_DIR = ROOT.parent / "shared" / "datasets" / "fairface"
 GENDERS = {"male": 0, "female": 1}
@@ -56,14 +55,7 @@ def make_split(samples: list[Sample], seed: int = SPLIT_SEED) -> dict[str, list[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=FAIRFACE_DIR)
-    args = parser.parse_args()
-    samples, skipped = load_labels(args.data)
-    print(f"{len(samples)} labelled images, {len(skipped)} rows skipped: {skipped[:10]}")
-    split = make_split(samples)
-    write_split(split, SPLITS_DIR, prefix="fairface")
-    print(", ".join(f"{part} {len(names)}" for part, names in split.items()))
+    store_split_command("fairface", FAIRFACE_DIR, load_labels, make_split, __doc__)
 
 
 if __name__ == "__main__":

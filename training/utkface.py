@@ -116,6 +116,19 @@ def read_split(folder: Path = SPLITS_DIR, prefix: str = "utkface") -> dict[str, 
     return {part: (folder / f"{prefix}_{part}.txt").read_text().split() for part in SPLIT_NAMES}
 
 
+def store_split_command(prefix: str, folder: Path, load_labels, split_of_samples, description: str) -> None:
+    """`python -m training.SOURCE [--data FOLDER]` of a source labelled by a labels.csv: reads its labels,
+    reports the rows skipped, and stores its split in training/splits/."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=folder)
+    args = parser.parse_args()
+    samples, skipped = load_labels(args.data)
+    print(f"{len(samples)} labelled images, {len(skipped)} rows skipped: {skipped[:10]}")
+    split = split_of_samples(samples)
+    write_split(split, SPLITS_DIR, prefix=prefix)
+    print(", ".join(f"{part} {len(names)}" for part, names in split.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=UTKFACE_DIR)
