@@ -100,6 +100,23 @@ def test_ctrl_c_in_a_frame_says_how_many_frames_the_outputs_hold(where, short_cl
     assert frames == video_frames(out) >= 1
 
 
+def test_ctrl_c_before_the_first_frame_leaves_an_earlier_runs_outputs_as_they_were(short_clip, random_models,
+                                                                                   tmp_path, monkeypatch, capsys):
+    from agegender.commands import process
+    out, results = tmp_path / "i.mp4", tmp_path / "i.jsonl"
+    assert run(short_clip, "--out", out, "--results", results, "--models", random_models) == 0
+    before = {path: path.read_bytes() for path in (out, results)}
+    capsys.readouterr()
+
+    def ctrl_c_at_once(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, once the outputs are open, before any frame
+        yield from ()
+    monkeypatch.setattr(process, "in_parallel", ctrl_c_at_once)
+    assert run(short_clip, "--out", out, "--results", results, "--models", random_models) == EXIT_INTERRUPTED
+    assert "before the first frame: nothing was written" in one_line_error(capsys)
+    assert {path: path.read_bytes() for path in (out, results)} == before
+
+
 def write_h264(path: Path, clip: Path) -> Path:
     """The clip's frames as H.264 in MP4: one keyframe, then frames that each depend on the one before."""
     import av

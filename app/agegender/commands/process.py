@@ -130,7 +130,8 @@ def run(source, pipeline, design_names: list[str], out: Path | None, results: Pa
                 video_out = VideoWriter(out, source.fps, source.size)
             writers.append(video_out)
             outcome = _loop(source, pipeline, design_names, results_out, video_out, workers)
-            keep = True
+            # stopped before its first frame, a run has nothing to save: earlier outputs stay as they were
+            keep = not (outcome.interrupted and outcome.frames == 0)
         finally:
             for writer in writers:
                 if writer is not None:
@@ -160,7 +161,9 @@ class Outcome:
               f"mean ms per frame: {stages}; execution provider: {provider}",
               file=sys.stderr if summary_to_stderr else sys.stdout)
         if self.interrupted:
-            say(f"interrupted: the {self.frames} frames processed so far are saved")
+            say(f"interrupted: the {self.frames} frames processed so far are saved" if self.frames else
+                "interrupted before the first frame: nothing was written, and outputs of an earlier run are as "
+                "they were")
             return EXIT_INTERRUPTED
         problems = list(getattr(self.source, "skipped", []))
         if problems:
