@@ -57,6 +57,12 @@ def test_an_out_dir_that_is_a_file_or_a_device_is_one_line(photos, random_models
     assert victim.read_bytes() == PRECIOUS
 
 
+def test_an_out_dir_whose_name_is_not_utf8_is_one_line(photos, random_models, tmp_path, capsys):
+    out = tmp_path / os.fsdecode(b"out\xfe")
+    assert run(photos, "--out-dir", out, "--models", random_models) == 2
+    assert "--out-dir: the name out\\udcfe" in one_line_error(capsys) and not os.path.lexists(out)
+
+
 @pytest.mark.parametrize("kind", ["symbolic", "hard"])
 def test_a_manifest_that_is_a_link_is_refused_and_its_target_kept(kind, photos, archived, random_models, tmp_path,
                                                                    capsys):

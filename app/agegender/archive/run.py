@@ -22,6 +22,7 @@ from agegender.errors import InputError, OutputError
 from agegender.interrupts import EXIT_INTERRUPTED, outputs_saved, signals_raise_interrupt
 from agegender.outputs.safety import check_folder, refuse_links_to_inputs
 from agegender.paths import MODELS_DIR
+from agegender.sources.capture import refuse_non_utf8_path
 from agegender.vision import buckets
 
 import pyarrow as pa
@@ -68,6 +69,10 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
     """Exit status: 0 all done, 1 some input failed or went missing (listed), 130 interrupted (what finished
     is kept)."""
     out_dir = options.out_dir
+    try:  # the whole path, a relative DIR's parents included: the tables' writer cannot name it otherwise
+        refuse_non_utf8_path(out_dir.absolute())
+    except InputError as exc:
+        raise OutputError(f"--out-dir: {exc}") from None
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise OutputError(f"--out-dir {out_dir} is not a folder; give a new folder, or the --out-dir of an earlier "
                           "run")
