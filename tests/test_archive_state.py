@@ -250,3 +250,12 @@ def test_inputs_that_go_away_are_missing_not_failed_and_the_closing_line_says_so
     assert "2 inputs of the folder no longer exist" in capsys.readouterr().out
     assert inputs_table(out)["in/b.jpg"]["status"] == "missing" and faces_of(out, "in/b.jpg") == []
     assert (out / "in" / "b.jpg.faces.parquet").exists()
+
+
+def test_an_archive_reads_a_file_url_as_its_file_and_refuses_addresses(photos, random_models, tmp_path, capsys):
+    url = (photos / "a.jpg").absolute().as_uri()  # file:///…/in/a.jpg
+    assert run(url, "--out-dir", tmp_path / "out", "--models", random_models) == 0
+    assert (tmp_path / "out" / "a.jpg.jsonl").is_file()
+    capsys.readouterr()
+    assert run("udp://127.0.0.1:9", "--out-dir", tmp_path / "out2", "--models", random_models) == 2
+    assert "an archive takes files, folders and globs, not addresses" in one_line_error(capsys)

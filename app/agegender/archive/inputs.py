@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agegender.errors import InputError, OutputError
-from agegender.sources.capture import IMAGE_SUFFIXES, VIDEO_FILE_SUFFIXES, refuse_non_utf8_path
+from agegender.sources.capture import (IMAGE_SUFFIXES, URL_SCHEME, VIDEO_FILE_SUFFIXES, file_url_path, mask_credentials,
+                                       refuse_non_utf8_path)
 
 log = logging.getLogger("agegender")
 
@@ -106,6 +107,10 @@ def find_inputs(specs: list[str], out_dir: Path) -> list[ArchiveInput]:
     names nothing, or two inputs whose outputs would share a path, are refused before anything runs."""
     found: list[ArchiveInput] = []
     for spec in specs:
+        spec = file_url_path(spec)  # file:///…, as a file manager copies a file: the file it names
+        if URL_SCHEME.match(spec):
+            raise InputError(f"{mask_credentials(spec)}: an archive takes files, folders and globs, not addresses; "
+                             "for a stream, run agegender process on it without --out-dir")
         path = Path(spec)
         if path.is_dir():
             name = Path(os.path.abspath(path)).name  # its own name, also for '.' or a link to a folder
