@@ -72,6 +72,20 @@ def test_streams_closed_before_the_start_keep_every_result(closed, short_clip, r
     assert hidden_leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("stream, closed", [("/dev/stdout", ">&-"), ("/dev/stderr", "2>&-")])
+def test_results_sent_to_a_stream_closed_before_the_start_are_refused_not_lost(stream, closed, group_photo,
+                                                                               random_models, tmp_path):
+    command = [sys.executable, "-m", "agegender", "process", group_photo, "--results", stream, "--models",
+               random_models]
+    log = tmp_path / "log.txt"
+    redirect = f'{closed} 2>"{log}"' if closed == ">&-" else f'{closed} >"{log}"'
+    done = subprocess.run(["sh", "-c", f'exec "$@" {redirect}', "sh", *map(str, command)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 2
+    if closed == ">&-":  # stderr is open there: the one line says why
+        assert f"--results {stream} leads nowhere" in log.read_text()
+
+
 @pytest.mark.parametrize("where", ["while annotating", "between the video and the results"])
 def test_ctrl_c_in_a_frame_says_how_many_frames_the_outputs_hold(where, short_clip, random_models, tmp_path,
                                                                   monkeypatch, capsys):

@@ -19,8 +19,9 @@ from agegender.sources.capture import ImageSource, VideoFileSource, local_inputs
 from agegender.outputs.draw import annotate
 from agegender.errors import InputError, OutputError
 from agegender.interrupts import EXIT_INTERRUPTED, deferred_interrupts, outputs_saved, signals_raise_interrupt
-from agegender.outputs.safety import (check_folder, refuse_links_to_inputs, refuse_outputs_over_inputs,
-                                      through_links, write_bytes_atomically, writes_in_place, writes_to_stdout)
+from agegender.outputs.safety import (check_folder, refuse_closed_streams, refuse_links_to_inputs,
+                                      refuse_outputs_over_inputs, through_links, write_bytes_atomically,
+                                      writes_in_place, writes_to_stdout)
 from agegender.outputs.sinks import VideoWriter, check_results_path, check_video_path, results_writer
 from agegender.timing import StageTimes
 from agegender.vision.parallel import in_parallel
@@ -66,6 +67,7 @@ def check_outputs(input_spec: str, source, out: Path | None, results: Path | Non
     """Every check on the outputs, before any is opened."""
     inputs = local_inputs(input_spec)
     refuse_outputs_over_inputs({"--out": out, "--results": results}, inputs)
+    refuse_closed_streams({"--out": out, "--results": results})
     if results is not None:
         check_results_path(results)
         _check_folder_of(results)

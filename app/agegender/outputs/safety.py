@@ -100,6 +100,22 @@ def writes_in_place(path: Path) -> bool:
     return False
 
 
+def refuse_closed_streams(outputs: dict[str, Path | None]) -> None:
+    """An output that leads to the null device by another name (/dev/stdout where stdout was closed before
+    the start, and so handed the null device) would lose everything written to it without a word."""
+    null = os.stat(os.devnull)
+    for option, path in outputs.items():
+        if path is None or os.path.abspath(path) == os.devnull:
+            continue  # /dev/null itself: the user asked for nothing to be kept
+        try:
+            lost = os.path.samestat(os.stat(path), null)
+        except OSError:
+            continue
+        if lost:
+            raise OutputError(f"{option} {path} leads nowhere: it is a stream that was closed before the start; "
+                              "give a file, or open the stream")
+
+
 def writes_to_stdout(path: Path) -> bool:
     """Whether `path` is where stdout goes (/dev/stdout, a link to it, the file `>` sends stdout to)."""
     try:
