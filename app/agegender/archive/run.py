@@ -101,10 +101,7 @@ def process_archive(specs: list[str], options: ArchiveOptions, engine: str = "lo
         if skipped:
             say(f"{skipped} of {len(items)} inputs are already done in {out_dir}; they are kept (--force redoes them)")
         started = time.perf_counter()
-        try:
-            interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
-        except KeyboardInterrupt:  # after the last input, while the workers were being stopped
-            interrupted = True
+        interrupted = _run_todo(manifest, todo, options, engine, workers, ray_address)
         spent = time.perf_counter() - started if todo else None
         finished = _missing_marked(manifest.finished())
         try:
@@ -164,20 +161,26 @@ def _run_todo(manifest: Manifest, todo, options, engine_name, workers, ray_addre
     total_frames = sum(_frame_estimate(item) for item, _ in todo)
     engine = open_engine(options, engine_name, workers, ray_address)
     bar = tqdm(total=total_frames or None, unit="frame", dynamic_ncols=True, desc=f"0/{len(todo)} inputs")
+    interrupted = False
     try:
-        for done, line in enumerate(engine.run(todo, bar.update), 1):
-            manifest.record(line)
-            bar.set_description(f"{done}/{len(todo)} inputs")
-            if line.problem:
-                bar.write(f"agegender: {line.key}: {line.problem}")
-        return False
-    except KeyboardInterrupt:
-        for line in engine.finished_after_stop():
-            manifest.record(line)
-        return True
+        try:
+            for done, line in enumerate(engine.run(todo, bar.update), 1):
+                manifest.record(line)
+                bar.set_description(f"{done}/{len(todo)} inputs")
+                if line.problem:
+                    bar.write(f"agegender: {line.key}: {line.problem}")
+        except KeyboardInterrupt:
+            for line in engine.finished_after_stop():
+                manifest.record(line)
+            interrupted = True
+        finally:
+            bar.close()
     finally:
-        bar.close()
-        engine.close()
+        try:
+            engine.close()
+        except KeyboardInterrupt:  # while the workers were being stopped, after the last input: all is kept
+            interrupted = True
+    return interrupted
 
 
 def _frame_estimate(item: ArchiveInput) -> int:
