@@ -13,7 +13,7 @@ from agegender.errors import AgeGenderError
 from agegender.interrupts import EXIT_INTERRUPTED, SIGNALS
 
 
-def run_window(settings: Settings, models_dir=None, record=None, results=None) -> int:
+def run_window(settings: Settings, models_dir=None, record=None, results=None) -> NoReturn:
     """The process ends when the window closes, with 2 where it could not start (its models, or the outputs
     asked for)."""
     from PySide6.QtCore import QTimer
